@@ -1,1 +1,16 @@
-//! tab86 mmu.
+//! Guest physical memory, i386 two-level paging and a flat, JIT-indexable TLB.
+//!
+//! Guest RAM is one contiguous buffer so that generated code can address it with a
+//! single base plus offset. Physical addresses outside RAM go to ROM or to an
+//! MMIO [`Bus`] supplied by the board.
+#![deny(missing_docs)]
+
+mod bus;
+mod paging;
+mod phys;
+mod tlb;
+
+pub use bus::{Bus, NullBus};
+pub use paging::{walk, Access, PageFault, PagingMode, Translation};
+pub use phys::{PhysMem, Region};
+pub use tlb::{Tlb, TlbEntry, TLB_ENTRIES};
