@@ -1,0 +1,249 @@
+//! Descriptor-table access and segment-register loads with the protected-mode checks.
+
+use crate::fault::{Fault, Result};
+use crate::state::{cr, fl, sreg, Segment};
+use crate::Cpu;
+use tab86_mmu::Bus;
+
+impl Cpu {
+    /// Reads the 8-byte descriptor for `sel` from the GDT or LDT. A selector beyond the
+    /// table limit raises #GP(selector).
+    pub fn read_descriptor(&mut self, bus: &mut dyn Bus, sel: u16) -> Result<(u32, u32)> {
+        let (base, limit) = if sel & 4 != 0 {
+            let l = &self.state.ldtr;
+            if l.selector & !3 == 0 || !l.present() {
+                return Err(Fault::gp(sel as u32 & 0xFFFC));
+            }
+            (l.base, l.limit)
+        } else {
+            (self.state.gdtr.base, self.state.gdtr.limit)
+        };
+        let off = (sel & !7) as u32;
+        if off + 7 > limit {
+            return Err(Fault::gp(sel as u32 & 0xFFFC));
+        }
+        let lo = self.sys_read32(bus, base.wrapping_add(off))?;
+        let hi = self.sys_read32(bus, base.wrapping_add(off + 4))?;
+        Ok((lo, hi))
+    }
+
+    /// Sets the accessed bit of a code/data descriptor in its table, as the CPU does on load.
+    pub fn set_accessed(&mut self, bus: &mut dyn Bus, sel: u16, hi: u32) -> Result<()> {
+        if hi & 0x100 != 0 || hi & 0x1000 == 0 {
+            return Ok(());
+        }
+        let base = if sel & 4 != 0 {
+            self.state.ldtr.base
+        } else {
+            self.state.gdtr.base
+        };
+        let addr = base.wrapping_add((sel & !7) as u32 + 4);
+        self.sys_write32(bus, addr, hi | 0x100)
+    }
+
+    /// MOV/POP/LDS-style load of a data or stack segment register (not CS).
+    pub fn load_seg(&mut self, bus: &mut dyn Bus, seg: usize, sel: u16) -> Result<()> {
+        let s = &self.state;
+        if !s.protected() || s.vm86() {
+            let attr = if s.vm86() {
+                0xF3
+            } else {
+                self.state.seg[seg].attr
+            };
+            let old = self.state.seg[seg];
+            let mut new = Segment {
+                selector: sel,
+                base: (sel as u32) << 4,
+                attr,
+                ..old
+            };
+            if s.vm86() {
+                new.limit = 0xFFFF;
+                new.lo = 0;
+                new.hi = 0xFFFF;
+                new.rights = Segment::READ | Segment::WRITE | Segment::EXEC;
+            }
+            self.state.seg[seg] = new;
+            if seg == sreg::SS {
+                self.state.int_shadow = true;
+                self.stop = true;
+            }
+            return Ok(());
+        }
+        let cpl = s.cpl;
+        let rpl = (sel & 3) as u32;
+        if sel & !3 == 0 {
+            if seg == sreg::SS {
+                return Err(Fault::gp(0));
+            }
+            // A null selector loads an unusable segment: any access raises #GP(0).
+            self.state.seg[seg] = Segment {
+                selector: sel,
+                rights: 0,
+                attr: 0,
+                ..Default::default()
+            };
+            return Ok(());
+        }
+        let (lo, hi) = self.read_descriptor(bus, sel)?;
+        let d = Segment::from_descriptor(sel, lo, hi);
+        let err = sel as u32 & 0xFFFC;
+        let is_code = d.attr & 0x18 == 0x18;
+        let is_data = d.attr & 0x18 == 0x10;
+        let dpl = d.dpl() as u32;
+        if seg == sreg::SS {
+            let writable = is_data && d.attr & 2 != 0;
+            if rpl != cpl || dpl != cpl || !writable {
+                return Err(Fault::gp(err));
+            }
+            if !d.present() {
+                return Err(Fault::ss(err));
+            }
+        } else {
+            let readable_code = is_code && d.attr & 2 != 0;
+            if !(is_data || readable_code) {
+                return Err(Fault::gp(err));
+            }
+            let conforming = is_code && d.attr & 4 != 0;
+            if !conforming && dpl < cpl.max(rpl) {
+                return Err(Fault::gp(err));
+            }
+            if !d.present() {
+                return Err(Fault::np(err));
+            }
+        }
+        self.set_accessed(bus, sel, hi)?;
+        self.state.seg[seg] = d;
+        if seg == sreg::SS {
+            self.state.int_shadow = true;
+            self.stop = true;
+        }
+        Ok(())
+    }
+
+    /// Loads CS (after the caller's privilege checks) and sets CPL; ends the block
+    /// since the code size may change.
+    pub fn set_cs(&mut self, cs: Segment, cpl: u32) {
+        self.state.seg[sreg::CS] = cs;
+        if self.state.cpl != cpl {
+            self.state.cpl = cpl;
+            self.update_masks();
+        }
+        self.stop = true;
+    }
+
+    /// Loads CS in real or virtual-8086 mode.
+    pub fn set_cs_real(&mut self, sel: u16) {
+        let old = self.state.seg[sreg::CS];
+        let mut cs = Segment {
+            selector: sel,
+            base: (sel as u32) << 4,
+            ..old
+        };
+        let cpl = if self.state.vm86() {
+            cs = Segment {
+                attr: 0xFB,
+                ..Segment::real(sel)
+            };
+            3
+        } else if self.state.protected() {
+            self.state.cpl
+        } else {
+            0
+        };
+        self.set_cs(cs, cpl);
+    }
+
+    /// Recomputes cached segment rights after CR0.PE or EFLAGS.VM changes.
+    pub fn refresh_segments(&mut self) {
+        let real = !self.state.protected() || self.state.vm86();
+        for s in self.state.seg.iter_mut() {
+            if real {
+                s.rights = Segment::READ | Segment::WRITE | Segment::EXEC;
+                if s.attr & 0x4 == 0 {
+                    s.lo = 0;
+                    s.hi = s.limit;
+                }
+            } else if s.selector & !3 != 0 || s.attr != 0 {
+                s.update_rights();
+                // Segments loaded in real mode remain usable after entering protected
+                // mode until reloaded, whatever their cached type.
+                if s.rights == 0 && s.attr & 0x10 != 0 && s.present() {
+                    s.rights = Segment::READ | Segment::WRITE;
+                }
+            }
+        }
+        let cs = &mut self.state.seg[sreg::CS];
+        cs.rights |= Segment::EXEC | Segment::READ;
+        if self.state.vm86() {
+            self.state.cpl = 3;
+        } else if !self.state.protected() {
+            self.state.cpl = 0;
+        }
+        self.update_masks();
+        self.stop = true;
+    }
+
+    /// Writes CR0, handling paging, protection and TLB consequences.
+    pub fn set_cr0(&mut self, v: u32) -> Result<()> {
+        let v = v | cr::ET;
+        if v & cr::PG != 0 && v & cr::PE == 0 {
+            return Err(Fault::gp(0));
+        }
+        if v & cr::NW != 0 && v & cr::CD == 0 {
+            return Err(Fault::gp(0));
+        }
+        let old = self.state.cr0;
+        self.state.cr0 = v;
+        if (old ^ v) & (cr::PG | cr::WP | cr::PE) != 0 {
+            self.flush_tlb(false);
+        }
+        if (old ^ v) & cr::PE != 0 {
+            self.refresh_segments();
+        }
+        self.stop = true;
+        Ok(())
+    }
+
+    /// Writes CR3 (flushes non-global TLB entries).
+    pub fn set_cr3(&mut self, v: u32) {
+        self.state.cr3 = v & 0xFFFF_F018;
+        self.flush_tlb(true);
+    }
+
+    /// Writes CR4; PAE and unknown bits raise #GP(0).
+    pub fn set_cr4(&mut self, v: u32) -> Result<()> {
+        let supported = cr::VME
+            | cr::PVI
+            | cr::TSD
+            | cr::DE
+            | cr::PSE
+            | cr::MCE
+            | cr::PGE
+            | cr::PCE
+            | cr::OSFXSR
+            | cr::OSXMMEXCPT;
+        if v & !supported != 0 {
+            return Err(Fault::gp(0));
+        }
+        let old = self.state.cr4;
+        self.state.cr4 = v;
+        if (old ^ v) & (cr::PSE | cr::PGE) != 0 {
+            self.flush_tlb(false);
+        }
+        Ok(())
+    }
+
+    /// Writes EFLAGS under the privilege rules of POPF/IRET: `mask` is the set of bits
+    /// the instruction may change at this CPL/IOPL.
+    pub fn write_flags(&mut self, v: u32, mask: u32) {
+        let old = self.state.flags();
+        let new = (old & !mask) | (v & mask);
+        self.state.eflags = (new & !(1 << 3 | 1 << 5 | 1 << 15)) | fl::FIXED;
+        self.state.lazy.op = crate::flags::lf::NONE;
+        if (old ^ new) & fl::VM != 0 {
+            self.refresh_segments();
+        }
+        self.stop = true;
+    }
+}

@@ -1,0 +1,55 @@
+//! End-to-end smoke tests of the run loop on tiny real-mode programs.
+
+use tab86_cpu::{Cpu, Exit, NullBus, PhysMem};
+
+fn run_real(code: &[u8]) -> Cpu {
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x7C00, code);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    cpu.state.gpr[4] = 0x7000;
+    let exit = cpu.run(&mut NullBus, 10_000);
+    assert_eq!(exit, Exit::HaltedNoWake);
+    cpu
+}
+
+#[test]
+fn arithmetic_loop_and_call() {
+    // mov cx,10; xor ax,ax; l: add ax,cx; loop l; call f; hlt; f: inc ax; ret
+    let cpu = run_real(&[
+        0xB9, 0x0A, 0x00, 0x31, 0xC0, 0x01, 0xC8, 0xE2, 0xFC, 0xE8, 0x01, 0x00, 0xF4, 0x40, 0xC3,
+    ]);
+    assert_eq!(cpu.state.gpr[0] & 0xFFFF, 56);
+    assert_eq!(cpu.state.gpr[4] & 0xFFFF, 0x7000);
+}
+
+#[test]
+fn real_mode_interrupt_through_ivt() {
+    // IVT[0x21] = 0000:7D00; int 21h; hlt.  At 7D00: mov bx,0x55; iret(not yet) -> hlt
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x84, &[0x00, 0x7D, 0x00, 0x00]);
+    mem.write_bytes(0x7C00, &[0xCD, 0x21, 0xF4]);
+    mem.write_bytes(0x7D00, &[0xBB, 0x55, 0x00, 0xF4]);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    cpu.state.gpr[4] = 0x7000;
+    cpu.state.eflags |= 1 << 9;
+    // INT clears IF, so the handler's HLT cannot be woken.
+    assert_eq!(cpu.run(&mut NullBus, 100), Exit::HaltedNoWake);
+    assert_eq!(cpu.state.gpr[3], 0x55);
+    assert_eq!(cpu.state.gpr[4], 0x7000 - 6);
+    // Pushed IP is the instruction after INT.
+    let mut b = [0u8; 2];
+    cpu.mem.read_bytes(0x7000 - 6, &mut b);
+    assert_eq!(u16::from_le_bytes(b), 0x7C02);
+}
+
+#[test]
+fn self_modifying_code_is_seen() {
+    // mov byte [cs:next+1], 0x42 ; next: mov al, 0x00 ; hlt
+    // 2E C6 06 <addr16> 42 ; B0 00 ; F4   (next at 0x7C06)
+    let cpu = run_real(&[0x2E, 0xC6, 0x06, 0x07, 0x7C, 0x42, 0xB0, 0x00, 0xF4]);
+    assert_eq!(cpu.state.gpr[0] & 0xFF, 0x42);
+}
