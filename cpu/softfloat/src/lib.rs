@@ -17,7 +17,7 @@
 //!
 //! Register-stack management, tag words, FSAVE/FSTENV images and #MF
 //! delivery are the CPU's business; this crate models the datapath only.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 
 mod addsub;
