@@ -87,16 +87,20 @@ pub fn fscale(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
             let r = if s { F80::ZERO } else { F80::INFINITY };
             exact(r.with_sign(x.sign), ctl, ex)
         }
-        (Operand::Finite(_, _), Operand::Zero(_)) => exact(a, ctl, ex),
+        (Operand::Finite(x, _), Operand::Zero(_)) => {
+            if pre_unmasked(ex, ctl) {
+                return suppressed(ex);
+            }
+            round_pack(x.sign, x.exp, (x.sig as u128) << 64, Format::reg(64), ctl, ex).to_f80()
+        }
         (Operand::Finite(x, _), Operand::Finite(y, _)) => {
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
-            if y.exp < BIAS {
-                // |scale| < 1 truncates to 0: the operand is returned as is.
-                return exact(a, ctl, ex);
-            }
-            let scale: i32 = if y.exp > BIAS + 15 {
+            let scale: i32 = if y.exp < BIAS {
+                // |scale| < 1 truncates to 0.
+                0
+            } else if y.exp > BIAS + 15 {
                 // Far beyond the exponent range: saturate.
                 if y.sign {
                     -0x10000

@@ -62,7 +62,8 @@ pub fn div(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
         (_, Operand::Inf(_)) => exact(F80::ZERO.with_sign(sign), ctl, ex),
         (Operand::Zero(_), _) => exact(F80::ZERO.with_sign(sign), ctl, ex),
         (_, Operand::Zero(_)) => {
-            ex |= Exceptions::ZE;
+            // #Z has priority over #D (SDM vol. 1, 4.9.2).
+            ex = Exceptions::ZE;
             exact(F80::INFINITY.with_sign(sign), ctl, ex)
         }
         (Operand::Finite(x, _), Operand::Finite(y, _)) => {

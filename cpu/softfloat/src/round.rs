@@ -158,9 +158,23 @@ pub(crate) fn round_pack(
             if inexact {
                 ex |= Exceptions::PE;
             }
+            if e2 < 1 {
+                // Still too small after the adjustment (only FSCALE can get
+                // here): a signed zero is delivered.
+                return Rounded {
+                    sign,
+                    exp: 0,
+                    sig: 0,
+                    flags: Flags {
+                        ex: ex | Exceptions::PE,
+                        c1: false,
+                        suppressed: false,
+                    },
+                };
+            }
             return Rounded {
                 sign,
-                exp: e2.clamp(0, 0x7FFF),
+                exp: e2,
                 sig: (v >> 64) as u64,
                 flags: Flags {
                     ex,
@@ -229,7 +243,18 @@ pub(crate) fn round_pack(
                     },
                 };
             }
-            // Still out of range after the adjustment: deliver ∞ below.
+            // Still out of range after the adjustment (only FSCALE can get
+            // here): ∞ is delivered whatever the rounding mode.
+            return Rounded {
+                sign,
+                exp: fmt.emax + 1,
+                sig: 1 << 63,
+                flags: Flags {
+                    ex: ex | Exceptions::PE,
+                    c1: true,
+                    suppressed: false,
+                },
+            };
         }
         ex |= Exceptions::PE;
         let to_inf = match rc {

@@ -24,7 +24,7 @@ pub fn sqrt(a: F80, ctl: Control) -> (F80, Flags) {
                 Exceptions::NONE
             };
             if u.sign {
-                return invalid(ctl, ex);
+                return invalid(ctl, Exceptions::NONE);
             }
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
