@@ -40,14 +40,17 @@ impl Relation {
 ///
 /// `quiet == false` is `FCOM`/`FCOMI`: any NaN raises #IA. `quiet == true`
 /// is `FUCOM`/`FUCOMI`: only SNaNs raise #IA. Unsupported encodings always
-/// raise #IA. Denormal operands raise #D. When #IA is unmasked the caller
-/// must leave the condition codes unchanged (`Flags::suppressed`).
+/// raise #IA. Denormal operands raise #D. The condition codes are written
+/// even when #IA or #D is unmasked (observed on hardware; the SDM says they
+/// are left unchanged for an unmasked #IA), so `Flags::suppressed` is never
+/// set; `masks` is accepted for interface symmetry.
 pub fn compare(a: F80, b: F80, quiet: bool, masks: Exceptions) -> (Relation, Flags) {
     let (oa, ob) = (operand(a), operand(b));
+    let _ = masks;
     let flags = |ex: Exceptions| Flags {
         ex,
         c1: false,
-        suppressed: ex.0 & (Exceptions::IE.0 | Exceptions::DE.0) & !masks.0 != 0,
+        suppressed: false,
     };
     if oa == Operand::Unsupported || ob == Operand::Unsupported {
         return (Relation::Unordered, flags(Exceptions::IE));

@@ -155,10 +155,12 @@ fn load_ieee(bits: u64, f: Ieee, masks: Exceptions) -> (F80, Flags) {
     let e = (bits >> f.frac) & f.emax_field();
     let frac = bits & ((1u64 << f.frac) - 1);
     let shift = 63 - f.frac;
+    // Only an unmasked #IA prevents the load; an unmasked #D (denormal
+    // source) still loads the value (observed on hardware).
     let flags = |ex: Exceptions| Flags {
         ex,
         c1: false,
-        suppressed: ex.0 & !masks.0 != 0,
+        suppressed: ex.0 & !masks.0 & Exceptions::IE.0 != 0,
     };
     if e == f.emax_field() {
         if frac == 0 {
@@ -215,22 +217,9 @@ fn store_ieee(a: F80, f: Ieee, ctl: Control) -> (u64, Flags) {
         }
         Operand::Inf(_) => (sbit | inf, Flags::default()),
         Operand::Zero(_) => (sbit, Flags::default()),
-        Operand::Finite(u, den) => {
-            let ex = if den {
-                Exceptions::DE
-            } else {
-                Exceptions::NONE
-            };
-            if ex.0 & !ctl.masks.0 != 0 {
-                return (
-                    0,
-                    Flags {
-                        ex,
-                        c1: false,
-                        suppressed: true,
-                    },
-                );
-            }
+        Operand::Finite(u, _) => {
+            // A denormal register operand does not raise #D on a store.
+            let ex = Exceptions::NONE;
             let fmt = Format {
                 prec: f.frac + 1,
                 emax: f.emax_field() as i32 - 1,

@@ -219,12 +219,13 @@ pub(crate) fn round_pack(
         ex |= Exceptions::OE;
         if !ctl.masked(Exceptions::OE) {
             if !fmt.reg {
+                // Nothing is stored, and #P is not reported.
                 return Rounded {
                     sign,
                     exp: 0,
                     sig: 0,
                     flags: Flags {
-                        ex,
+                        ex: ex.without(Exceptions::PE),
                         c1: false,
                         suppressed: true,
                     },

@@ -101,8 +101,17 @@ pub(crate) fn prem(a: F80, b: F80, nearest: bool, ctl: Control) -> (F80, Flags, 
     }
     let (x, y) = match (oa, ob) {
         (Operand::Finite(x, _), Operand::Finite(y, _)) => (x, y),
+        (Operand::Finite(x, _), Operand::Inf(_)) => {
+            // Finite rem ∞: the dividend, in canonical form.
+            if pre_unmasked(ex, ctl) {
+                let (v, f) = suppressed(ex);
+                return (v, f, cc0);
+            }
+            let (v, f) = round_reg64(x.sign, x.exp, (x.sig as u128) << 64, ctl, ex);
+            return (v, f, cc0);
+        }
         _ => {
-            // 0 rem finite/∞, or finite rem ∞: the dividend is the result.
+            // 0 rem finite/∞: the dividend is the result.
             let (v, f) = exact(a, ctl, ex);
             return (v, f, cc0);
         }

@@ -5,5 +5,7 @@
 //! compare result bits, exception flags and condition codes exactly.
 
 mod arith;
+mod conv;
+mod misc;
 mod gen;
 mod hw;
