@@ -1,1 +1,35 @@
-//! tab86 devices.
+//! Legacy PC board devices for tab86.
+//!
+//! The devices a Linux guest expects on an i386 PC: the cascaded 8259A PIC pair,
+//! the 8254 PIT with System Control Port B, 16550A UARTs, the MC146818 RTC/CMOS,
+//! the i8042 keyboard controller with port 0x92, PCI configuration mechanism #1
+//! with i440FX/PIIX3 bridges, and the QEMU-style debug ports.
+//!
+//! Design:
+//! - Devices see register offsets; a [`bus::PortBus`] maps port ranges to them.
+//! - Side effects are injected: interrupt wires ([`irq::InterruptLine`]), output
+//!   sinks (`std::io::Write`), and requests to the board ([`request::BoardRequests`]).
+//! - Time is virtual nanoseconds passed in by the machine; timed devices expose
+//!   `next_deadline()` (exact) and `advance(now_ns)`.
+//! - Every device has a plain `State` with `state()` / `from_state()`.
+//! - Single-threaded, no globals: any number of machines can live in one process.
+//!
+//! [`chipset::Chipset`] wires all of it together the way a PC board does.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod error;
+pub mod irq;
+pub mod pic;
+pub mod request;
+pub mod time;
+
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
+
+pub use bus::{IoSize, PioAddress, PioRange, PortBus};
+pub use error::{Error, Result};
+pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
+pub use pic::{Pic, PicSelect, PicState};
+pub use request::{A20Gate, BoardRequest, BoardRequests};
