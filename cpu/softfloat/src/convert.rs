@@ -224,6 +224,7 @@ fn store_ieee(a: F80, f: Ieee, ctl: Control) -> (u64, Flags) {
                 prec: f.frac + 1,
                 emax: f.emax_field() as i32 - 1,
                 reg: false,
+                force_inexact: false,
             };
             let e = u.exp - BIAS + f.bias();
             let r = round_pack(u.sign, e, (u.sig as u128) << 64, fmt, ctl, ex);

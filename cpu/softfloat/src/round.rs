@@ -18,6 +18,10 @@ pub(crate) struct Format {
     /// True when the destination is a register (unmasked #O/#U deliver a
     /// bias-adjusted result); false for a memory destination (no store).
     pub reg: bool,
+    /// Treat the result as inexact even if it is representable (the x87
+    /// transcendental instructions always report #P, and #U for tiny
+    /// results).
+    pub force_inexact: bool,
 }
 
 impl Format {
@@ -27,6 +31,7 @@ impl Format {
             prec,
             emax: 0x7FFE,
             reg: true,
+            force_inexact: false,
         }
     }
 }
@@ -116,6 +121,9 @@ pub(crate) fn round_pack(
 ) -> Rounded {
     let rc = ctl.rounding;
     if sig == 0 {
+        if fmt.force_inexact {
+            ex |= Exceptions::PE;
+        }
         return Rounded {
             sign,
             exp: 0,
@@ -150,6 +158,7 @@ pub(crate) fn round_pack(
             }
             // Deliver the normalized rounded result with exponent + 24576.
             let (v, carry, inexact, up) = round_bits(sig, sh, rc, sign);
+            let inexact = inexact || fmt.force_inexact;
             let _ = (inexact_n, up_n);
             let mut e2 = e + UNMASKED_BIAS_ADJUST;
             if carry {
@@ -186,6 +195,7 @@ pub(crate) fn round_pack(
         // Masked response: denormalize, then round at the same bit position.
         let d = shr_sticky(sig, (1 - e) as u32);
         let (v, _carry, inexact, up) = round_bits(d, sh, rc, sign);
+        let inexact = inexact || fmt.force_inexact;
         if inexact {
             ex |= Exceptions::PE;
             if tiny {
@@ -208,6 +218,7 @@ pub(crate) fn round_pack(
     }
 
     let (v, carry, inexact, up) = round_bits(sig, sh, rc, sign);
+    let inexact = inexact || fmt.force_inexact;
     if carry {
         e += 1;
     }
@@ -296,6 +307,17 @@ pub(crate) fn round_pack(
 /// precision control; see [`round_pack`].
 pub(crate) fn round_reg(sign: bool, e: i32, sig: u128, ctl: Control, ex: Exceptions) -> (F80, Flags) {
     round_pack(sign, e, sig, Format::reg(ctl.precision.bits()), ctl, ex).to_f80()
+}
+
+/// Round into the register format at 64-bit precision, reporting the result
+/// as inexact (#P, and #U if tiny) even when it is exact, as the x87
+/// transcendental instructions do.
+pub(crate) fn round_trans(sign: bool, e: i32, sig: u128, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+    let fmt = Format {
+        force_inexact: true,
+        ..Format::reg(64)
+    };
+    round_pack(sign, e, sig, fmt, ctl, ex).to_f80()
 }
 
 /// Round into the register format at full 64-bit precision regardless of PC.

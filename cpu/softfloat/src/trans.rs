@@ -10,7 +10,7 @@
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg64, suppressed,
+    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg64, round_trans, suppressed,
     Operand,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
@@ -22,11 +22,28 @@ fn to_reg(x: Xf, ctl: Control, ex: Exceptions) -> (F80, Flags) {
     if x.is_zero() {
         return (F80::ZERO.with_sign(x.neg), Flags::of(ex));
     }
-    round_reg64(x.neg, x.exp + BIAS, x.sig | 1, ctl, ex)
+    round_trans(x.neg, x.exp + BIAS, x.sig | 1, ctl, ex)
 }
 
 /// Series tail stops once terms fall this many binary orders below the sum.
 const SERIES_BITS: i32 = 132;
+
+/// Account for the first neglected series term by moving the sum one unit
+/// of its last (128th) bit toward it, so that the final rounding (and C1)
+/// knows on which side of the truncated sum the exact value lies.
+fn nudge(sum: Xf, term: Xf) -> Xf {
+    if term.is_zero() || sum.is_zero() {
+        return sum;
+    }
+    if term.neg == sum.neg {
+        Xf {
+            sig: sum.sig | 1,
+            ..sum
+        }
+    } else {
+        Xf::new(sum.neg, sum.exp, sum.sig - 1)
+    }
+}
 
 /// sin r and cos r for |r| <= π/4 (Taylor series).
 fn sin_cos_series(r: Xf) -> (Xf, Xf) {
@@ -37,6 +54,7 @@ fn sin_cos_series(r: Xf) -> (Xf, Xf) {
     loop {
         term = term.mul(r2).div_u64((2 * k) * (2 * k + 1)).neg();
         if term.is_zero() || term.exp < s.exp - SERIES_BITS {
+            s = nudge(s, term);
             break;
         }
         s = s.add(term);
@@ -48,6 +66,7 @@ fn sin_cos_series(r: Xf) -> (Xf, Xf) {
     loop {
         term = term.mul(r2).div_u64((2 * k - 1) * (2 * k)).neg();
         if term.is_zero() || term.exp < c.exp - SERIES_BITS {
+            c = nudge(c, term);
             break;
         }
         c = c.add(term);
@@ -183,7 +202,7 @@ pub fn fsincos(a: F80, ctl: Control) -> (F80, F80, Flags, bool) {
             let (vc, fc) = to_reg(c, ctl, ex);
             let f = Flags {
                 ex: fs.ex | fc.ex,
-                c1: fc.c1,
+                c1: fs.c1,
                 suppressed: fs.suppressed || fc.suppressed,
             };
             (vs, vc, f, false)
@@ -222,6 +241,7 @@ fn expm1(y: Xf) -> Xf {
     loop {
         term = term.mul(z).div_u64(n);
         if term.is_zero() || term.exp < sum.exp - SERIES_BITS {
+            sum = nudge(sum, term);
             break;
         }
         sum = sum.add(term);
@@ -253,6 +273,11 @@ pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
                 return suppressed(ex);
             }
             let x = Xf::from_unpacked(u);
+            if u.exp == BIAS && u.sig == 1 << 63 {
+                // 2^1 − 1 = 1 and 2^−1 − 1 = −0.5 are exact.
+                let e = if u.sign { BIAS - 1 } else { BIAS };
+                return round_trans(u.sign, e, 1 << 127, ctl, ex);
+            }
             if u.exp >= BIAS + 16 {
                 // Far outside the architectural range: saturate.
                 if u.sign {
@@ -284,6 +309,7 @@ fn atanh2(s: Xf) -> Xf {
         p = p.mul(s2);
         let t = p.div_u64(2 * k + 1);
         if t.is_zero() || t.exp < sum.exp - SERIES_BITS {
+            sum = nudge(sum, t);
             break;
         }
         sum = sum.add(t);
@@ -297,7 +323,15 @@ const SQRT2_SIG: u64 = 0xB504_F333_F9DE_6484;
 
 /// log2 of a positive finite value.
 fn log2_pos(exp: i32, sig: u64) -> Xf {
-    let mut e = exp - BIAS;
+    let e = exp - BIAS;
+    if sig == 1 << 63 {
+        // Exact power of two: an integer logarithm.
+        return Xf::new(e < 0, 127, e.unsigned_abs() as u128);
+    }
+    log2_general(e, sig)
+}
+
+fn log2_general(mut e: i32, sig: u64) -> Xf {
     let mut m = Xf::new(false, 0, (sig as u128) << 64);
     if sig > SQRT2_SIG {
         m = m.scale(-1);
@@ -316,6 +350,7 @@ enum Log {
     PosInf,
     Zero(bool),
     Val(Xf),
+    Exact(Xf),
 }
 
 fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, Flags) {
@@ -330,8 +365,20 @@ fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, F
             let neg = matches!(l, Log::NegInf) ^ b.sign();
             exact(F80::INFINITY.with_sign(neg), ctl, ex)
         }
-        (Log::Val(v), Operand::Inf(s)) => exact(F80::INFINITY.with_sign(v.neg ^ s), ctl, ex),
-        (Log::Val(v), Operand::Zero(s)) => exact(F80::ZERO.with_sign(v.neg ^ s), ctl, ex),
+        (Log::Val(v) | Log::Exact(v), Operand::Inf(s)) => {
+            exact(F80::INFINITY.with_sign(v.neg ^ s), ctl, ex)
+        }
+        (Log::Val(v) | Log::Exact(v), Operand::Zero(s)) => {
+            exact(F80::ZERO.with_sign(v.neg ^ s), ctl, ex)
+        }
+        (Log::Exact(v), Operand::Finite(y, _)) => {
+            if pre_unmasked(ex, ctl) {
+                return suppressed(ex);
+            }
+            // A 64-bit significand times an integer below 2^15: exact.
+            let p = v.mul(Xf::from_unpacked(y));
+            round_trans(p.neg, p.exp + BIAS, p.sig, ctl, ex)
+        }
         (Log::Zero(s), Operand::Zero(_)) | (Log::Zero(s), Operand::Finite(_, _)) => {
             exact(F80::ZERO.with_sign(s ^ b.sign()), ctl, ex)
         }
@@ -359,11 +406,12 @@ pub fn fyl2x(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
         ex |= Exceptions::DE;
     }
     let l = match ox {
-        Operand::Inf(true) => return invalid(ctl, ex),
-        Operand::Finite(u, _) if u.sign => return invalid(ctl, ex),
+        Operand::Inf(true) => return invalid(ctl, Exceptions::NONE),
+        Operand::Finite(u, _) if u.sign => return invalid(ctl, Exceptions::NONE),
         Operand::Zero(_) => {
             if matches!(oy, Operand::Finite(_, _)) {
-                ex |= Exceptions::ZE;
+                // #Z has priority over #D.
+                ex = Exceptions::ZE;
             }
             Log::NegInf
         }
@@ -371,6 +419,9 @@ pub fn fyl2x(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
         Operand::Finite(u, _) => {
             if u.exp == BIAS && u.sig == 1 << 63 {
                 Log::Zero(false)
+            } else if u.sig == 1 << 63 {
+                // Power of two: y × (integer) is exact before rounding.
+                Log::Exact(log2_pos(u.exp, u.sig))
             } else {
                 if pre_unmasked(ex, ctl) {
                     return suppressed(ex);
@@ -396,7 +447,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
         ex |= Exceptions::DE;
     }
     let l = match ox {
-        Operand::Inf(true) => return invalid(ctl, ex),
+        Operand::Inf(true) => return invalid(ctl, Exceptions::NONE),
         Operand::Inf(false) => Log::PosInf,
         Operand::Zero(s) => Log::Zero(s),
         Operand::Finite(u, _) => {
@@ -406,7 +457,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                     ex |= Exceptions::ZE;
                     Log::NegInf
                 } else {
-                    return invalid(ctl, ex);
+                    return invalid(ctl, Exceptions::NONE);
                 }
             } else {
                 if pre_unmasked(ex, ctl) {
@@ -442,6 +493,7 @@ fn atan_series(u: Xf) -> Xf {
         p = p.mul(u2).neg();
         let t = p.div_u64(2 * k + 1);
         if t.is_zero() || t.exp < sum.exp - SERIES_BITS {
+            sum = nudge(sum, t);
             break;
         }
         sum = sum.add(t);

@@ -7,5 +7,6 @@
 mod arith;
 mod conv;
 mod misc;
+mod transc;
 mod gen;
 mod hw;
