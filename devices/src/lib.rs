@@ -22,6 +22,7 @@ pub mod bus;
 pub mod error;
 pub mod irq;
 pub mod pic;
+pub mod pit;
 pub mod request;
 pub mod time;
 
@@ -32,4 +33,5 @@ pub use bus::{IoSize, PioAddress, PioRange, PortBus};
 pub use error::{Error, Result};
 pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
 pub use pic::{Pic, PicSelect, PicState};
+pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};

@@ -109,12 +109,12 @@ impl A20Gate {
     }
 
     /// Set a gate without reporting (restoring saved state).
-    pub(crate) fn restore_kbd(&self, on: bool) {
+    pub fn restore_kbd(&self, on: bool) {
         self.set(KBD_GATE, on, false);
     }
 
     /// Set a gate without reporting (restoring saved state).
-    pub(crate) fn restore_fast(&self, on: bool) {
+    pub fn restore_fast(&self, on: bool) {
         self.set(FAST_GATE, on, false);
     }
 
