@@ -3,7 +3,7 @@
 //! (`FLD`/`FST m32fp/m64fp`) and 18-digit packed BCD (`FBLD`/`FBSTP`).
 
 use crate::round::{operand, round_bits, round_pack, shr_sticky, Format, Operand};
-use crate::types::{Control, Exceptions, Flags, Rounding, F80, BIAS};
+use crate::types::{Control, Exceptions, Flags, Rounding, BIAS, F80};
 
 /// Exact conversion of a 64-bit signed integer (`FILD`; never inexact).
 pub const fn from_i64_exact(i: i64) -> F80 {
@@ -63,7 +63,11 @@ fn to_int(a: F80, bits: u32, rc: Rounding, masks: Exceptions) -> (u64, Flags) {
         fbu = 126;
     }
     let (v, carry, inexact, up) = round_bits(t, fbu, rc, u.sign);
-    let mag: u128 = if carry { 1u128 << (128 - fbu) } else { v >> fbu };
+    let mag: u128 = if carry {
+        1u128 << (128 - fbu)
+    } else {
+        v >> fbu
+    };
     let limit = if u.sign {
         1u128 << (bits - 1)
     } else {

@@ -32,6 +32,8 @@ mod trans;
 mod types;
 mod xf;
 
+#[cfg(test)]
+mod fuzz;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests;
 
@@ -40,12 +42,13 @@ pub use compare::{compare, ftst, Relation};
 pub use consts::{load_const, Const};
 pub use convert::{
     from_bcd, from_f32_bits, from_f64_bits, from_i16, from_i32, from_i64, to_bcd, to_f32_bits,
-    to_f64_bits, to_i16, to_i16_trunc, to_i32, to_i32_trunc, to_i64, to_i64_trunc,
-    BCD_INDEFINITE,
+    to_f64_bits, to_i16, to_i16_trunc, to_i32, to_i32_trunc, to_i64, to_i64_trunc, BCD_INDEFINITE,
 };
 pub use misc::{frndint, fscale, fxtract};
 pub use muldiv::{div, mul};
 pub use round::UNMASKED_BIAS_ADJUST;
 pub use sqrtrem::{fprem, fprem1, sqrt};
 pub use trans::{f2xm1, fcos, fpatan, fptan, fsin, fsincos, fyl2x, fyl2xp1};
-pub use types::{fxam, Class, CondCodes, Control, Exceptions, Flags, Precision, Rounding, BIAS, F80};
+pub use types::{
+    fxam, Class, CondCodes, Control, Exceptions, Flags, Precision, Rounding, BIAS, F80,
+};

@@ -5,7 +5,7 @@ use crate::round::{
     exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_bits, round_pack,
     round_reg64, shr_sticky, suppressed, Format, Operand,
 };
-use crate::types::{Control, Exceptions, Flags, F80, BIAS};
+use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 
 /// `FRNDINT`: round ST(0) to an integral value per the rounding control.
 ///
@@ -91,7 +91,15 @@ pub fn fscale(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
-            round_pack(x.sign, x.exp, (x.sig as u128) << 64, Format::reg(64), ctl, ex).to_f80()
+            round_pack(
+                x.sign,
+                x.exp,
+                (x.sig as u128) << 64,
+                Format::reg(64),
+                ctl,
+                ex,
+            )
+            .to_f80()
         }
         (Operand::Finite(x, _), Operand::Finite(y, _)) => {
             if pre_unmasked(ex, ctl) {

@@ -1,7 +1,9 @@
 //! `FMUL` and `FDIV`/`FDIVR` (SDM vol. 2, FMUL and FDIV).
 
-use crate::round::{exact, invalid, nan_prologue, operand, pre_unmasked, round_reg, suppressed, Operand};
-use crate::types::{Control, Exceptions, Flags, F80, BIAS};
+use crate::round::{
+    exact, invalid, nan_prologue, operand, pre_unmasked, round_reg, suppressed, Operand,
+};
+use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 
 /// `FMUL`: `a × b`, rounded per precision and rounding control.
 ///
@@ -15,7 +17,9 @@ pub fn mul(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
     let sign = a.sign() ^ b.sign();
     let mut ex = Exceptions::NONE;
     match (oa, ob) {
-        (Operand::Inf(_), Operand::Zero(_)) | (Operand::Zero(_), Operand::Inf(_)) => invalid(ctl, ex),
+        (Operand::Inf(_), Operand::Zero(_)) | (Operand::Zero(_), Operand::Inf(_)) => {
+            invalid(ctl, ex)
+        }
         (Operand::Inf(_), o) | (o, Operand::Inf(_)) => {
             if o.is_denormal() {
                 ex |= Exceptions::DE;
@@ -57,7 +61,9 @@ pub fn div(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
         ex |= Exceptions::DE;
     }
     match (oa, ob) {
-        (Operand::Inf(_), Operand::Inf(_)) | (Operand::Zero(_), Operand::Zero(_)) => invalid(ctl, ex),
+        (Operand::Inf(_), Operand::Inf(_)) | (Operand::Zero(_), Operand::Zero(_)) => {
+            invalid(ctl, ex)
+        }
         (Operand::Inf(_), _) => exact(F80::INFINITY.with_sign(sign), ctl, ex),
         (_, Operand::Inf(_)) => exact(F80::ZERO.with_sign(sign), ctl, ex),
         (Operand::Zero(_), _) => exact(F80::ZERO.with_sign(sign), ctl, ex),

@@ -1,7 +1,7 @@
 //! Rounding and packing of exact intermediate results (SDM vol. 1, 4.8.4 and
 //! 4.9.1.4/4.9.1.5), operand unpacking and NaN propagation (table 4-7).
 
-use crate::types::{Control, Exceptions, Flags, Rounding, BIAS, F80};
+use crate::types::{Control, Exceptions, Flags, Rounding, F80};
 
 /// Exponent bias adjustment applied to the delivered result on an unmasked
 /// numeric overflow (subtracted) or underflow (added) when the destination is
@@ -305,14 +305,26 @@ pub(crate) fn round_pack(
 
 /// Round an exact intermediate into the register format under the current
 /// precision control; see [`round_pack`].
-pub(crate) fn round_reg(sign: bool, e: i32, sig: u128, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+pub(crate) fn round_reg(
+    sign: bool,
+    e: i32,
+    sig: u128,
+    ctl: Control,
+    ex: Exceptions,
+) -> (F80, Flags) {
     round_pack(sign, e, sig, Format::reg(ctl.precision.bits()), ctl, ex).to_f80()
 }
 
 /// Round into the register format at 64-bit precision, reporting the result
 /// as inexact (#P, and #U if tiny) even when it is exact, as the x87
 /// transcendental instructions do.
-pub(crate) fn round_trans(sign: bool, e: i32, sig: u128, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+pub(crate) fn round_trans(
+    sign: bool,
+    e: i32,
+    sig: u128,
+    ctl: Control,
+    ex: Exceptions,
+) -> (F80, Flags) {
     let fmt = Format {
         force_inexact: true,
         ..Format::reg(64)
@@ -321,7 +333,13 @@ pub(crate) fn round_trans(sign: bool, e: i32, sig: u128, ctl: Control, ex: Excep
 }
 
 /// Round into the register format at full 64-bit precision regardless of PC.
-pub(crate) fn round_reg64(sign: bool, e: i32, sig: u128, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+pub(crate) fn round_reg64(
+    sign: bool,
+    e: i32,
+    sig: u128,
+    ctl: Control,
+    ex: Exceptions,
+) -> (F80, Flags) {
     round_pack(sign, e, sig, Format::reg(64), ctl, ex).to_f80()
 }
 
@@ -389,7 +407,14 @@ pub(crate) fn operand(x: F80) -> Operand {
         }
         _ => {
             if j {
-                Operand::Finite(Unpacked { sign, exp: e, sig: s }, false)
+                Operand::Finite(
+                    Unpacked {
+                        sign,
+                        exp: e,
+                        sig: s,
+                    },
+                    false,
+                )
             } else {
                 Operand::Unsupported
             }
@@ -488,13 +513,6 @@ pub(crate) fn nan_prologue(a: F80, b: F80, ctl: Control) -> Option<(F80, Flags)>
     None
 }
 
-/// The unbiased-exponent offset between [`Unpacked`] (64-bit significand)
-/// and [`round_pack`] (128-bit) conventions: a 64-bit significand shifted
-/// left by 64 keeps the same biased exponent.
-pub(crate) const fn widen(sig: u64) -> u128 {
-    (sig as u128) << 64
-}
-
 /// True if the pre-computation exceptions in `ex` include an unmasked one
 /// (the instruction must then not compute a result).
 pub(crate) fn pre_unmasked(ex: Exceptions, ctl: Control) -> bool {
@@ -511,9 +529,4 @@ pub(crate) fn suppressed(ex: Exceptions) -> (F80, Flags) {
             suppressed: true,
         },
     )
-}
-
-#[allow(dead_code)]
-pub(crate) const fn bias() -> i32 {
-    BIAS
 }

@@ -4,7 +4,7 @@ use crate::round::{
     exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg, round_reg64,
     suppressed, Operand,
 };
-use crate::types::{CondCodes, Control, Exceptions, Flags, F80, BIAS};
+use crate::types::{CondCodes, Control, Exceptions, Flags, BIAS, F80};
 
 /// `FSQRT`: square root of `a`, rounded per precision and rounding control.
 ///

@@ -10,8 +10,8 @@
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg64, round_trans, suppressed,
-    Operand,
+    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg64, round_trans,
+    suppressed, Operand,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 use crate::xf::Xf;
@@ -103,7 +103,7 @@ fn reduce(exp: i32, sig: u64) -> (Xf, u32) {
 /// answer (special operand) or the reduced argument, quadrant and flags.
 enum TrigIn {
     Done(F80, Flags, bool),
-    Zero(bool, Exceptions),
+    Zero(Exceptions),
     Go(Xf, u32, bool, Exceptions),
 }
 
@@ -121,7 +121,7 @@ fn trig_in(a: F80, ctl: Control) -> TrigIn {
             let (v, f) = invalid(ctl, Exceptions::NONE);
             TrigIn::Done(v, f, false)
         }
-        Operand::Zero(s) => TrigIn::Zero(s, Exceptions::NONE),
+        Operand::Zero(_) => TrigIn::Zero(Exceptions::NONE),
         Operand::Finite(u, den) => {
             let ex = if den {
                 Exceptions::DE
@@ -159,7 +159,7 @@ fn sin_cos_quadrant(r: Xf, q: u32, neg: bool) -> (Xf, Xf) {
 pub fn fsin(a: F80, ctl: Control) -> (F80, Flags, bool) {
     match trig_in(a, ctl) {
         TrigIn::Done(v, f, c2) => (v, f, c2),
-        TrigIn::Zero(_, ex) => {
+        TrigIn::Zero(ex) => {
             let (v, f) = exact(a, ctl, ex);
             (v, f, false)
         }
@@ -175,7 +175,7 @@ pub fn fsin(a: F80, ctl: Control) -> (F80, Flags, bool) {
 pub fn fcos(a: F80, ctl: Control) -> (F80, Flags, bool) {
     match trig_in(a, ctl) {
         TrigIn::Done(v, f, c2) => (v, f, c2),
-        TrigIn::Zero(_, ex) => {
+        TrigIn::Zero(ex) => {
             let (v, f) = exact(F80::ONE, ctl, ex);
             (v, f, false)
         }
@@ -192,7 +192,7 @@ pub fn fcos(a: F80, ctl: Control) -> (F80, Flags, bool) {
 pub fn fsincos(a: F80, ctl: Control) -> (F80, F80, Flags, bool) {
     match trig_in(a, ctl) {
         TrigIn::Done(v, f, c2) => (v, v, f, c2),
-        TrigIn::Zero(_, ex) => {
+        TrigIn::Zero(ex) => {
             let (v, f) = exact(a, ctl, ex);
             (v, F80::ONE, f, false)
         }
@@ -214,7 +214,7 @@ pub fn fsincos(a: F80, ctl: Control) -> (F80, F80, Flags, bool) {
 pub fn fptan(a: F80, ctl: Control) -> (F80, Flags, bool) {
     match trig_in(a, ctl) {
         TrigIn::Done(v, f, c2) => (v, f, c2),
-        TrigIn::Zero(_, ex) => {
+        TrigIn::Zero(ex) => {
             let (v, f) = exact(a, ctl, ex);
             (v, f, false)
         }

@@ -411,7 +411,7 @@ impl Control {
     /// The same control with a different precision.
     pub const fn with_precision(self, precision: Precision) -> Control {
         Control {
-            precision: precision,
+            precision,
             rounding: self.rounding,
             masks: self.masks,
         }

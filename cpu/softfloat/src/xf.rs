@@ -1,6 +1,9 @@
 //! A private 128-bit-significand floating-point type used as the internal
 //! precision of the transcendental instructions (about 126 correct bits,
-//! i.e. 62 bits more than the register format), with truncating arithmetic.
+//! i.e. 62 bits more than the register format). Each operation truncates
+//! and jams any discarded non-zero bits into the last bit ("round to odd"),
+//! so the final rounding to 64 bits sees on which side of a representable
+//! value or midpoint the exact result lies.
 
 use crate::round::Unpacked;
 use crate::types::BIAS;
@@ -42,7 +45,11 @@ impl Xf {
     /// Normalize an arbitrary `sig × 2^(exp − 127)`.
     pub(crate) fn new(neg: bool, exp: i32, sig: u128) -> Xf {
         if sig == 0 {
-            return Xf { neg, exp: 0, sig: 0 };
+            return Xf {
+                neg,
+                exp: 0,
+                sig: 0,
+            };
         }
         let lz = sig.leading_zeros();
         Xf {
@@ -50,11 +57,6 @@ impl Xf {
             exp: exp - lz as i32,
             sig: sig << lz,
         }
-    }
-
-    /// Exact conversion of a small integer.
-    pub(crate) fn from_u64(v: u64) -> Xf {
-        Xf::new(false, 127, v as u128)
     }
 
     /// Exact conversion of an unpacked finite register value.
@@ -92,9 +94,13 @@ impl Xf {
         if self.is_zero() || o.is_zero() {
             return Xf::ZERO;
         }
-        let (hi, _) = mul_hi(self.sig, o.sig);
-        // hi >= 2^126
-        Xf::new(self.neg ^ o.neg, self.exp + o.exp + 1, hi)
+        let (hi, lo) = mul_hi(self.sig, o.sig);
+        // hi >= 2^126; the discarded half is jammed into the last bit.
+        Xf::new(
+            self.neg ^ o.neg,
+            self.exp + o.exp + 1,
+            hi | (lo != 0) as u128,
+        )
     }
 
     pub(crate) fn add(self, o: Xf) -> Xf {
@@ -112,7 +118,7 @@ impl Xf {
         let d = (a.exp - b.exp) as u32;
         // One guard bit of headroom: significands at bit 126.
         let asig = a.sig >> 1;
-        let bsig = if d >= 127 { 0 } else { (b.sig >> 1) >> d };
+        let bsig = crate::round::shr_sticky(b.sig >> 1 | (b.sig & 1), d);
         if a.neg == b.neg {
             Xf::new(a.neg, a.exp + 1, asig + bsig)
         } else {
@@ -144,8 +150,12 @@ impl Xf {
             r <<= 1;
             i += 1;
         }
-        // q = sig_a/sig_b × 2^127
-        Xf::new(self.neg ^ o.neg, self.exp - o.exp, q)
+        // q = sig_a/sig_b × 2^127, remainder jammed into the last bit.
+        Xf::new(
+            self.neg ^ o.neg,
+            self.exp - o.exp,
+            q | (r != 0 || big) as u128,
+        )
     }
 
     /// Quotient by a small positive integer.
@@ -162,14 +172,16 @@ impl Xf {
         let q0 = x / n;
         let r0 = x % n;
         let q2 = (r0 << 64) / n;
+        let r2 = (r0 << 64) % n;
         // (q1:q0:q2) = sig/n × 2^64 ; keep the top 128 bits after normalizing.
         let lz = q1.leading_zeros() as i32 - 64; // q1 < 2^64
         let full_hi = (q1 << 64) | q0; // sig/n
-        let v = if lz > 0 {
-            (full_hi << lz) | (q2 >> (64 - lz))
+        let (v, lost) = if lz > 0 {
+            ((full_hi << lz) | (q2 >> (64 - lz)), q2 << (64 + lz) != 0)
         } else {
-            full_hi
+            (full_hi, q2 != 0)
         };
+        let v = v | (lost || r2 != 0) as u128;
         Xf::new(self.neg, self.exp - lz, v)
     }
 

@@ -18,7 +18,11 @@ pub struct Tally {
 
 impl Tally {
     pub fn report(&self, name: &str) {
-        std::println!("{name}: {} cases compared, {} mismatches", self.cases, self.bad);
+        std::println!(
+            "{name}: {} cases compared, {} mismatches",
+            self.cases,
+            self.bad
+        );
     }
 }
 

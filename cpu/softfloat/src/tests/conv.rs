@@ -10,7 +10,14 @@ fn sw_of(f: Flags) -> u16 {
     f.ex.bits() as u16 | ((f.c1 as u16) << 9)
 }
 
-fn note(t: &mut Tally, name: &str, cw: u16, a: &dyn core::fmt::Debug, mine: (&[u8], u16), hw: (&[u8], u16)) {
+fn note(
+    t: &mut Tally,
+    name: &str,
+    cw: u16,
+    a: &dyn core::fmt::Debug,
+    mine: (&[u8], u16),
+    hw: (&[u8], u16),
+) {
     t.cases += 1;
     if mine.0 != hw.0 || mine.1 != hw.1 & 0x023F {
         t.bad += 1;
@@ -18,7 +25,10 @@ fn note(t: &mut Tally, name: &str, cw: u16, a: &dyn core::fmt::Debug, mine: (&[u
             t.shown += 1;
             std::println!(
                 "{name} cw={cw:04X} in={a:?}: soft {:02X?} sw={:04X} | hw {:02X?} sw={:04X}",
-                mine.0, mine.1, hw.0, hw.1 & 0x023F
+                mine.0,
+                mine.1,
+                hw.0,
+                hw.1 & 0x023F
             );
         }
     }
@@ -29,7 +39,11 @@ fn store_case(name: &str, a: F80, cw: u16, t: &mut Tally) {
     macro_rules! st {
         ($soft:expr, $hw:path, $n:literal) => {{
             let (v, f) = $soft;
-            let mine = if f.suppressed { [0xA5u8; $n] } else { v.to_le_bytes() };
+            let mine = if f.suppressed {
+                [0xA5u8; $n]
+            } else {
+                v.to_le_bytes()
+            };
             let (m, sw) = $hw(cw, a);
             note(t, name, cw, &a, (&mine, sw_of(f)), (&m, sw));
         }};
@@ -58,7 +72,10 @@ fn stores_vs_host() {
     let sp = specials();
     let cws = masked_cws();
     let mut bad = 0;
-    for name in ["fistp16", "fistp32", "fistp64", "fisttp16", "fisttp32", "fisttp64", "fstp32", "fstp64", "fbstp"] {
+    for name in [
+        "fistp16", "fistp32", "fistp64", "fisttp16", "fisttp32", "fisttp64", "fstp32", "fstp64",
+        "fbstp",
+    ] {
         let mut t = Tally::default();
         for &cw in &cws {
             for &a in &sp {
@@ -116,7 +133,14 @@ fn loads_vs_host() {
         }
         let (v, f) = crate::from_f32_bits(b32, ctl.masks);
         let (h, sw) = hw::fld32(cw, b32.to_le_bytes());
-        note(&mut t32, "fld32", cw, &b32, (&res(v, f).to_le_bytes(), sw_of(f)), (&h.to_le_bytes(), sw));
+        note(
+            &mut t32,
+            "fld32",
+            cw,
+            &b32,
+            (&res(v, f).to_le_bytes(), sw_of(f)),
+            (&h.to_le_bytes(), sw),
+        );
         let mut b64 = r.next();
         match r.below(4) {
             0 => b64 &= 0x800F_FFFF_FFFF_FFFF,
@@ -125,15 +149,43 @@ fn loads_vs_host() {
         }
         let (v, f) = crate::from_f64_bits(b64, ctl.masks);
         let (h, sw) = hw::fld64(cw, b64.to_le_bytes());
-        note(&mut t64, "fld64", cw, &b64, (&res(v, f).to_le_bytes(), sw_of(f)), (&h.to_le_bytes(), sw));
+        note(
+            &mut t64,
+            "fld64",
+            cw,
+            &b64,
+            (&res(v, f).to_le_bytes(), sw_of(f)),
+            (&h.to_le_bytes(), sw),
+        );
         // Integers.
         let n = (r.next() as i64) >> r.below(64);
         let (h, sw) = hw::fild64(cw, n.to_le_bytes());
-        note(&mut ti, "fild64", cw, &n, (&crate::from_i64(n).to_le_bytes(), 0), (&h.to_le_bytes(), sw));
+        note(
+            &mut ti,
+            "fild64",
+            cw,
+            &n,
+            (&crate::from_i64(n).to_le_bytes(), 0),
+            (&h.to_le_bytes(), sw),
+        );
         let (h, sw) = hw::fild32(cw, (n as i32).to_le_bytes());
-        note(&mut ti, "fild32", cw, &n, (&crate::from_i32(n as i32).to_le_bytes(), 0), (&h.to_le_bytes(), sw));
+        note(
+            &mut ti,
+            "fild32",
+            cw,
+            &n,
+            (&crate::from_i32(n as i32).to_le_bytes(), 0),
+            (&h.to_le_bytes(), sw),
+        );
         let (h, sw) = hw::fild16(cw, (n as i16).to_le_bytes());
-        note(&mut ti, "fild16", cw, &n, (&crate::from_i16(n as i16).to_le_bytes(), 0), (&h.to_le_bytes(), sw));
+        note(
+            &mut ti,
+            "fild16",
+            cw,
+            &n,
+            (&crate::from_i16(n as i16).to_le_bytes(), 0),
+            (&h.to_le_bytes(), sw),
+        );
         // Packed BCD with valid digits.
         let mut bcd = [0u8; 10];
         let digits = r.below(19);
@@ -141,7 +193,11 @@ fn loads_vs_host() {
         for k in 0..9 {
             let lo = if 2 * k < digits { (x % 10) as u8 } else { 0 };
             x /= 10;
-            let hi = if 2 * k + 1 < digits { (x % 10) as u8 } else { 0 };
+            let hi = if 2 * k + 1 < digits {
+                (x % 10) as u8
+            } else {
+                0
+            };
             x /= 10;
             if x < 100 {
                 x = r.next();
@@ -150,9 +206,21 @@ fn loads_vs_host() {
         }
         bcd[9] = if r.one_in(2) { 0x80 } else { 0 };
         let (h, sw) = hw::fbld(cw, bcd);
-        note(&mut tb, "fbld", cw, &bcd, (&crate::from_bcd(bcd).to_le_bytes(), 0), (&h.to_le_bytes(), sw));
+        note(
+            &mut tb,
+            "fbld",
+            cw,
+            &bcd,
+            (&crate::from_bcd(bcd).to_le_bytes(), 0),
+            (&h.to_le_bytes(), sw),
+        );
     }
-    for (n, t) in [("fld32", &t32), ("fld64", &t64), ("fild", &ti), ("fbld", &tb)] {
+    for (n, t) in [
+        ("fld32", &t32),
+        ("fld64", &t64),
+        ("fild", &ti),
+        ("fbld", &tb),
+    ] {
         t.report(n);
         bad += t.bad;
     }

@@ -34,60 +34,60 @@ impl Rng {
 pub fn specials() -> Vec<F80> {
     let mut v = Vec::new();
     let mags: &[(u16, u64)] = &[
-        (0, 0),                                   // zero
-        (0, 1),                                   // smallest denormal
-        (0, 0x0000_0000_0000_0123),               // small denormal
-        (0, 0x4000_0000_0000_0000),               // denormal
-        (0, 0x7FFF_FFFF_FFFF_FFFF),               // largest denormal
-        (0, 0x8000_0000_0000_0000),               // pseudo-denormal
-        (0, 0xC000_0000_0000_0001),               // pseudo-denormal
-        (1, 0x8000_0000_0000_0000),               // smallest normal
-        (1, 0xFFFF_FFFF_FFFF_FFFF),               // smallest exponent, full
-        (0x7FFE, 0xFFFF_FFFF_FFFF_FFFF),          // largest normal
-        (0x7FFE, 0x8000_0000_0000_0000),          //
-        (0x3FFF, 0x8000_0000_0000_0000),          // 1.0
-        (0x3FFF, 0xC000_0000_0000_0000),          // 1.5
-        (0x4000, 0xC90F_DAA2_2168_C235),          // π
-        (0x3FFE, 0x8000_0000_0000_0000),          // 0.5
-        (0x3FFF, 0x8000_0000_0000_0001),          // 1 + ulp
-        (0x3FFE, 0xFFFF_FFFF_FFFF_FFFF),          // 1 − ulp/2
-        (0x3FFF, 0x8000_0080_0000_0000),          // single-precision tie
-        (0x3FFF, 0x8000_0000_0000_0400),          // double-precision tie
-        (0x3FFF, 0x8000_0180_0000_0000),          // single tie, odd
-        (0x3FFF, 0xFFFF_FF80_0000_0000),          // single carry-out tie
-        (0x3FFF, 0xFFFF_FFFF_FFFF_FC00),          // double carry-out tie
-        (0x403D, 0xFFFF_FFFF_FFFF_FFFF),          // 2^63 − 1 (integer)
-        (0x403E, 0x8000_0000_0000_0000),          // 2^63
-        (0x403E, 0x8000_0000_0000_0001),          // 2^63 + 1
-        (0x403D, 0xFFFF_FFFF_FFFF_FFFE),          // 2^63 − 2
-        (0x401D, 0xFFFF_FFFF_0000_0000),          // 2^31 − 0.5
-        (0x400D, 0xFFFF_0000_0000_0000),          // 32767.5
-        (0x4000, 0xA000_0000_0000_0000),          // 2.5
-        (0x3FFD, 0xCCCC_CCCC_CCCC_CCCD),          // 0.4
-        (0x7FFF, 0x8000_0000_0000_0000),          // infinity
-        (0x7FFF, 0xC000_0000_0000_0000),          // QNaN (indefinite if negative)
-        (0x7FFF, 0xC000_0000_0000_0001),          // QNaN payload
-        (0x7FFF, 0xFFFF_FFFF_FFFF_FFFF),          // QNaN max payload
-        (0x7FFF, 0x8000_0000_0000_0001),          // SNaN min payload
-        (0x7FFF, 0xA000_0000_0000_0000),          // SNaN
-        (0x7FFF, 0xBFFF_FFFF_FFFF_FFFF),          // SNaN max payload
-        (0x7FFF, 0x0000_0000_0000_0000),          // pseudo-infinity
-        (0x7FFF, 0x4000_0000_0000_0000),          // pseudo-NaN (quiet)
-        (0x7FFF, 0x0000_0000_0000_0001),          // pseudo-NaN (signaling)
-        (0x3FFF, 0x0000_0000_0000_0000),          // unnormal zero
-        (0x3FFF, 0x4000_0000_0000_0000),          // unnormal
-        (0x0001, 0x7FFF_FFFF_FFFF_FFFF),          // unnormal, smallest exponent
-        (0x3FBF, 0x8000_0000_0000_0000),          // 2^-64
-        (0x3FC0, 0xFFFF_FFFF_FFFF_FFFF),          //
-        (0x4040, 0x8000_0000_0000_0000),          // 2^65
-        (0x400E, 0x8000_0000_0000_0000),          // 32768
-        (0x3F80, 0x8000_0000_0000_0000),          // 2^-127
-        (0x3F81, 0x8000_0000_0000_0000),          // 2^-126
-        (0x3C01, 0x8000_0000_0000_0000),          // 2^-1022
-        (0x3BCD, 0x8000_0000_0000_0000),          // 2^-1074
-        (0x407E, 0xFFFF_FF00_0000_0000),          // max single
-        (0x43FE, 0xFFFF_FFFF_FFFF_F800),          // max double
-        (0x407F, 0x8000_0000_0000_0000),          // 2^128
+        (0, 0),                          // zero
+        (0, 1),                          // smallest denormal
+        (0, 0x0000_0000_0000_0123),      // small denormal
+        (0, 0x4000_0000_0000_0000),      // denormal
+        (0, 0x7FFF_FFFF_FFFF_FFFF),      // largest denormal
+        (0, 0x8000_0000_0000_0000),      // pseudo-denormal
+        (0, 0xC000_0000_0000_0001),      // pseudo-denormal
+        (1, 0x8000_0000_0000_0000),      // smallest normal
+        (1, 0xFFFF_FFFF_FFFF_FFFF),      // smallest exponent, full
+        (0x7FFE, 0xFFFF_FFFF_FFFF_FFFF), // largest normal
+        (0x7FFE, 0x8000_0000_0000_0000), //
+        (0x3FFF, 0x8000_0000_0000_0000), // 1.0
+        (0x3FFF, 0xC000_0000_0000_0000), // 1.5
+        (0x4000, 0xC90F_DAA2_2168_C235), // π
+        (0x3FFE, 0x8000_0000_0000_0000), // 0.5
+        (0x3FFF, 0x8000_0000_0000_0001), // 1 + ulp
+        (0x3FFE, 0xFFFF_FFFF_FFFF_FFFF), // 1 − ulp/2
+        (0x3FFF, 0x8000_0080_0000_0000), // single-precision tie
+        (0x3FFF, 0x8000_0000_0000_0400), // double-precision tie
+        (0x3FFF, 0x8000_0180_0000_0000), // single tie, odd
+        (0x3FFF, 0xFFFF_FF80_0000_0000), // single carry-out tie
+        (0x3FFF, 0xFFFF_FFFF_FFFF_FC00), // double carry-out tie
+        (0x403D, 0xFFFF_FFFF_FFFF_FFFF), // 2^63 − 1 (integer)
+        (0x403E, 0x8000_0000_0000_0000), // 2^63
+        (0x403E, 0x8000_0000_0000_0001), // 2^63 + 1
+        (0x403D, 0xFFFF_FFFF_FFFF_FFFE), // 2^63 − 2
+        (0x401D, 0xFFFF_FFFF_0000_0000), // 2^31 − 0.5
+        (0x400D, 0xFFFF_0000_0000_0000), // 32767.5
+        (0x4000, 0xA000_0000_0000_0000), // 2.5
+        (0x3FFD, 0xCCCC_CCCC_CCCC_CCCD), // 0.4
+        (0x7FFF, 0x8000_0000_0000_0000), // infinity
+        (0x7FFF, 0xC000_0000_0000_0000), // QNaN (indefinite if negative)
+        (0x7FFF, 0xC000_0000_0000_0001), // QNaN payload
+        (0x7FFF, 0xFFFF_FFFF_FFFF_FFFF), // QNaN max payload
+        (0x7FFF, 0x8000_0000_0000_0001), // SNaN min payload
+        (0x7FFF, 0xA000_0000_0000_0000), // SNaN
+        (0x7FFF, 0xBFFF_FFFF_FFFF_FFFF), // SNaN max payload
+        (0x7FFF, 0x0000_0000_0000_0000), // pseudo-infinity
+        (0x7FFF, 0x4000_0000_0000_0000), // pseudo-NaN (quiet)
+        (0x7FFF, 0x0000_0000_0000_0001), // pseudo-NaN (signaling)
+        (0x3FFF, 0x0000_0000_0000_0000), // unnormal zero
+        (0x3FFF, 0x4000_0000_0000_0000), // unnormal
+        (0x0001, 0x7FFF_FFFF_FFFF_FFFF), // unnormal, smallest exponent
+        (0x3FBF, 0x8000_0000_0000_0000), // 2^-64
+        (0x3FC0, 0xFFFF_FFFF_FFFF_FFFF), //
+        (0x4040, 0x8000_0000_0000_0000), // 2^65
+        (0x400E, 0x8000_0000_0000_0000), // 32768
+        (0x3F80, 0x8000_0000_0000_0000), // 2^-127
+        (0x3F81, 0x8000_0000_0000_0000), // 2^-126
+        (0x3C01, 0x8000_0000_0000_0000), // 2^-1022
+        (0x3BCD, 0x8000_0000_0000_0000), // 2^-1074
+        (0x407E, 0xFFFF_FF00_0000_0000), // max single
+        (0x43FE, 0xFFFF_FFFF_FFFF_F800), // max double
+        (0x407F, 0x8000_0000_0000_0000), // 2^128
     ];
     for &(e, s) in mags {
         v.push(F80::new(false, e, s));

@@ -10,7 +10,16 @@ fn cc_bits(cc: crate::CondCodes) -> u16 {
     cc.status_bits()
 }
 
-fn note(t: &mut Tally, name: &str, cw: u16, a: F80, b: F80, soft: (F80, F80, u16), h: HwOut, cmp_st1: bool) {
+fn note(
+    t: &mut Tally,
+    name: &str,
+    cw: u16,
+    a: F80,
+    b: F80,
+    soft: (F80, F80, u16),
+    h: HwOut,
+    cmp_st1: bool,
+) {
     t.cases += 1;
     let ok = h.st0 == soft.0 && (!cmp_st1 || h.st1 == soft.1) && (h.sw & SW_CMP) == soft.2;
     if !ok {
@@ -34,7 +43,11 @@ fn case(name: &str, a: F80, b: F80, cw: u16, t: &mut Tally) {
             } else {
                 crate::fprem1(a, b, ctl)
             };
-            let h = if name == "fprem" { hw::fprem(cw, a, b) } else { hw::fprem1(cw, a, b) };
+            let h = if name == "fprem" {
+                hw::fprem(cw, a, b)
+            } else {
+                hw::fprem1(cw, a, b)
+            };
             let v = if f.suppressed { a } else { r };
             let mut sw = f.ex.bits() as u16 | cc_bits(cc);
             if f.ex.contains(Exceptions::IE) || f.suppressed {
@@ -59,12 +72,25 @@ fn case(name: &str, a: F80, b: F80, cw: u16, t: &mut Tally) {
                 "fucom" => hw::fucom(cw, a, b),
                 _ => hw::ftst(cw, a, b),
             };
-            let cc = if f.suppressed { 0 } else { cc_bits(rel.cond_codes()) };
+            let cc = if f.suppressed {
+                0
+            } else {
+                cc_bits(rel.cond_codes())
+            };
             note(t, name, cw, a, b, (a, b, f.ex.bits() as u16 | cc), h, true);
         }
         "fxam" => {
             let h = hw::fxam(cw, a, b);
-            note(t, name, cw, a, b, (a, b, crate::fxam(a).status_bits()), h, true);
+            note(
+                t,
+                name,
+                cw,
+                a,
+                b,
+                (a, b, crate::fxam(a).status_bits()),
+                h,
+                true,
+            );
         }
         _ => unreachable!(),
     }
@@ -75,7 +101,9 @@ fn misc_vs_host() {
     let sp = specials();
     let cws = masked_cws();
     let mut bad = 0;
-    for name in ["fprem", "fprem1", "fxtract", "fcom", "fucom", "ftst", "fxam"] {
+    for name in [
+        "fprem", "fprem1", "fxtract", "fcom", "fucom", "ftst", "fxam",
+    ] {
         let mut t = Tally::default();
         for &cw in &cws {
             for &a in &sp {
@@ -89,7 +117,11 @@ fn misc_vs_host() {
             let (mut a, b) = gen_pair(&mut r, &sp);
             if name.starts_with("fprem") && r.one_in(3) {
                 // Large exponent differences: partial remainders.
-                a = F80::new(a.sign(), (b.exp() as u64 + r.below(200)).min(0x7FFE) as u16, a.signif | 1 << 63);
+                a = F80::new(
+                    a.sign(),
+                    (b.exp() as u64 + r.below(200)).min(0x7FFE) as u16,
+                    a.signif | 1 << 63,
+                );
             }
             let mut cw = cws[r.below(cws.len() as u64) as usize];
             if i % 8 == 0 {
@@ -105,7 +137,8 @@ fn misc_vs_host() {
 
 #[test]
 fn constants_vs_host() {
-    let table: [(Const, fn(u16, F80, F80) -> HwOut); 6] = [
+    type Hard = fn(u16, F80, F80) -> HwOut;
+    let table: [(Const, Hard); 6] = [
         (Const::One, hw::fld1),
         (Const::L2T, hw::fldl2t),
         (Const::L2E, hw::fldl2e),
@@ -115,15 +148,29 @@ fn constants_vs_host() {
     ];
     let mut t = Tally::default();
     for (c, f) in table {
-        for (i, rc) in [Rounding::Nearest, Rounding::Down, Rounding::Up, Rounding::TowardZero]
-            .into_iter()
-            .enumerate()
+        for (i, rc) in [
+            Rounding::Nearest,
+            Rounding::Down,
+            Rounding::Up,
+            Rounding::TowardZero,
+        ]
+        .into_iter()
+        .enumerate()
         {
             for pc in [0u16, 2, 3] {
                 let cw = 0x037F & !0x0F00 | ((i as u16) << 10) | (pc << 8);
                 let h = f(cw, F80::ZERO, F80::ZERO);
                 let mine = crate::load_const(c, rc);
-                note(&mut t, "fldconst", cw, F80::ZERO, F80::ZERO, (mine, F80::ZERO, 0), h, false);
+                note(
+                    &mut t,
+                    "fldconst",
+                    cw,
+                    F80::ZERO,
+                    F80::ZERO,
+                    (mine, F80::ZERO, 0),
+                    h,
+                    false,
+                );
             }
         }
     }

@@ -6,7 +6,7 @@
 
 mod arith;
 mod conv;
-mod misc;
-mod transc;
 mod gen;
 mod hw;
+mod misc;
+mod transc;

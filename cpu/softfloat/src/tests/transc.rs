@@ -49,12 +49,23 @@ fn undefined(name: &str, a: F80) -> bool {
     let finite = a.exp() != 0x7FFF && (a.exp() == 0 || a.signif >> 63 != 0);
     match name {
         "f2xm1" => finite && a.exp() >= 0x3FFF && !(a.exp() == 0x3FFF && a.signif == 1 << 63),
-        "fyl2xp1" => finite && (a.exp() > 0x3FFD || (a.exp() == 0x3FFD && a.signif > 0x95F6_1998_0C43_36F7)),
+        "fyl2xp1" => {
+            finite && (a.exp() > 0x3FFD || (a.exp() == 0x3FFD && a.signif > 0x95F6_1998_0C43_36F7))
+        }
         _ => false,
     }
 }
 
-fn compare(name: &str, s: &mut Stats, cw: u16, a: F80, b: F80, soft: Soft, h: HwOut, val_st1: bool) {
+fn compare(
+    name: &str,
+    s: &mut Stats,
+    cw: u16,
+    a: F80,
+    b: F80,
+    soft: Soft,
+    h: HwOut,
+    val_st1: bool,
+) {
     if undefined(name, a) {
         s.skipped += 1;
         return;
@@ -186,7 +197,11 @@ fn operand(r: &mut Rng, sp: &[F80], dom: u8) -> (F80, F80) {
         1 => F80::new(sign, (0x3FFF - 1 - r.below(70)) as u16, gen_sig(r)),
         // fyl2x: x > 0
         2 => {
-            let e = if r.one_in(3) { r.below(0x7FFF) } else { 0x3FFF - 20 + r.below(40) };
+            let e = if r.one_in(3) {
+                r.below(0x7FFF)
+            } else {
+                0x3FFF - 20 + r.below(40)
+            };
             F80::new(false, e as u16, gen_sig(r))
         }
         // fyl2xp1: |x| < 1 − √2/2
@@ -238,4 +253,52 @@ fn transcendentals_vs_host() {
 #[ignore]
 fn transcendentals_vs_host_long() {
     assert!(run(2_000_000, 0x0F1E_2D3C_4B5A_6978));
+}
+
+/// Writes round-to-nearest mismatches of random in-domain cases to
+/// /tmp/trans_mismatch.txt for offline analysis with a multiprecision tool.
+#[test]
+#[ignore]
+fn dump_transcendental_mismatches() {
+    use std::io::Write;
+    let sp = specials();
+    let mut out = std::fs::File::create("/tmp/trans_mismatch.txt").unwrap();
+    for (name, soft, hard, st1, dom) in table() {
+        let mut r = Rng(0xABCD_EF01_2345_6789);
+        let (mut n, mut m) = (0u64, 0u64);
+        for _ in 0..100_000 {
+            let (a, b) = operand(&mut r, &sp, dom);
+            let fin = |x: F80| x.exp() != 0x7FFF && x.exp() != 0 && x.signif >> 63 == 1;
+            if !fin(a) || !fin(b) || undefined(name, a) {
+                continue;
+            }
+            let (r0, r1, _, c2) = soft(a, b, Control::from_fcw(0x037F));
+            if c2 {
+                continue;
+            }
+            let h = hard(0x037F, a, b);
+            let (mine, theirs) = if st1 { (r1, h.st1) } else { (r0, h.st0) };
+            n += 1;
+            if mine != theirs {
+                m += 1;
+                writeln!(
+                    out,
+                    "{name} {:04X}{:016X} {:04X}{:016X} {:04X}{:016X} {:04X}{:016X}",
+                    a.sign_exp,
+                    a.signif,
+                    b.sign_exp,
+                    b.signif,
+                    mine.sign_exp,
+                    mine.signif,
+                    theirs.sign_exp,
+                    theirs.signif
+                )
+                .unwrap();
+            }
+        }
+        std::println!(
+            "{name}: {n} finite random cases (RN), {m} differ ({:.3}% exact)",
+            100.0 * (n - m) as f64 / n as f64
+        );
+    }
 }
