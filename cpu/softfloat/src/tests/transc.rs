@@ -246,7 +246,7 @@ fn run(n: u64, seed: u64) -> bool {
 
 #[test]
 fn transcendentals_vs_host() {
-    assert!(run(20_000, 0x1234_5678_9ABC_DEF1));
+    assert!(run(100_000, 0x1234_5678_9ABC_DEF1));
 }
 
 #[test]
