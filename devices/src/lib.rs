@@ -25,6 +25,7 @@ pub mod pic;
 pub mod pit;
 pub mod request;
 pub mod time;
+pub mod uart;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
@@ -35,3 +36,4 @@ pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
 pub use pic::{Pic, PicSelect, PicState};
 pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};
+pub use uart::{Uart, UartState};
