@@ -1,7 +1,7 @@
 //! `FADD`/`FSUB`/`FSUBR` (SDM vol. 2, FADD and FSUB; vol. 1 table 4-7).
 
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, round_reg, shr_sticky, suppressed,
+    exact, invalid, nan_prologue, operand_d, pre_unmasked, round_reg, shr_sticky, suppressed,
     Operand, Unpacked,
 };
 use crate::types::{Control, Exceptions, Flags, Rounding, F80};
@@ -11,19 +11,27 @@ use crate::types::{Control, Exceptions, Flags, Rounding, F80};
 /// Raises #IA for SNaN/unsupported operands and ∞ + (−∞), #D for denormal
 /// operands, #O, #U and #P per the result.
 pub fn add(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
-    add_sub(a, b, false, ctl)
+    add_sub(a, b, false, (false, false), ctl)
 }
 
 /// `FSUB`: `a − b` (use `sub(b, a)` for `FSUBR`).
 pub fn sub(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
-    add_sub(a, b, true, ctl)
+    add_sub(a, b, true, (false, false), ctl)
 }
 
-fn add_sub(a: F80, b: F80, negate_b: bool, ctl: Control) -> (F80, Flags) {
+/// Addition or subtraction; `den` marks operands that were denormal in their
+/// memory format.
+pub(crate) fn add_sub(
+    a: F80,
+    b: F80,
+    negate_b: bool,
+    den: (bool, bool),
+    ctl: Control,
+) -> (F80, Flags) {
     if let Some(r) = nan_prologue(a, b, ctl) {
         return r;
     }
-    let (oa, mut ob) = (operand(a), operand(b));
+    let (oa, mut ob) = (operand_d(a, den.0), operand_d(b, den.1));
     if negate_b {
         ob = match ob {
             Operand::Zero(s) => Operand::Zero(!s),

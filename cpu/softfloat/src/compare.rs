@@ -1,6 +1,6 @@
 //! `FCOM`/`FUCOM`/`FCOMI`/`FUCOMI`/`FTST` (SDM vol. 2).
 
-use crate::round::{operand, Operand};
+use crate::round::{operand_d, Operand};
 use crate::types::{CondCodes, Exceptions, Flags, F80};
 
 /// Result of an x87 comparison.
@@ -45,7 +45,18 @@ impl Relation {
 /// are left unchanged for an unmasked #IA), so `Flags::suppressed` is never
 /// set; `masks` is accepted for interface symmetry.
 pub fn compare(a: F80, b: F80, quiet: bool, masks: Exceptions) -> (Relation, Flags) {
-    let (oa, ob) = (operand(a), operand(b));
+    compare_d(a, b, (false, false), quiet, masks)
+}
+
+/// Compare with operands flagged as denormal in their memory format.
+pub(crate) fn compare_d(
+    a: F80,
+    b: F80,
+    den: (bool, bool),
+    quiet: bool,
+    masks: Exceptions,
+) -> (Relation, Flags) {
+    let (oa, ob) = (operand_d(a, den.0), operand_d(b, den.1));
     let _ = masks;
     let flags = |ex: Exceptions| Flags {
         ex,

@@ -154,6 +154,47 @@ impl Ieee {
 const SINGLE: Ieee = Ieee { frac: 23, expb: 8 };
 const DOUBLE: Ieee = Ieee { frac: 52, expb: 11 };
 
+/// Exact widening of an IEEE bit pattern to the register format with no
+/// side effects: NaNs keep their signaling/quiet status, denormals are
+/// normalized and reported through the second tuple element.
+fn widen_ieee(bits: u64, f: Ieee) -> (F80, bool) {
+    let sign = bits >> (f.frac + f.expb) & 1 != 0;
+    let e = (bits >> f.frac) & f.emax_field();
+    let frac = bits & ((1u64 << f.frac) - 1);
+    let shift = 63 - f.frac;
+    if e == f.emax_field() {
+        let s = if frac == 0 {
+            1 << 63
+        } else {
+            (1 << 63) | (frac << shift)
+        };
+        return (F80::new(sign, 0x7FFF, s), false);
+    }
+    if e == 0 {
+        if frac == 0 {
+            return (F80::ZERO.with_sign(sign), false);
+        }
+        let lz = frac.leading_zeros();
+        let exp = BIAS + 1 - f.bias() - f.frac as i32 + 63 - lz as i32;
+        return (F80::new(sign, exp as u16, frac << lz), true);
+    }
+    let exp = e as i32 - f.bias() + BIAS;
+    (
+        F80::new(sign, exp as u16, (1 << 63) | (frac << shift)),
+        false,
+    )
+}
+
+/// [`widen_ieee`] for single precision.
+pub(crate) fn widen_f32(bits: u32) -> (F80, bool) {
+    widen_ieee(bits as u64, SINGLE)
+}
+
+/// [`widen_ieee`] for double precision.
+pub(crate) fn widen_f64(bits: u64) -> (F80, bool) {
+    widen_ieee(bits, DOUBLE)
+}
+
 fn load_ieee(bits: u64, f: Ieee, masks: Exceptions) -> (F80, Flags) {
     let sign = bits >> (f.frac + f.expb) & 1 != 0;
     let e = (bits >> f.frac) & f.emax_field();

@@ -24,6 +24,7 @@ mod addsub;
 mod compare;
 mod consts;
 mod convert;
+mod mem;
 mod misc;
 mod muldiv;
 mod round;
@@ -44,6 +45,7 @@ pub use convert::{
     from_bcd, from_f32_bits, from_f64_bits, from_i16, from_i32, from_i64, to_bcd, to_f32_bits,
     to_f64_bits, to_i16, to_i16_trunc, to_i32, to_i32_trunc, to_i64, to_i64_trunc, BCD_INDEFINITE,
 };
+pub use mem::{arith_mem, compare_mem, BinOp, MemOperand};
 pub use misc::{frndint, fscale, fxtract};
 pub use muldiv::{div, mul};
 pub use round::UNMASKED_BIAS_ADJUST;

@@ -1,7 +1,7 @@
 //! `FMUL` and `FDIV`/`FDIVR` (SDM vol. 2, FMUL and FDIV).
 
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, round_reg, suppressed, Operand,
+    exact, invalid, nan_prologue, operand_d, pre_unmasked, round_reg, suppressed, Operand,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 
@@ -10,10 +10,15 @@ use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 /// 0 × ∞ raises #IA (real indefinite when masked); denormal operands raise
 /// #D; #O/#U/#P per the result.
 pub fn mul(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
+    mul_d(a, b, (false, false), ctl)
+}
+
+/// `FMUL` with operands flagged as denormal in their memory format.
+pub(crate) fn mul_d(a: F80, b: F80, den: (bool, bool), ctl: Control) -> (F80, Flags) {
     if let Some(r) = nan_prologue(a, b, ctl) {
         return r;
     }
-    let (oa, ob) = (operand(a), operand(b));
+    let (oa, ob) = (operand_d(a, den.0), operand_d(b, den.1));
     let sign = a.sign() ^ b.sign();
     let mut ex = Exceptions::NONE;
     match (oa, ob) {
@@ -51,10 +56,15 @@ pub fn mul(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
 /// 0/0 and ∞/∞ raise #IA; finite non-zero / 0 raises #Z (∞ when masked);
 /// denormal operands raise #D; #O/#U/#P per the result.
 pub fn div(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
+    div_d(a, b, (false, false), ctl)
+}
+
+/// `FDIV` with operands flagged as denormal in their memory format.
+pub(crate) fn div_d(a: F80, b: F80, den: (bool, bool), ctl: Control) -> (F80, Flags) {
     if let Some(r) = nan_prologue(a, b, ctl) {
         return r;
     }
-    let (oa, ob) = (operand(a), operand(b));
+    let (oa, ob) = (operand_d(a, den.0), operand_d(b, den.1));
     let sign = a.sign() ^ b.sign();
     let mut ex = Exceptions::NONE;
     if oa.is_denormal() || ob.is_denormal() {

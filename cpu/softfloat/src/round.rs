@@ -374,6 +374,16 @@ impl Operand {
     }
 }
 
+/// Unpack an operand, additionally marking it as a denormal operand when
+/// `den` is set (a single/double memory operand that was denormal in its own
+/// format is widened to a normal extended value but still raises #D).
+pub(crate) fn operand_d(x: F80, den: bool) -> Operand {
+    match operand(x) {
+        Operand::Finite(u, d) => Operand::Finite(u, d || den),
+        o => o,
+    }
+}
+
 /// Unpack an operand, normalizing denormals and pseudo-denormals.
 pub(crate) fn operand(x: F80) -> Operand {
     let sign = x.sign();

@@ -256,3 +256,52 @@ hw_load!(
 hw_load!(
     /// FILD m64int
     fild64, 8, "fild qword ptr [{m}]");
+
+macro_rules! hw_mem {
+    ($(#[$m:meta])* $name:ident, $n:literal, $insn:literal) => {
+        $(#[$m])*
+        pub fn $name(cw: u16, a: F80, m: [u8; $n]) -> HwOut {
+            let ab = a.to_le_bytes();
+            let mut o0 = [0u8; 10];
+            let sw: u16;
+            // SAFETY: as for the arithmetic wrappers.
+            unsafe {
+                asm!(
+                    "fninit",
+                    "fldcw word ptr [{cw}]",
+                    "fld tbyte ptr [{a}]",
+                    $insn,
+                    "fnstsw ax",
+                    "fnclex",
+                    "fstp tbyte ptr [{o0}]",
+                    "fninit",
+                    cw = in(reg) &cw,
+                    a = in(reg) ab.as_ptr(),
+                    m = in(reg) m.as_ptr(),
+                    o0 = in(reg) o0.as_mut_ptr(),
+                    out("ax") sw,
+                    out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                    out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+                    options(nostack),
+                );
+            }
+            HwOut { st0: F80::from_le_bytes(o0), st1: F80::ZERO, sw }
+        }
+    };
+}
+
+hw_mem!(
+    /// FADD m32fp
+    fadd_m32, 4, "fadd dword ptr [{m}]");
+hw_mem!(
+    /// FMUL m64fp
+    fmul_m64, 8, "fmul qword ptr [{m}]");
+hw_mem!(
+    /// FDIV m32fp
+    fdiv_m32, 4, "fdiv dword ptr [{m}]");
+hw_mem!(
+    /// FCOM m64fp
+    fcom_m64, 8, "fcom qword ptr [{m}]");
+hw_mem!(
+    /// FIADD m32int
+    fiadd_m32, 4, "fiadd dword ptr [{m}]");

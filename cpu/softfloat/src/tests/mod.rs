@@ -8,5 +8,6 @@ mod arith;
 mod conv;
 mod gen;
 mod hw;
+mod memop;
 mod misc;
 mod transc;
