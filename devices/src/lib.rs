@@ -24,6 +24,7 @@ pub mod irq;
 pub mod pic;
 pub mod pit;
 pub mod request;
+pub mod rtc;
 pub mod time;
 pub mod uart;
 
@@ -36,4 +37,5 @@ pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
 pub use pic::{Pic, PicSelect, PicState};
 pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};
+pub use rtc::{Rtc, RtcState};
 pub use uart::{Uart, UartState};
