@@ -1,22 +1,59 @@
 //! # tab86-softfloat
 //!
-//! A bit-exact software model of the x87 FPU's arithmetic on the 80-bit
-//! double extended-precision format (Intel SDM vol. 1, chapters 4.8–4.9 and
-//! 8), written with integer arithmetic only so that it behaves identically on
-//! every host (including `wasm32`).
+//! A bit-exact software model of the x87 FPU datapath on the 80-bit double
+//! extended-precision format (Intel SDM vol. 1, 4.8–4.9 and chapter 8),
+//! written with integer arithmetic only (no host floating point, no global
+//! state, no panics for any input bits), so it behaves identically on every
+//! host including `wasm32`.
 //!
-//! Every operation is a pure function of its operand bit patterns and a
-//! [`Control`] (precision control, rounding control and the exception masks of
-//! the FPU control word). It returns the result together with [`Flags`]: the
-//! exception flags to OR into the status word (IE, DE, ZE, OE, UE, PE),
-//! condition code C1 ("rounded up") and whether the destination must be left
-//! unchanged because an unmasked exception suppressed the operation. Masked
-//! exceptions produce the SDM's default responses (real indefinite, ∞, the
-//! largest finite value, denormals, …); unmasked numeric overflow/underflow
-//! deliver the result with its exponent adjusted by ∓24576 as the x87 does.
+//! ## Model
 //!
-//! Register-stack management, tag words, FSAVE/FSTENV images and #MF
-//! delivery are the CPU's business; this crate models the datapath only.
+//! Every operation is a pure function of operand bit patterns ([`F80`], or
+//! memory images) and a [`Control`] (PC, RC and the six exception masks of
+//! the FPU control word). It returns the result and [`Flags`]: the exception
+//! flags to OR into the status word (IE, DE, ZE, OE, UE, PE), condition code
+//! C1 ("rounded up"), and `suppressed`, which tells the caller to leave the
+//! destination unchanged (unmasked #IA/#D/#Z, or unmasked #O/#U on a store to
+//! memory). Masked exceptions give the SDM's default responses (real/integer/
+//! BCD indefinite, ∞ or the largest finite value per RC, denormals with
+//! tininess detected *after* rounding); unmasked #O/#U with a register
+//! destination deliver the rounded result with the exponent adjusted by
+//! ∓24576 (∞/0 when even that does not fit, as FSCALE can produce).
+//! Operations that raise an exception return it even when it is unmasked;
+//! signalling #MF / FERR# is the CPU's job ([`Flags::unmasked`]).
+//!
+//! Precision control applies to FADD/FSUB/FMUL/FDIV(R)/FSQRT only (also in
+//! the denormal range, at a fixed significand bit); FRNDINT, FSCALE, FPREM,
+//! conversions and transcendentals use the full 64 bits.
+//!
+//! ## Verification
+//!
+//! Under `cfg(all(test, target_arch = "x86_64"))` the tests run the real x87
+//! instructions of the host with `asm!` (FNINIT, FLDCW, FLD m80, op, FNSTSW,
+//! FNCLEX, FSTP m80) on special-value tables (zeros, denormals,
+//! pseudo-denormals, unnormals, pseudo-NaN/∞, SNaN/QNaN payloads, rounding
+//! ties, integers near 2^63) in all 16 PC/RC combinations, masked and
+//! unmasked, plus biased random operands with fixed xorshift seeds, and
+//! compare result bits, IE..PE, C0..C3 exactly. All non-transcendental
+//! operations match with zero differences (tens of millions of cases, see
+//! the `*_long` ignored tests). Transcendentals are within 1 ulp everywhere
+//! tested, with identical flags except C1; see [`fsin`] for rates.
+//!
+//! **Caveat:** the development host is an AMD EPYC; its x87 is the ground
+//! truth these tests saw. Behaviour that may differ on Intel parts and is
+//! modelled after the host: compares write C3/C2/C0 even when #IA is unmasked;
+//! FLD m32fp/m64fp of a denormal loads even with #D unmasked; the last-bit
+//! choices of transcendentals; the undefined results of F2XM1/FYL2XP1
+//! outside their documented domains and of FBLD with invalid digits.
+//!
+//! ## What the CPU side still has to provide
+//!
+//! Register stack (TOP, physical registers), tag word (empty/valid/zero/
+//! special, stack overflow/underflow → #IS with C1 and the indefinite),
+//! status/control word storage, FSTENV/FSAVE/FRSTOR/FXSAVE images and the
+//! FIP/FDP/FOP pointers, FINIT/FCLEX, FCOMI/FUCOMI EFLAGS mapping (same
+//! pattern as [`Relation::cond_codes`]), pushing the +1.0 of FPTAN / the
+//! second result of FSINCOS and FXTRACT, and #MF/FERR#/IGNNE# delivery.
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 

@@ -7,6 +7,28 @@
 //! non-trivial result raises #P. Trigonometric arguments are reduced modulo
 //! π/2 using the 66-bit approximation of π the Intel x87 uses (SDM vol. 1,
 //! 8.3.10), so that results for large arguments reproduce the hardware's.
+//!
+//! ## Measured accuracy (host x87 = AMD EPYC, round to nearest, ~90 000
+//! random finite in-domain operands per instruction)
+//!
+//! | instruction | bit-identical | otherwise |
+//! |-------------|---------------|-----------|
+//! | FSIN        | 99.16 %       | 1 ulp     |
+//! | FCOS        | 99.48 %       | 1 ulp     |
+//! | FPTAN       | 97.47 %       | 1 ulp     |
+//! | F2XM1       | 97.64 %       | 1 ulp     |
+//! | FYL2X       | 98.23 %       | 1 ulp     |
+//! | FYL2XP1     | 97.55 %       | 1 ulp     |
+//! | FPATAN      | 98.25 %       | 1 ulp     |
+//!
+//! No result differed by more than 1 ulp in ~2 million cases per instruction
+//! over all rounding modes (including arguments up to 2^63, which confirms the
+//! 66-bit π reduction), and the exception flags and C2 always agreed; C1 can
+//! differ where the values differ. A multiprecision check
+//! (`tools/check_trans.py`) shows that in all differing cases except a
+//! handful of FPATAN near-midpoint ones this model is the correctly rounded
+//! result, i.e. the remaining differences are the hardware's own 1-ulp
+//! errors, which are not documented and differ between implementations.
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{

@@ -154,12 +154,13 @@ pub fn gen_pair(r: &mut Rng, specials: &[F80]) -> (F80, F80) {
     (a, b)
 }
 
-/// All 12 combinations of rounding and precision control, with every
+/// All 16 combinations of rounding and precision control (PC=01 included), with every
 /// exception masked.
 pub fn masked_cws() -> Vec<u16> {
     let mut v = Vec::new();
     for rc in 0..4u16 {
-        for pc in [0u16, 2, 3] {
+        // PC=01 is reserved; the hardware treats it like PC=11.
+        for pc in [0u16, 1, 2, 3] {
             v.push(0x037F & !0x0F00 | (rc << 10) | (pc << 8));
         }
     }
