@@ -170,7 +170,7 @@ pub(crate) fn prem(a: F80, b: F80, nearest: bool, ctl: Control) -> (F80, Flags, 
 }
 
 /// `FPREM`: partial remainder of ST(0) = `a` by ST(1) = `b` with the
-/// quotient truncated toward zero (see [`prem`] semantics: C2 = incomplete,
+/// quotient truncated toward zero (C2 = incomplete,
 /// Q2→C0, Q1→C3, Q0→C1).
 pub fn fprem(a: F80, b: F80, ctl: Control) -> (F80, Flags, CondCodes) {
     prem(a, b, false, ctl)
