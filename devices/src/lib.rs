@@ -19,8 +19,10 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod debug;
 pub mod error;
 pub mod irq;
+pub mod kbc;
 pub mod pic;
 pub mod pit;
 pub mod request;
@@ -32,8 +34,10 @@ pub mod uart;
 pub mod test_utils;
 
 pub use bus::{IoSize, PioAddress, PioRange, PortBus};
+pub use debug::{DebugCon, DebugExit, ReadBack};
 pub use error::{Error, Result};
 pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
+pub use kbc::{Port92, I8042};
 pub use pic::{Pic, PicSelect, PicState};
 pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};
