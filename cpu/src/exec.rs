@@ -32,6 +32,8 @@ pub struct Cpu {
     pub tlb: Tlb,
     /// The x87 unit.
     pub fpu: Fpu,
+    /// Maps retired instructions to virtual time (TSC); set by the machine.
+    pub time: crate::msr::TimeBase,
     /// EIP of the next instruction while one executes; branches overwrite it.
     pub next_eip: u32,
     /// Set by an instruction that changes the mode, interrupt state or code:
@@ -52,6 +54,7 @@ impl Cpu {
             mem,
             tlb: Tlb::new(),
             fpu: Fpu::default(),
+            time: Default::default(),
             next_eip: 0,
             stop: false,
             cache: CodeCache::default(),

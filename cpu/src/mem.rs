@@ -165,11 +165,11 @@ impl Cpu {
                 let p = if i < first { p1 + i } else { p2 + (i - first) };
                 v |= self.mem.read(p, 1, bus) << (8 * i);
             }
-            self.note_mmio(p1);
+            self.note_mmio(p1, bus);
             return Ok(v);
         }
         let p = self.translate(bus, lin, false, who)?;
-        self.note_mmio(p);
+        self.note_mmio(p, bus);
         Ok(self.mem.read(p, size as u8, bus))
     }
 
@@ -217,11 +217,11 @@ impl Cpu {
                 let p = if i < first { p1 + i } else { p2 + (i - first) };
                 self.mem.write(p, 1, v >> (8 * i) & 0xFF, bus);
             }
-            self.note_mmio(p1);
+            self.note_mmio(p1, bus);
             return Ok(());
         }
         let p = self.translate(bus, lin, true, who)?;
-        self.note_mmio(p);
+        self.note_mmio(p, bus);
         self.mem.write(p, size as u8, v, bus);
         Ok(())
     }
@@ -237,9 +237,10 @@ impl Cpu {
     }
 
     #[inline]
-    fn note_mmio(&mut self, phys: u32) {
+    fn note_mmio(&mut self, phys: u32, bus: &mut dyn Bus) {
         if !matches!(self.mem.region(phys), tab86_mmu::Region::Ram) {
             self.stop = true;
+            bus.set_icount(self.state.icount);
         }
     }
 

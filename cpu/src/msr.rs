@@ -94,7 +94,7 @@ impl Cpu {
     pub fn write_msr(&mut self, msr: u32, value: u64) -> Result<()> {
         let s = &mut self.state;
         match msr {
-            TSC => s.tsc_offset = value.wrapping_sub(s.icount),
+            TSC => s.tsc_offset = value.wrapping_sub(self.time.now_ns(s.icount)),
             APIC_BASE => s.apic_base = value & 0xFFFF_F900,
             BIOS_SIGN_ID | MCG_STATUS => {}
             SYSENTER_CS => s.sysenter_cs = value as u32,
@@ -112,8 +112,43 @@ impl Cpu {
         Ok(())
     }
 
-    /// The time-stamp counter: one tick per retired instruction plus the WRMSR offset.
+    /// The time-stamp counter: a 1 GHz count of virtual nanoseconds (see
+    /// [`TimeBase`]) plus the offset a WRMSR to the TSC sets.
     pub fn tsc(&self) -> u64 {
-        self.state.icount.wrapping_add(self.state.tsc_offset)
+        self.time
+            .now_ns(self.state.icount)
+            .wrapping_add(self.state.tsc_offset)
+    }
+}
+
+/// Maps retired instructions to virtual time. The machine re-anchors it at the start
+/// of every slice (to the wall clock in real-time mode); inside a slice time advances
+/// at `ns_per_kinstr` per thousand instructions, so TSC, PIT and RTC agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBase {
+    /// Virtual time at `base_icount`.
+    pub base_ns: u64,
+    /// Instruction count the base refers to.
+    pub base_icount: u64,
+    /// Virtual nanoseconds per 1000 retired instructions.
+    pub ns_per_kinstr: u64,
+}
+
+impl Default for TimeBase {
+    fn default() -> Self {
+        TimeBase {
+            base_ns: 0,
+            base_icount: 0,
+            ns_per_kinstr: 1000,
+        }
+    }
+}
+
+impl TimeBase {
+    /// Virtual time after `icount` retired instructions.
+    #[inline]
+    pub fn now_ns(&self, icount: u64) -> u64 {
+        let d = icount.saturating_sub(self.base_icount) as u128 * self.ns_per_kinstr as u128 / 1000;
+        self.base_ns.saturating_add(d as u64)
     }
 }

@@ -15,6 +15,9 @@ pub trait Bus {
     fn intr_pending(&mut self) -> bool;
     /// The INTA cycle: returns the vector of the interrupt being acknowledged.
     fn intr_ack(&mut self) -> u8;
+    /// Called with the CPU's retired-instruction count just before a port or MMIO
+    /// access, so that devices see the virtual time of that instruction.
+    fn set_icount(&mut self, _icount: u64) {}
 }
 
 /// A bus with nothing attached: reads float high, writes vanish, no interrupts.

@@ -38,6 +38,7 @@ impl Cpu {
     pub fn port_in(&mut self, bus: &mut dyn Bus, port: u16, size: u32) -> Result<u32> {
         self.check_io(bus, port, size)?;
         self.stop = true;
+        bus.set_icount(self.state.icount);
         Ok(bus.io_read(port, size as u8))
     }
 
@@ -45,6 +46,7 @@ impl Cpu {
     pub fn port_out(&mut self, bus: &mut dyn Bus, port: u16, size: u32, v: u32) -> Result<()> {
         self.check_io(bus, port, size)?;
         self.stop = true;
+        bus.set_icount(self.state.icount);
         bus.io_write(port, size as u8, v);
         Ok(())
     }
