@@ -285,3 +285,59 @@ pub fn lookup(code: C) -> Option<Handler> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ops::muldiv::tests::run16;
+    use crate::state::reg;
+
+    fn word(cpu: &crate::Cpu, a: u32) -> u32 {
+        let mut b = [0u8; 4];
+        cpu.mem.read_bytes(a, &mut b);
+        u32::from_le_bytes(b)
+    }
+
+    #[test]
+    fn btr_with_negative_register_offset_reaches_below_the_operand() {
+        // mov word [0x5fe],0x8000; mov bx,0x600; mov ax,-1; btr word [bx],ax; hlt
+        let (cpu, v) = run16(
+            &[
+                0xc7, 0x06, 0xfe, 0x05, 0x00, 0x80, 0xbb, 0x00, 0x06, 0xb8, 0xff, 0xff, 0x0f, 0xb3,
+                0x07, 0xf4,
+            ],
+            |_| {},
+        );
+        assert_eq!(v, None);
+        assert_eq!(word(&cpu, 0x5FE) & 0xFFFF, 0);
+        assert!(cpu.state.cf());
+    }
+
+    #[test]
+    fn cmpxchg8b_swaps_then_loads() {
+        // [0x600] = 2:1; EDX:EAX = 2:1; ECX:EBX = 0x44:0x33; cmpxchg8b [0x600] twice
+        let (cpu, v) = run16(
+            &[
+                0x66, 0xc7, 0x06, 0x00, 0x06, 0x01, 0x00, 0x00, 0x00, 0x66, 0xc7, 0x06, 0x04, 0x06,
+                0x02, 0x00, 0x00, 0x00, 0x66, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x66, 0xba, 0x02, 0x00,
+                0x00, 0x00, 0x66, 0xbb, 0x33, 0x00, 0x00, 0x00, 0x66, 0xb9, 0x44, 0x00, 0x00, 0x00,
+                0x0f, 0xc7, 0x0e, 0x00, 0x06, 0x0f, 0xc7, 0x0e, 0x00, 0x06, 0xf4,
+            ],
+            |_| {},
+        );
+        assert_eq!(v, None);
+        assert_eq!((word(&cpu, 0x600), word(&cpu, 0x604)), (0x33, 0x44));
+        // The second compare fails (EDX:EAX still 2:1) and loads the new value.
+        let g = cpu.state.gpr;
+        assert_eq!((g[reg::EAX], g[reg::EDX]), (0x33, 0x44));
+        assert!(!cpu.state.zf());
+    }
+
+    #[test]
+    fn cmpxchg8b_register_operand_and_bad_lock_are_ud() {
+        // cmpxchg8b eax (0F C7 C8); lock bt [bx], ax (F0 0F A3 07)
+        for code in [&[0x0f, 0xc7, 0xc8, 0xf4][..], &[0xf0, 0x0f, 0xa3, 0x07, 0xf4]] {
+            let (_, v) = run16(code, |_| {});
+            assert_eq!(v, Some(6));
+        }
+    }
+}
