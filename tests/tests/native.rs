@@ -135,4 +135,4 @@ macro_rules! native_tests {
     )*};
 }
 
-native_tests!(alu muldiv);
+native_tests!(alu muldiv bits);
