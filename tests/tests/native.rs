@@ -135,4 +135,4 @@ macro_rules! native_tests {
     )*};
 }
 
-native_tests!(alu muldiv bits);
+native_tests!(alu muldiv bits stack);
