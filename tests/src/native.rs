@@ -40,8 +40,7 @@ fn u16_at(b: &[u8], off: usize) -> Option<u32> {
 
 /// Copies the PT_LOAD segments of an i386 ELF executable into `mem`; returns the entry.
 fn load_elf(mem: &mut PhysMem, img: &[u8]) -> Result<u32, String> {
-    if img.get(..4) != Some(b"\x7fELF") || img.get(4) != Some(&1) || u16_at(img, 18) != Some(3)
-    {
+    if img.get(..4) != Some(b"\x7fELF") || img.get(4) != Some(&1) || u16_at(img, 18) != Some(3) {
         return Err("not an i386 ELF32 executable".into());
     }
     let bad = || "truncated ELF header".to_string();
@@ -59,7 +58,9 @@ fn load_elf(mem: &mut PhysMem, img: &[u8]) -> Result<u32, String> {
         let filesz = u32_at(img, ph + 16).ok_or_else(bad)? as usize;
         let memsz = u32_at(img, ph + 20).ok_or_else(bad)?;
         if vaddr < 0x10_0000 || vaddr as u64 + memsz as u64 > STACK_TOP as u64 - 0x10_0000 {
-            return Err(format!("segment at {vaddr:#x}+{memsz:#x} outside the load area"));
+            return Err(format!(
+                "segment at {vaddr:#x}+{memsz:#x} outside the load area"
+            ));
         }
         let data = img.get(off..off + filesz).ok_or_else(bad)?;
         mem.write_bytes(vaddr, data);
@@ -167,7 +168,10 @@ pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
     loop {
         let left = budget.saturating_sub(cpu.state.icount);
         if left == 0 {
-            out.error = Some(format!("instruction budget used up at EIP {:#x}", cpu.state.eip));
+            out.error = Some(format!(
+                "instruction budget used up at EIP {:#x}",
+                cpu.state.eip
+            ));
             return out;
         }
         match cpu.run(bus, left) {

@@ -122,7 +122,9 @@ fn check(name: &str) {
         diffs.is_empty() && got.error.is_none() && got.exit == Some(0),
         "{name}: {} of {total} cases differ from native{}",
         diffs.len(),
-        got.error.map(|e| format!("; emulation stopped: {e}")).unwrap_or_default()
+        got.error
+            .map(|e| format!("; emulation stopped: {e}"))
+            .unwrap_or_default()
     );
 }
 
@@ -135,4 +137,4 @@ macro_rules! native_tests {
     )*};
 }
 
-native_tests!(alu muldiv bits stack);
+native_tests!(alu muldiv bits stack misc shift bcd string);

@@ -45,11 +45,7 @@ fn bt<const K: u8, const S: u32, const IMM: bool>(
 ) -> Result<()> {
     check_lock(op, K != BT)?;
     let bits = S * 8;
-    let raw = if IMM {
-        op.imm
-    } else {
-        cpu.reg(op.r[1], S)
-    };
+    let raw = if IMM { op.imm } else { cpu.reg(op.r[1], S) };
     let bit = raw & (bits - 1);
     let (old, loc) = if op.kind[0] == kind::MEM {
         let mut ea = cpu.ea(op);
@@ -91,11 +87,7 @@ fn bt<const K: u8, const S: u32, const IMM: bool>(
 }
 
 /// BSF (`REV` = false) / BSR (`REV` = true).
-fn bsf_bsr<const S: u32, const REV: bool>(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    op: &Op,
-) -> Result<()> {
+fn bsf_bsr<const S: u32, const REV: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     check_lock(op, false)?;
     let v = cpu.read_op(bus, op, 1, S)? & mask(S);
     if v == 0 {
@@ -335,7 +327,10 @@ mod tests {
     #[test]
     fn cmpxchg8b_register_operand_and_bad_lock_are_ud() {
         // cmpxchg8b eax (0F C7 C8); lock bt [bx], ax (F0 0F A3 07)
-        for code in [&[0x0f, 0xc7, 0xc8, 0xf4][..], &[0xf0, 0x0f, 0xa3, 0x07, 0xf4]] {
+        for code in [
+            &[0x0f, 0xc7, 0xc8, 0xf4][..],
+            &[0xf0, 0x0f, 0xa3, 0x07, 0xf4],
+        ] {
             let (_, v) = run16(code, |_| {});
             assert_eq!(v, Some(6));
         }

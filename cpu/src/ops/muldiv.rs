@@ -37,7 +37,9 @@ fn mul_flags(cpu: &mut Cpu, lo: u32, s: u32, overflow: bool) {
 /// Stores a double-width product or the quotient/remainder pair in AX, DX:AX or EDX:EAX.
 fn store_pair(cpu: &mut Cpu, s: u32, lo: u32, hi: u32) {
     match s {
-        1 => cpu.state.set_r16(reg::EAX as u8, (lo & 0xFF | (hi & 0xFF) << 8) as u16),
+        1 => cpu
+            .state
+            .set_r16(reg::EAX as u8, (lo & 0xFF | (hi & 0xFF) << 8) as u16),
         2 => {
             cpu.state.set_r16(reg::EAX as u8, lo as u16);
             cpu.state.set_r16(reg::EDX as u8, hi as u16);
@@ -87,11 +89,7 @@ fn imul1<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> 
 }
 
 /// IMUL r, r/m and IMUL r, r/m, imm: truncated signed product in the register.
-fn imul_r<const S: u32, const IMM: bool>(
-    cpu: &mut Cpu,
-    bus: &mut dyn Bus,
-    op: &Op,
-) -> Result<()> {
+fn imul_r<const S: u32, const IMM: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     no_lock(op)?;
     let src = sext(cpu.read_op(bus, op, 1, S)?, S) as i32 as i64;
     let other = if IMM {
@@ -210,7 +208,9 @@ pub(crate) mod tests {
     fn divide_by_zero_faults_without_writing() {
         // mov ax,0x1234; mov dx,0x5678; xor cx,cx; div cx; hlt
         let (cpu, v) = run16(
-            &[0xb8, 0x34, 0x12, 0xba, 0x78, 0x56, 0x31, 0xc9, 0xf7, 0xf1, 0xf4],
+            &[
+                0xb8, 0x34, 0x12, 0xba, 0x78, 0x56, 0x31, 0xc9, 0xf7, 0xf1, 0xf4,
+            ],
             |_| {},
         );
         assert_eq!(v, Some(0));
