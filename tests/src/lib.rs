@@ -1,1 +1,3 @@
 //! Integration test support for tab86.
+
+pub mod native;

@@ -20,6 +20,7 @@ pub mod muldiv;
 mod operand;
 pub mod shift;
 pub mod stack;
+pub mod stack2;
 pub mod string;
 pub mod system;
 pub mod x87;
@@ -32,6 +33,7 @@ pub fn handler_for(code: Code) -> Handler {
         .or_else(|| data::lookup(code))
         .or_else(|| control::lookup(code))
         .or_else(|| stack::lookup(code))
+        .or_else(|| stack2::lookup(code))
         .or_else(|| string::lookup(code))
         .or_else(|| shift::lookup(code))
         .or_else(|| muldiv::lookup(code))

@@ -1,0 +1,220 @@
+//! Runs freestanding i386 Linux programs (static ELF32, only the `int 0x80` write
+//! and exit system calls) on the emulated CPU in flat 32-bit protected mode, so
+//! their output can be compared with a native run of the same binary.
+//!
+//! Layout: GDT at 0x1000 (null, flat ring-0 code 0x08, flat data 0x10), IDT at
+//! 0x2000 whose gate `v` is an interrupt gate to a HLT at `STUBS + v`. An `int 0x80`
+//! therefore stops the CPU on the HLT at `STUBS + 0x80`; the harness services the
+//! call from the registers and returns by popping the interrupt frame itself. Any
+//! other vector is a fault of the program, reported with the faulting EIP.
+
+use tab86_cpu::state::{cr, reg, sreg, Segment, TableReg};
+use tab86_cpu::{Cpu, Exit, NullBus, PhysMem};
+
+const RAM: u32 = 32 << 20;
+const GDT: u32 = 0x1000;
+const IDT: u32 = 0x2000;
+const STUBS: u32 = 0x3000;
+const STACK_TOP: u32 = RAM - 0x10_0000;
+const CODE_HI: u32 = 0x00CF_9A00;
+const DATA_HI: u32 = 0x00CF_9200;
+
+/// What a program did under emulation.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Bytes written to file descriptor 1.
+    pub stdout: Vec<u8>,
+    /// The exit status, if the program called exit.
+    pub exit: Option<i32>,
+    /// Why the run stopped early (fault, budget, bad image), if it did.
+    pub error: Option<String>,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+fn u16_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?) as u32)
+}
+
+/// Copies the PT_LOAD segments of an i386 ELF executable into `mem`; returns the entry.
+fn load_elf(mem: &mut PhysMem, img: &[u8]) -> Result<u32, String> {
+    if img.get(..4) != Some(b"\x7fELF") || img.get(4) != Some(&1) || u16_at(img, 18) != Some(3) {
+        return Err("not an i386 ELF32 executable".into());
+    }
+    let bad = || "truncated ELF header".to_string();
+    let entry = u32_at(img, 0x18).ok_or_else(bad)?;
+    let phoff = u32_at(img, 0x1C).ok_or_else(bad)? as usize;
+    let phentsize = u16_at(img, 0x2A).ok_or_else(bad)? as usize;
+    let phnum = u16_at(img, 0x2C).ok_or_else(bad)? as usize;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if u32_at(img, ph).ok_or_else(bad)? != 1 {
+            continue;
+        }
+        let off = u32_at(img, ph + 4).ok_or_else(bad)? as usize;
+        let vaddr = u32_at(img, ph + 8).ok_or_else(bad)?;
+        let filesz = u32_at(img, ph + 16).ok_or_else(bad)? as usize;
+        let memsz = u32_at(img, ph + 20).ok_or_else(bad)?;
+        if vaddr < 0x10_0000 || vaddr as u64 + memsz as u64 > STACK_TOP as u64 - 0x10_0000 {
+            return Err(format!(
+                "segment at {vaddr:#x}+{memsz:#x} outside the load area"
+            ));
+        }
+        let data = img.get(off..off + filesz).ok_or_else(bad)?;
+        mem.write_bytes(vaddr, data);
+    }
+    Ok(entry)
+}
+
+/// A flat 4 GiB descriptor's two dwords.
+fn flat(hi: u32) -> (u32, u32) {
+    (0x0000_FFFF, hi)
+}
+
+/// Builds the GDT, the IDT and the HLT stubs in low memory.
+fn write_tables(mem: &mut PhysMem) {
+    let mut gdt = vec![0u8; 8];
+    for hi in [CODE_HI, DATA_HI] {
+        let (lo, hi) = flat(hi);
+        gdt.extend_from_slice(&lo.to_le_bytes());
+        gdt.extend_from_slice(&hi.to_le_bytes());
+    }
+    mem.write_bytes(GDT, &gdt);
+    for v in 0..256u32 {
+        let target = STUBS + v;
+        let lo = (0x08 << 16) | (target & 0xFFFF);
+        let hi = (target & 0xFFFF_0000) | 0x8E00;
+        mem.write_bytes(IDT + v * 8, &lo.to_le_bytes());
+        mem.write_bytes(IDT + v * 8 + 4, &hi.to_le_bytes());
+    }
+    mem.write_bytes(STUBS, &[0xF4; 256]);
+}
+
+/// Puts the CPU in flat ring-0 protected mode at `entry`.
+fn enter_flat(cpu: &mut Cpu, entry: u32) -> Result<(), String> {
+    let bus = &mut NullBus;
+    cpu.state.gdtr = TableReg {
+        base: GDT,
+        limit: 3 * 8 - 1,
+    };
+    cpu.state.idtr = TableReg {
+        base: IDT,
+        limit: 256 * 8 - 1,
+    };
+    cpu.set_cr0(cr::PE).map_err(|f| format!("CR0: {f:?}"))?;
+    let (lo, hi) = flat(CODE_HI);
+    cpu.set_cs(Segment::from_descriptor(0x08, lo, hi), 0);
+    for s in [sreg::SS, sreg::DS, sreg::ES, sreg::FS, sreg::GS] {
+        cpu.load_seg(bus, s, 0x10)
+            .map_err(|f| format!("segment load: {f:?}"))?;
+    }
+    cpu.state.gpr = [0; 8];
+    cpu.state.gpr[reg::ESP] = STACK_TOP;
+    cpu.state.eflags = 0x2;
+    cpu.state.eip = entry;
+    cpu.invalidate_all();
+    Ok(())
+}
+
+fn read_u32(cpu: &Cpu, a: u32) -> u32 {
+    let mut b = [0u8; 4];
+    cpu.mem.read_bytes(a, &mut b);
+    u32::from_le_bytes(b)
+}
+
+/// Services one `int 0x80` from the registers; returns the exit status for exit.
+fn syscall(cpu: &mut Cpu, out: &mut Outcome) -> Option<i32> {
+    let g = cpu.state.gpr;
+    match g[reg::EAX] {
+        1 => return Some(g[reg::EBX] as i32),
+        4 => {
+            let (fd, buf, len) = (g[reg::EBX], g[reg::ECX], g[reg::EDX]);
+            if buf as u64 + len as u64 > RAM as u64 {
+                cpu.state.gpr[reg::EAX] = -14i32 as u32; // EFAULT
+            } else {
+                let mut b = vec![0; len as usize];
+                cpu.mem.read_bytes(buf, &mut b);
+                if fd == 1 {
+                    out.stdout.extend_from_slice(&b);
+                }
+                cpu.state.gpr[reg::EAX] = len;
+            }
+        }
+        _ => cpu.state.gpr[reg::EAX] = -38i32 as u32, // ENOSYS
+    }
+    None
+}
+
+/// Runs an i386 static executable for at most `budget` instructions.
+pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
+    let mut out = Outcome::default();
+    let mut mem = PhysMem::new(RAM);
+    write_tables(&mut mem);
+    let entry = match load_elf(&mut mem, img) {
+        Ok(e) => e,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let mut cpu = Cpu::new(mem);
+    if let Err(e) = enter_flat(&mut cpu, entry) {
+        out.error = Some(e);
+        return out;
+    }
+    let bus = &mut NullBus;
+    loop {
+        let left = budget.saturating_sub(cpu.state.icount);
+        if left == 0 {
+            out.error = Some(format!(
+                "instruction budget used up at EIP {:#x}",
+                cpu.state.eip
+            ));
+            return out;
+        }
+        match cpu.run(bus, left) {
+            Exit::Budget => continue,
+            Exit::TripleFault => {
+                out.error = Some(format!("triple fault at EIP {:#x}", cpu.state.eip));
+                return out;
+            }
+            Exit::Halted | Exit::HaltedNoWake => {}
+        }
+        let at = cpu.state.eip.wrapping_sub(1);
+        if !(STUBS..STUBS + 256).contains(&at) {
+            out.error = Some(format!("HLT at EIP {at:#x}"));
+            return out;
+        }
+        let v = at - STUBS;
+        let esp = cpu.state.gpr[reg::ESP];
+        if v == 0x80 {
+            if let Some(code) = syscall(&mut cpu, &mut out) {
+                out.exit = Some(code);
+                return out;
+            }
+            // Return from the interrupt: EIP, CS, EFLAGS at the same privilege level.
+            cpu.state.eip = read_u32(&cpu, esp);
+            let fl = read_u32(&cpu, esp + 8);
+            cpu.write_flags(fl, !0);
+            cpu.state.gpr[reg::ESP] = esp + 12;
+            cpu.state.halted = false;
+            continue;
+        }
+        let has_code = matches!(v, 8 | 10..=14 | 17);
+        let eip = read_u32(&cpu, if has_code { esp + 4 } else { esp });
+        let mut bytes = [0u8; 8];
+        cpu.mem.read_bytes(eip, &mut bytes);
+        let code = if has_code {
+            format!(" code {:#x}", read_u32(&cpu, esp))
+        } else {
+            String::new()
+        };
+        out.error = Some(format!(
+            "exception {v}{code} at EIP {eip:#x} (bytes {})",
+            bytes.map(|b| format!("{b:02x}")).join(" ")
+        ));
+        return out;
+    }
+}
