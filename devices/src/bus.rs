@@ -101,6 +101,24 @@ impl PioRange {
     }
 }
 
+/// A device the board reaches through port I/O at full access width (for devices
+/// that are not built into [`crate::chipset::Chipset`], e.g. a PCI function's I/O BAR).
+pub trait PioDevice {
+    /// Read `size` bytes at register `offset`.
+    fn pio_read(&mut self, offset: u16, size: IoSize, now_ns: u64) -> u32;
+
+    /// Write the low `size` bytes of `value` at register `offset`.
+    fn pio_write(&mut self, offset: u16, size: IoSize, value: u32, now_ns: u64);
+
+    /// Exact virtual time of the device's next timed event, if it has one.
+    fn next_deadline(&self) -> Option<u64> {
+        None
+    }
+
+    /// Bring the device's timed behaviour up to `now_ns`.
+    fn advance(&mut self, _now_ns: u64) {}
+}
+
 const UNMAPPED: u16 = u16::MAX;
 
 #[derive(Debug, Clone, Copy)]

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod chipset;
 pub mod debug;
 pub mod error;
 pub mod irq;
@@ -34,7 +35,8 @@ pub mod uart;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
-pub use bus::{IoSize, PioAddress, PioRange, PortBus};
+pub use bus::{IoSize, PioAddress, PioDevice, PioRange, PortBus};
+pub use chipset::{Chipset, ChipsetConfig};
 pub use debug::{DebugCon, DebugExit, ReadBack};
 pub use error::{Error, Result};
 pub use irq::{InterruptLine, IrqLine, IrqLines, NoIrq};
