@@ -244,6 +244,7 @@ impl Chipset {
         match self.uarts.get_mut(index).and_then(Option::as_mut) {
             Some(u) => {
                 u.receive(bytes);
+                self.pic.sync();
                 Ok(())
             }
             None => Err(Error::NoSuchDevice { index }),
@@ -305,32 +306,39 @@ impl Chipset {
         for (_, d) in &mut self.ext {
             d.advance(now_ns);
         }
+        self.pic.sync();
     }
 
     /// `in` of `size` at `port`. Unmapped ports read as all ones. Accesses wider
     /// than a byte to byte-wide devices are split into byte accesses to
     /// consecutive ports, as the ISA bus does.
     pub fn io_read(&mut self, port: u16, size: IoSize, now_ns: u64) -> u32 {
-        if let Some((slot, off)) = self.ports.lookup(port) {
-            if slot.wide() {
-                return self.wide_read(slot, off, size, now_ns) & size.mask();
+        let v = match self.ports.lookup(port) {
+            Some((slot, off)) if slot.wide() => {
+                self.wide_read(slot, off, size, now_ns) & size.mask()
             }
-        }
-        (0..size.bytes()).fold(0, |v, i| {
-            v | u32::from(self.byte_read(port.wrapping_add(i), now_ns)) << (8 * i)
-        })
+            _ => (0..size.bytes()).fold(0, |v, i| {
+                v | u32::from(self.byte_read(port.wrapping_add(i), now_ns)) << (8 * i)
+            }),
+        };
+        // Reads have side effects too (RBR, IIR, register C, i8042 data).
+        self.pic.sync();
+        v
     }
 
     /// `out` of `size` at `port`. Writes to unmapped ports are ignored.
     pub fn io_write(&mut self, port: u16, size: IoSize, value: u32, now_ns: u64) {
-        if let Some((slot, off)) = self.ports.lookup(port) {
-            if slot.wide() {
-                return self.wide_write(slot, off, size, value & size.mask(), now_ns);
+        match self.ports.lookup(port) {
+            Some((slot, off)) if slot.wide() => {
+                self.wide_write(slot, off, size, value & size.mask(), now_ns)
+            }
+            _ => {
+                for i in 0..size.bytes() {
+                    self.byte_write(port.wrapping_add(i), (value >> (8 * i)) as u8, now_ns);
+                }
             }
         }
-        for i in 0..size.bytes() {
-            self.byte_write(port.wrapping_add(i), (value >> (8 * i)) as u8, now_ns);
-        }
+        self.pic.sync();
     }
 
     fn wide_read(&mut self, slot: Slot, off: u16, size: IoSize, now: u64) -> u32 {

@@ -14,7 +14,33 @@
 //! - Every device has a plain `State` with `state()` / `from_state()`.
 //! - Single-threaded, no globals: any number of machines can live in one process.
 //!
-//! [`chipset::Chipset`] wires all of it together the way a PC board does.
+//! [`chipset::Chipset`] wires all of it together the way a PC board does:
+//!
+//! ```
+//! use tab86_devices::{Chipset, ChipsetConfig, IoSize};
+//!
+//! let mut cs = Chipset::new(ChipsetConfig {
+//!     serial: [Some(Box::new(std::io::sink())), None, None, None],
+//!     ..ChipsetConfig::default()
+//! })
+//! .unwrap();
+//! // Program the PICs as Linux's init_8259A does (vectors 0x30/0x38, IRQ 0
+//! // unmasked) and PIT counter 0 for 100 Hz (mode 2, count 11932).
+//! for (port, v) in [
+//!     (0x20, 0x11), (0x21, 0x30), (0x21, 0x04), (0x21, 0x01),
+//!     (0xA0, 0x11), (0xA1, 0x38), (0xA1, 0x02), (0xA1, 0x01),
+//!     (0x21, 0xFE), (0xA1, 0xFF),
+//!     (0x43, 0x34), (0x40, 11932 & 0xFF), (0x40, 11932 >> 8),
+//! ] {
+//!     cs.io_write(port, IoSize::Byte, v, 0);
+//! }
+//! // The CPU halts: jump virtual time to the next device event.
+//! let t = cs.next_deadline().unwrap();
+//! assert_eq!(t, 10_000_989); // PIT tick 11933: the count loads one clock late
+//! cs.advance(t);
+//! assert!(cs.intr_pending());
+//! assert_eq!(cs.acknowledge(), 0x30);
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

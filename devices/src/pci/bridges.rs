@@ -1,6 +1,6 @@
 //! The two functions every PC of this era has on bus 0: the Intel 440FX host
 //! bridge (00:00.0, 8086:1237) and the PIIX3 PCI-to-ISA bridge (00:01.0,
-//! 8086:7000) whose PIRQ route control registers (0x60-0x63, PIRQRC[A:D]) steer
+//! 8086:7000) whose PIRQ route control registers (0x60-0x63, PIRQRC\[A:D\]) steer
 //! PCI INTA#-INTD# onto ISA IRQs.
 
 use std::cell::{Cell, RefCell};
@@ -46,6 +46,16 @@ impl PciFunction for I440fx {
     fn config_write(&mut self, offset: u8, value: u32, byte_enable: u8) {
         self.cfg.write(offset, value, byte_enable);
     }
+
+    fn save(&self) -> Vec<u8> {
+        self.cfg.bytes().to_vec()
+    }
+
+    fn restore(&mut self, data: &[u8]) {
+        if let Ok(bytes) = <&[u8; 256]>::try_from(data) {
+            self.cfg.restore_bytes(bytes);
+        }
+    }
 }
 
 /// PIRQ route register value meaning "not routed" (bit 7, IRQEN# inactive).
@@ -90,7 +100,7 @@ impl PirqRouter {
         (raw & PIRQ_DISABLED == 0 && valid).then_some(irq)
     }
 
-    /// Set PIRQRC[`pirq`] to `raw` (what the guest wrote) and re-drive the lines.
+    /// Set PIRQRC for `pirq` to `raw` (what the guest wrote) and re-drive the lines.
     pub fn set_route(&self, pirq: usize, raw: u8) {
         if let Some(r) = self.0.routes.get(pirq) {
             r.set(raw);
@@ -173,7 +183,7 @@ pub struct Piix3 {
 }
 
 impl Piix3 {
-    /// Power-on defaults (PIIX3 datasheet): PIRQRC[A:D] = 0x80 (unrouted),
+    /// Power-on defaults (PIIX3 datasheet): PIRQRC\[A:D\] = 0x80 (unrouted),
     /// IORT 0x4D, XBCS 0x03, TOM 0x02, MBIRQ0 0x80, MBDMA 0x0C; registers
     /// 0x40-0xFF are read/write storage. Route changes go to `router`.
     pub fn new(router: PirqRouter) -> Self {
@@ -214,6 +224,19 @@ impl PciFunction for Piix3 {
                 if byte_enable & (1 << i) != 0 {
                     self.router.set_route(usize::from(i), self.cfg.u8(0x60 + i));
                 }
+            }
+        }
+    }
+
+    fn save(&self) -> Vec<u8> {
+        self.cfg.bytes().to_vec()
+    }
+
+    fn restore(&mut self, data: &[u8]) {
+        if let Ok(bytes) = <&[u8; 256]>::try_from(data) {
+            self.cfg.restore_bytes(bytes);
+            for i in 0..4u8 {
+                self.router.set_route(usize::from(i), self.cfg.u8(0x60 + i));
             }
         }
     }

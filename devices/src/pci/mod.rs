@@ -24,15 +24,25 @@ pub trait PciFunction {
     /// Write the bytes of the dword at `offset` selected by `byte_enable`
     /// (bit n = byte n; `value` is already in dword position).
     fn config_write(&mut self, offset: u8, value: u32, byte_enable: u8);
+
+    /// Opaque snapshot of the function for save/restore (empty if stateless).
+    fn save(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    /// Restore a snapshot taken by [`PciFunction::save`]; bad data is ignored.
+    fn restore(&mut self, _data: &[u8]) {}
 }
 
-/// Saved state of the configuration mechanism (functions save their own).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Saved state of the bus: the mechanism's registers and each function's snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PciBusState {
     /// CONFIG_ADDRESS.
     pub address: u32,
     /// Reset Control register (bit 1 SYS_RST).
     pub reset_control: u8,
+    /// (device << 3 | function, [`PciFunction::save`]) of every present function.
+    pub functions: Vec<(u8, Vec<u8>)>,
 }
 
 /// Bus 0 with up to 32 devices x 8 functions.
@@ -71,18 +81,27 @@ impl PciBus {
         }
     }
 
-    /// Snapshot of the mechanism's registers.
+    /// Snapshot of the mechanism and of every function.
     pub fn state(&self) -> PciBusState {
         PciBusState {
             address: self.address,
             reset_control: self.reset_control,
+            functions: (0..=255u8)
+                .filter_map(|i| Some((i, self.functions[usize::from(i)].as_ref()?.save())))
+                .collect(),
         }
     }
 
-    /// Restore the mechanism's registers.
-    pub fn restore(&mut self, state: PciBusState) {
+    /// Restore a snapshot into the functions plugged in now (snapshots for empty
+    /// slots are ignored, so the board re-plugs the same devices first).
+    pub fn restore(&mut self, state: &PciBusState) {
         self.address = state.address & 0x80FF_FFFC;
         self.reset_control = state.reset_control & 0x02;
+        for (i, data) in &state.functions {
+            if let Some(f) = self.functions[usize::from(*i)].as_deref_mut() {
+                f.restore(data);
+            }
+        }
     }
 
     /// Plug `f` in at 00:`device`.`function`.

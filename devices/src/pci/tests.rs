@@ -296,3 +296,30 @@ fn random_port_accesses_never_panic() {
         }
     }
 }
+
+#[test]
+fn bus_state_round_trip_restores_routing() {
+    let Board {
+        mut bus, router, ..
+    } = board();
+    conf1_write(&mut bus, 1, 0, 0x61, IoSize::Byte, 5);
+    conf1_write(&mut bus, 0, 0, 0x59, IoSize::Byte, 0x30); // PAM0
+    bus.write(0, IoSize::Dword, conf1_addr(0, 0, 0x58));
+    let saved = bus.state();
+    assert_eq!(saved.functions.len(), 2);
+    let fresh = board();
+    let mut copy = fresh.bus;
+    copy.restore(&saved);
+    assert_eq!(copy.state(), saved);
+    assert_eq!(
+        copy.read(5, IoSize::Byte),
+        0x30,
+        "CONFIG_ADDRESS restored too"
+    );
+    assert_eq!(
+        fresh.router.route(1),
+        Some(5),
+        "PIIX3 restore re-drives the router"
+    );
+    assert_eq!(router.route(1), Some(5));
+}

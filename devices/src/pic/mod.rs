@@ -159,6 +159,12 @@ impl Pic {
         vector
     }
 
+    /// Take in line changes now, so later [`Pic::intr_pending`] calls stay on
+    /// their fast path (the board calls this after device accesses).
+    pub fn sync(&mut self) {
+        self.sample();
+    }
+
     /// IRR of both chips, bit n = IRQ n (after sampling the lines).
     pub fn irr(&mut self) -> u16 {
         self.sample();
