@@ -296,7 +296,9 @@ impl Chipset {
             .min()
     }
 
-    /// Bring every timed device up to `now_ns`.
+    /// Bring every timed device up to `now_ns`. Call it at least at every
+    /// [`Chipset::next_deadline`]: an advance over several PIT periods delivers one
+    /// IRQ 0 edge, as a PIC that was not looking would have latched.
     pub fn advance(&mut self, now_ns: u64) {
         self.pit.advance(now_ns);
         self.rtc.advance(now_ns);
