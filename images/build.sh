@@ -160,8 +160,11 @@ fi
 candidate() {
     apt-cache policy "$1:i386" 2>/dev/null | awk '/Candidate:/ { if ($2 != "(none)") print $2 }'
 }
+# Whether apt knows version $2 of i386 package $1 (`apt-cache show pkg=ver`
+# exits 0 even for unknown versions, so ask madison instead).
 has_version() {
-    apt-cache show "$1:i386=$2" >/dev/null 2>&1
+    apt-cache madison "$1:i386" 2>/dev/null |
+        awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } $2 == v { found = 1 } END { exit !found }'
 }
 
 # Make sure the lists know about i386 packages at all.
