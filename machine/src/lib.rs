@@ -1,1 +1,378 @@
-//! tab86 machine.
+//! The composition root of tab86: builds a PC (CPU, RAM, ROM, chipset) from a
+//! [`Config`] and runs it in bounded slices on a virtual clock.
+//!
+//! The machine never blocks: [`Machine::run`] executes at most a given number of
+//! instructions and returns an [`Event`] saying whether the guest is busy, idle until
+//! a timer deadline, or stopped. Frontends (the CLI, later Node and the browser) own
+//! the loop, the host clock and the console.
+#![deny(missing_docs)]
+
+mod board;
+pub mod script;
+
+use board::Board;
+use std::io::Write;
+use tab86_bios::{
+    load_linux, load_multiboot, pc_e820_map, KernelFormat, LinuxBootOptions, MultibootOptions,
+};
+use tab86_cpu::msr::TimeBase;
+use tab86_cpu::state::{sreg, Segment, TableReg};
+use tab86_cpu::{Cpu, Exit, PhysMem};
+use tab86_devices::chipset::{Chipset, ChipsetConfig};
+use tab86_devices::BoardRequest;
+
+/// What the machine starts.
+pub enum Firmware {
+    /// A 64 KiB or 128 KiB ROM image ending at 1 MiB, entered at the reset vector.
+    Bios(Vec<u8>),
+    /// A Linux bzImage or a Multiboot kernel, loaded as a boot loader would.
+    Kernel {
+        /// The kernel file.
+        kernel: Vec<u8>,
+        /// The initrd (Linux) or the first module (Multiboot).
+        initrd: Option<Vec<u8>>,
+        /// The command line.
+        cmdline: String,
+    },
+}
+
+/// How virtual time relates to host time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Virtual time is the host's wall clock (interactive use).
+    RealTime,
+    /// Virtual time is derived from retired instructions (1 ns each), and HLT
+    /// skips to the next timer event: the same boot gives the same output.
+    Deterministic,
+}
+
+/// A port whose written bytes go to a sink (QEMU's debugcon).
+pub struct DebugCon {
+    /// The I/O port.
+    pub port: u16,
+    /// Where the bytes go.
+    pub out: Box<dyn Write>,
+}
+
+/// Everything needed to build a machine.
+pub struct Config {
+    /// Guest RAM in bytes.
+    pub mem_size: u32,
+    /// What to boot.
+    pub firmware: Firmware,
+    /// Real-time or deterministic clock.
+    pub clock: ClockMode,
+    /// Debug console ports.
+    pub debugcon: Vec<DebugCon>,
+    /// COM1 output.
+    pub serial: Box<dyn Write>,
+    /// Wall-clock seconds since 1970 for the RTC at power-on.
+    pub rtc_epoch: u64,
+}
+
+/// The host's monotonic clock, supplied by the frontend (Instant natively,
+/// performance.now() in a browser).
+pub trait HostClock {
+    /// Nanoseconds since an arbitrary fixed point.
+    fn now_ns(&self) -> u64;
+}
+
+/// A machine could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The ROM, kernel or initrd was rejected by the loader.
+    Boot(String),
+    /// The chipset could not be configured.
+    Devices(String),
+    /// RAM size out of range.
+    Memory(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Boot(m) => write!(f, "cannot boot: {m}"),
+            Error::Devices(m) => write!(f, "device setup failed: {m}"),
+            Error::Memory(m) => write!(f, "memory: {m}"),
+        }
+    }
+}
+impl std::error::Error for Error {}
+
+/// Why the machine stopped for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest wrote to isa-debug-exit: the process status is this value.
+    DebugExit(u32),
+    /// The guest asked for a reset while running a kernel (treated like `-no-reboot`).
+    Poweroff,
+    /// HLT with interrupts disabled: nothing can wake the CPU.
+    HaltedNoWake,
+    /// A triple fault shut the processor down.
+    TripleFault {
+        /// CS selector at the time.
+        cs: u16,
+        /// EIP at the time.
+        eip: u32,
+    },
+}
+
+/// What a call to [`Machine::run`] ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Instructions ran; call again.
+    Ran,
+    /// The CPU is halted until a timer or input: nothing to do for `wait_ns` host
+    /// nanoseconds (real-time mode only; deterministic mode skips ahead itself).
+    Idle {
+        /// Time to the next timer event (u64::MAX when there is none).
+        wait_ns: u64,
+    },
+    /// The machine stopped.
+    Stopped(Stop),
+}
+
+/// Counters for `--stats` and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Retired instructions.
+    pub instructions: u64,
+    /// Virtual time in nanoseconds.
+    pub virtual_ns: u64,
+    /// Decoded blocks in the cache.
+    pub blocks: usize,
+}
+
+/// A PC.
+pub struct Machine {
+    /// The CPU with guest memory.
+    pub cpu: Cpu,
+    board: Board,
+    clock: ClockMode,
+    host: Box<dyn HostClock>,
+    bios_mode: bool,
+    /// Host time at power-on, so real-time virtual time starts at zero.
+    host_t0: u64,
+    /// Virtual time skipped while halted (real-time mode adds it to the host clock).
+    stopped: Option<Stop>,
+}
+
+fn segment_from(s: &tab86_bios::Segment) -> Segment {
+    Segment::from_descriptor(s.selector, s.descriptor as u32, (s.descriptor >> 32) as u32)
+}
+
+impl Machine {
+    /// Builds and powers on a machine.
+    pub fn new(cfg: Config, host: Box<dyn HostClock>) -> Result<Machine, Error> {
+        let ram = cfg.mem_size;
+        if !(1 << 20..=3 << 30).contains(&ram) {
+            return Err(Error::Memory(format!(
+                "{ram} bytes of RAM is outside 1 MiB..3 GiB"
+            )));
+        }
+        let mut mem = PhysMem::new(ram);
+        let bios_mode = matches!(cfg.firmware, Firmware::Bios(_));
+        let chipset = Chipset::new(ChipsetConfig {
+            rtc_epoch_secs: cfg.rtc_epoch,
+            ram_bytes: ram as u64,
+            serial: [Some(cfg.serial), None, None, None],
+            debugcon: cfg.debugcon.into_iter().map(|d| (d.port, d.out)).collect(),
+            debug_exit_port: Some(0xF4),
+        })
+        .map_err(|e| Error::Devices(e.to_string()))?;
+        let mut cpu;
+        match cfg.firmware {
+            Firmware::Bios(rom) => {
+                tab86_bios::validate_bios_rom(&rom).map_err(|e| Error::Boot(e.to_string()))?;
+                mem.map_rom(&rom);
+                cpu = Cpu::new(mem);
+            }
+            Firmware::Kernel {
+                kernel,
+                initrd,
+                cmdline,
+            } => {
+                let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                let entry = match KernelFormat::detect(&kernel) {
+                    Some(KernelFormat::BzImage) => {
+                        let mut opts = LinuxBootOptions::new(&cmdline, &map);
+                        if let Some(i) = &initrd {
+                            opts = opts.with_initrd(i);
+                        }
+                        load_linux(mem.ram_mut(), &kernel, &opts).map_err(|e| Error::Boot(e.to_string()))?.entry
+                    }
+                    Some(KernelFormat::Multiboot) => {
+                        let mods: Vec<tab86_bios::MultibootModule> = initrd
+                            .iter()
+                            .map(|d| tab86_bios::MultibootModule { data: d, cmdline: "" })
+                            .collect();
+                        let opts = MultibootOptions { cmdline: &cmdline, modules: &mods, e820: &map };
+                        load_multiboot(mem.ram_mut(), &kernel, &opts).map_err(|e| Error::Boot(e.to_string()))?.entry
+                    }
+                    None => {
+                        return Err(Error::Boot(
+                            "the kernel is neither a Linux bzImage (no HdrS header) nor a Multiboot image".into(),
+                        ))
+                    }
+                };
+                cpu = Cpu::new(mem);
+                let s = &mut cpu.state;
+                s.gpr = [
+                    entry.eax, entry.ecx, entry.edx, entry.ebx, entry.esp, entry.ebp, entry.esi,
+                    entry.edi,
+                ];
+                s.eip = entry.eip;
+                s.eflags = entry.eflags;
+                s.gdtr = TableReg {
+                    base: entry.gdt_base,
+                    limit: entry.gdt_limit as u32,
+                };
+                cpu.set_cr0(entry.cr0)
+                    .map_err(|_| Error::Boot("invalid CR0 in boot state".into()))?;
+                cpu.state.seg[sreg::DS] = segment_from(&entry.ds);
+                cpu.state.seg[sreg::ES] = segment_from(&entry.es);
+                cpu.state.seg[sreg::FS] = segment_from(&entry.fs);
+                cpu.state.seg[sreg::GS] = segment_from(&entry.gs);
+                cpu.state.seg[sreg::SS] = segment_from(&entry.ss);
+                cpu.set_cs(segment_from(&entry.cs), 0);
+            }
+        }
+        cpu.invalidate_all();
+        let t0 = host.now_ns();
+        let mut m = Machine {
+            cpu,
+            board: Board::new(chipset),
+            clock: cfg.clock,
+            host,
+            bios_mode,
+            host_t0: t0,
+            stopped: None,
+        };
+        let a20 = if bios_mode {
+            m.board.chipset.a20_enabled()
+        } else {
+            true
+        };
+        m.cpu.mem.set_a20(a20);
+        Ok(m)
+    }
+
+    /// Virtual time now.
+    pub fn now_ns(&self) -> u64 {
+        self.cpu.time.now_ns(self.cpu.state.icount)
+    }
+
+    fn set_time(&mut self, base_ns: u64, ns_per_kinstr: u64) {
+        let t = TimeBase {
+            base_ns,
+            base_icount: self.cpu.state.icount,
+            ns_per_kinstr,
+        };
+        self.cpu.time = t;
+        self.board.time = t;
+    }
+
+    /// Runs up to `budget` instructions (fewer if a timer falls due first).
+    pub fn run(&mut self, budget: u64) -> Event {
+        if let Some(s) = self.stopped {
+            return Event::Stopped(s);
+        }
+        let now = self.now_ns();
+        if self.clock == ClockMode::RealTime {
+            // Re-anchor to the wall clock, never moving backwards.
+            let wall = self.host.now_ns().saturating_sub(self.host_t0);
+            let ns_per_k = self.cpu.time.ns_per_kinstr;
+            self.set_time(wall.max(now), ns_per_k);
+        }
+        let now = self.now_ns();
+        self.board.chipset.advance(now);
+        let mut budget = budget.max(1);
+        if let Some(d) = self.board.chipset.next_deadline() {
+            let ns = d.saturating_sub(now);
+            let instr = (ns as u128 * 1000 / self.cpu.time.ns_per_kinstr.max(1) as u128) as u64;
+            budget = budget.min(instr.max(1));
+        }
+        let exit = self.cpu.run(&mut self.board, budget);
+        let now = self.now_ns();
+        self.board.chipset.advance(now);
+        if let Some(ev) = self.handle_requests() {
+            return ev;
+        }
+        match exit {
+            Exit::Budget => Event::Ran,
+            Exit::Halted => {
+                if self.board.chipset.intr_pending() {
+                    return Event::Ran;
+                }
+                let deadline = self.board.chipset.next_deadline();
+                match self.clock {
+                    ClockMode::Deterministic => match deadline {
+                        Some(d) => {
+                            let ns_per_k = self.cpu.time.ns_per_kinstr;
+                            self.set_time(d.max(now), ns_per_k);
+                            self.board.chipset.advance(d.max(now));
+                            Event::Ran
+                        }
+                        None => Event::Idle { wait_ns: u64::MAX },
+                    },
+                    ClockMode::RealTime => Event::Idle {
+                        wait_ns: deadline.map_or(u64::MAX, |d| d.saturating_sub(now)),
+                    },
+                }
+            }
+            Exit::HaltedNoWake => self.stop(Stop::HaltedNoWake),
+            Exit::TripleFault => {
+                let cs = self.cpu.state.seg[sreg::CS].selector;
+                let eip = self.cpu.state.eip;
+                self.stop(Stop::TripleFault { cs, eip })
+            }
+        }
+    }
+
+    fn stop(&mut self, s: Stop) -> Event {
+        self.stopped = Some(s);
+        Event::Stopped(s)
+    }
+
+    fn handle_requests(&mut self) -> Option<Event> {
+        for r in self.board.chipset.drain_requests() {
+            match r {
+                BoardRequest::Exit(code) => return Some(self.stop(Stop::DebugExit(code))),
+                BoardRequest::A20(on) => {
+                    self.cpu.mem.set_a20(on);
+                    self.cpu.invalidate_all();
+                }
+                BoardRequest::Reset => {
+                    if self.bios_mode {
+                        self.cpu.reset();
+                        self.cpu.mem.set_a20(self.board.chipset.a20_enabled());
+                    } else {
+                        return Some(self.stop(Stop::Poweroff));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Bytes typed on the console (COM1).
+    pub fn serial_input(&mut self, bytes: &[u8]) {
+        let _ = self.board.chipset.serial_receive(0, bytes);
+    }
+
+    /// How many bytes the console can accept now without host-side buffering.
+    pub fn serial_room(&self) -> usize {
+        self.board.chipset.uarts[0]
+            .as_ref()
+            .map_or(0, |u| u.rx_room())
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            instructions: self.cpu.state.icount,
+            virtual_ns: self.now_ns(),
+            blocks: self.cpu.cached_blocks(),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Command-line parsing for `tab86` (no dependencies; the options are few and flat).
+
+use tab86_machine::{ClockMode, Config, DebugCon, Firmware};
+
+/// What to do.
+pub enum Command {
+    /// Boot a machine.
+    Run,
+    /// Print usage.
+    Help,
+}
+
+/// Parsed options.
+pub struct Args {
+    pub command: Command,
+    pub bios: Option<String>,
+    pub kernel: Option<String>,
+    pub initrd: Option<String>,
+    pub append: Option<String>,
+    pub mem: u32,
+    pub debugcon: Vec<(u16, Option<String>)>,
+    pub script: Option<String>,
+    pub serial_log: Option<String>,
+    pub timeout: Option<f64>,
+    pub deterministic: bool,
+    pub stats: bool,
+    pub slice: u64,
+}
+
+/// Usage text.
+pub const USAGE: &str = "usage:
+  tab86 [run]                      boot the default Debian image (built by images/build.sh)
+  tab86 run --bios FILE            start a 64/128 KiB firmware/test ROM at the reset vector
+  tab86 run --kernel K [--initrd I] [--append STR]   Linux boot protocol (bzImage) or Multiboot
+options:
+  --mem SIZE            guest RAM, e.g. 256M (default 256M; 16M with --bios)
+  --debugcon PORT[:FILE]  append guest writes to PORT to FILE (default stderr); repeatable
+  --script FILE         expect-like console script (wait/send/sendline/timeout)
+  --serial-log FILE     copy of everything the guest prints on COM1
+  --timeout SECS        stop with status 124 after SECS host seconds
+  --deterministic       virtual time from retired instructions (same output every run)
+  --stats               print instructions, MIPS and cache size at exit
+exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
+  2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
+
+fn parse_size(s: &str) -> Result<u32, String> {
+    let (num, mul) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1 << 20),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("bad size '{s}'"))?;
+    let bytes = n * mul;
+    if !(1 << 20..=3 << 30).contains(&bytes) {
+        return Err(format!("--mem {s}: must be between 1M and 3G"));
+    }
+    Ok(bytes as u32)
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    let r = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u16::from_str_radix(h, 16)
+    } else {
+        s.parse()
+    };
+    r.map_err(|_| format!("bad port '{s}'"))
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut a = Args {
+        command: Command::Run,
+        bios: None,
+        kernel: None,
+        initrd: None,
+        append: None,
+        mem: 0,
+        debugcon: Vec::new(),
+        script: None,
+        serial_log: None,
+        timeout: None,
+        deterministic: false,
+        stats: false,
+        slice: 200_000,
+    };
+    let mut it = args.peekable();
+    if let Some(first) = it.peek() {
+        match first.as_str() {
+            "run" => {
+                it.next();
+            }
+            "help" | "-h" | "--help" => {
+                a.command = Command::Help;
+                return Ok(a);
+            }
+            _ => {}
+        }
+    }
+    while let Some(opt) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{opt} needs a value"));
+        match opt.as_str() {
+            "--bios" => a.bios = Some(val()?),
+            "--kernel" => a.kernel = Some(val()?),
+            "--initrd" => a.initrd = Some(val()?),
+            "--append" => a.append = Some(val()?),
+            "--mem" | "-m" => a.mem = parse_size(&val()?)?,
+            "--debugcon" => {
+                let v = val()?;
+                let (p, f) = match v.split_once(':') {
+                    Some((p, f)) => (p, Some(f.to_string())),
+                    None => (v.as_str(), None),
+                };
+                a.debugcon.push((parse_port(p)?, f));
+            }
+            "--script" => a.script = Some(val()?),
+            "--serial-log" => a.serial_log = Some(val()?),
+            "--timeout" => {
+                let v = val()?;
+                a.timeout = Some(v.parse().map_err(|_| format!("bad --timeout '{v}'"))?);
+            }
+            "--deterministic" => a.deterministic = true,
+            "--stats" => a.stats = true,
+            "-h" | "--help" => a.command = Command::Help,
+            _ => return Err(format!("unknown option '{opt}'")),
+        }
+    }
+    if a.bios.is_some() && a.kernel.is_some() {
+        return Err("--bios and --kernel exclude each other".into());
+    }
+    Ok(a)
+}
+
+fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {path}: {e}"))
+}
+
+/// The default image from images/build.sh (its images.env).
+fn default_image() -> Result<(String, String), String> {
+    let cache = std::env::var("TAB86_CACHE").ok().unwrap_or_else(|| {
+        let base = std::env::var("XDG_CACHE_HOME")
+            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
+        format!("{base}/tab86")
+    });
+    let env = format!("{cache}/images/images.env");
+    let text = std::fs::read_to_string(&env).map_err(|_| format!("no kernel given and no default image at {env}: run images/build.sh (or pass --kernel/--bios)"))?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{k}="))
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+            .ok_or_else(|| format!("{env} has no {k}"))
+    };
+    Ok((get("KERNEL")?, get("INITRD")?))
+}
+
+impl Args {
+    /// Builds the machine configuration (reads the files named on the command line).
+    pub fn machine_config(&self) -> Result<Config, String> {
+        let firmware = if let Some(b) = &self.bios {
+            Firmware::Bios(read(b, "ROM")?)
+        } else {
+            let (kernel, initrd) = match &self.kernel {
+                Some(k) => (k.clone(), self.initrd.clone()),
+                None => {
+                    let (k, i) = default_image()?;
+                    (k, Some(self.initrd.clone().unwrap_or(i)))
+                }
+            };
+            Firmware::Kernel {
+                kernel: read(&kernel, "kernel")?,
+                initrd: match initrd {
+                    Some(i) => Some(read(&i, "initrd")?),
+                    None => None,
+                },
+                cmdline: self
+                    .append
+                    .clone()
+                    .unwrap_or_else(|| "console=ttyS0".into()),
+            }
+        };
+        let mem = if self.mem != 0 {
+            self.mem
+        } else if self.bios.is_some() {
+            16 << 20
+        } else {
+            256 << 20
+        };
+        let mut debugcon = Vec::new();
+        for (port, file) in &self.debugcon {
+            let out: Box<dyn std::io::Write> = match file {
+                Some(f) => Box::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(f)
+                        .map_err(|e| format!("cannot open {f}: {e}"))?,
+                ),
+                None => Box::new(std::io::stderr()),
+            };
+            debugcon.push(DebugCon { port: *port, out });
+        }
+        Ok(Config {
+            mem_size: mem,
+            firmware,
+            clock: if self.deterministic {
+                ClockMode::Deterministic
+            } else {
+                ClockMode::RealTime
+            },
+            debugcon,
+            serial: Box::new(std::io::sink()),
+            rtc_epoch: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! The board side of the CPU's bus: the chipset's ports and interrupt line, at the
+//! virtual time of the instruction that touches them.
+
+use tab86_cpu::msr::TimeBase;
+use tab86_devices::chipset::Chipset;
+use tab86_devices::IoSize;
+use tab86_mmu::Bus;
+
+/// Chipset plus the clock mapping used to time port accesses.
+pub struct Board {
+    /// The legacy devices.
+    pub chipset: Chipset,
+    /// Same mapping as the CPU's, so devices and the TSC agree.
+    pub time: TimeBase,
+    icount: u64,
+}
+
+impl Board {
+    /// Wraps a chipset.
+    pub fn new(chipset: Chipset) -> Self {
+        Board {
+            chipset,
+            time: TimeBase::default(),
+            icount: 0,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.time.now_ns(self.icount)
+    }
+}
+
+fn size(bytes: u8) -> IoSize {
+    IoSize::from_bytes(bytes as u32).unwrap_or(IoSize::Byte)
+}
+
+impl Bus for Board {
+    fn io_read(&mut self, port: u16, bytes: u8) -> u32 {
+        let now = self.now();
+        self.chipset.io_read(port, size(bytes), now)
+    }
+    fn io_write(&mut self, port: u16, bytes: u8, value: u32) {
+        let now = self.now();
+        self.chipset.io_write(port, size(bytes), value, now)
+    }
+    fn mmio_read(&mut self, _addr: u32, bytes: u8) -> u32 {
+        match bytes {
+            1 => 0xFF,
+            2 => 0xFFFF,
+            _ => 0xFFFF_FFFF,
+        }
+    }
+    fn mmio_write(&mut self, _addr: u32, _bytes: u8, _value: u32) {}
+    fn intr_pending(&mut self) -> bool {
+        self.chipset.intr_pending()
+    }
+    fn intr_ack(&mut self) -> u8 {
+        self.chipset.acknowledge()
+    }
+    fn set_icount(&mut self, icount: u64) {
+        self.icount = icount;
+    }
+}
