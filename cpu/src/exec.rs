@@ -32,6 +32,8 @@ pub struct Cpu {
     pub tlb: Tlb,
     /// The x87 unit.
     pub fpu: Fpu,
+    /// What CPUID reports (the machine may widen it).
+    pub cpuid: crate::cpuid::CpuidConfig,
     /// EIP of the next instruction while one executes; branches overwrite it.
     pub next_eip: u32,
     /// Set by an instruction that changes the mode, interrupt state or code:
@@ -52,6 +54,7 @@ impl Cpu {
             mem,
             tlb: Tlb::new(),
             fpu: Fpu::default(),
+            cpuid: Default::default(),
             next_eip: 0,
             stop: false,
             cache: CodeCache::default(),
