@@ -333,7 +333,9 @@ fn lar_lsl<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op)
         return Ok(());
     }
     let v = if K == 0 {
-        hi & 0x00F0_FF00
+        // The SDM leaves bits 16-19 (limit 19:16) undefined; P6 returns them, as
+        // Bochs does.
+        hi & 0x00FF_FF00
     } else {
         Segment::from_descriptor(sel, lo, hi).limit
     };

@@ -1,0 +1,9 @@
+//! System tests: nasm "kernels" from `tests/system/` run on the CPU from real mode and
+//! report PASS/FAIL lines over port 0xE9 (see `tab86_tests::syskernel`).
+
+use tab86_tests::syskernel::run_checked;
+
+#[test]
+fn exceptions() {
+    run_checked("exceptions", 150);
+}
