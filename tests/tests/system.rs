@@ -7,3 +7,8 @@ use tab86_tests::syskernel::run_checked;
 fn exceptions() {
     run_checked("exceptions", 150);
 }
+
+#[test]
+fn rings() {
+    run_checked("rings", 100);
+}
