@@ -12,3 +12,8 @@ fn exceptions() {
 fn rings() {
     run_checked("rings", 100);
 }
+
+#[test]
+fn tasks() {
+    run_checked("tasks", 40);
+}
