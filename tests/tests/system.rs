@@ -17,3 +17,8 @@ fn rings() {
 fn tasks() {
     run_checked("tasks", 40);
 }
+
+#[test]
+fn paging() {
+    run_checked("paging", 50);
+}
