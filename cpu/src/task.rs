@@ -46,28 +46,29 @@ impl Cpu {
             ldt: 0,
         };
         if is32 {
-            img.cr3 = Some(self.sys_read32(bus, base + 0x1C)?);
-            img.eip = self.sys_read32(bus, base + 0x20)?;
-            img.eflags = self.sys_read32(bus, base + 0x24)?;
+            img.cr3 = Some(self.sys_read32(bus, base.wrapping_add(0x1C))?);
+            img.eip = self.sys_read32(bus, base.wrapping_add(0x20))?;
+            img.eflags = self.sys_read32(bus, base.wrapping_add(0x24))?;
             for i in 0..8 {
-                img.gpr[i] = self.sys_read32(bus, base + 0x28 + 4 * i as u32)?;
+                img.gpr[i] = self.sys_read32(bus, base.wrapping_add(0x28 + 4 * i as u32))?;
             }
             for i in 0..6 {
-                img.seg[i] = self.sys_read16(bus, base + 0x48 + 4 * i as u32)?;
+                img.seg[i] = self.sys_read16(bus, base.wrapping_add(0x48 + 4 * i as u32))?;
             }
-            img.ldt = self.sys_read16(bus, base + 0x60)?;
+            img.ldt = self.sys_read16(bus, base.wrapping_add(0x60))?;
         } else {
             // A 16-bit TSS leaves the upper register halves at 0xFFFF and FS/GS null,
             // as P6 processors do.
-            img.eip = self.sys_read16(bus, base + 14)? as u32;
-            img.eflags = self.sys_read16(bus, base + 16)? as u32;
+            img.eip = self.sys_read16(bus, base.wrapping_add(14))? as u32;
+            img.eflags = self.sys_read16(bus, base.wrapping_add(16))? as u32;
             for i in 0..8 {
-                img.gpr[i] = 0xFFFF_0000 | self.sys_read16(bus, base + 18 + 2 * i as u32)? as u32;
+                img.gpr[i] = 0xFFFF_0000
+                    | self.sys_read16(bus, base.wrapping_add(18 + 2 * i as u32))? as u32;
             }
             for i in 0..4 {
-                img.seg[i] = self.sys_read16(bus, base + 34 + 2 * i as u32)?;
+                img.seg[i] = self.sys_read16(bus, base.wrapping_add(34 + 2 * i as u32))?;
             }
-            img.ldt = self.sys_read16(bus, base + 42)?;
+            img.ldt = self.sys_read16(bus, base.wrapping_add(42))?;
         }
         Ok(img)
     }
@@ -82,22 +83,22 @@ impl Cpu {
         let gpr = self.state.gpr;
         let seg = self.state.seg.map(|s| s.selector);
         if matches!(tr.attr & 0xF, 0x9 | 0xB) {
-            self.sys_write32(bus, base + 0x20, ret_eip)?;
-            self.sys_write32(bus, base + 0x24, flags)?;
+            self.sys_write32(bus, base.wrapping_add(0x20), ret_eip)?;
+            self.sys_write32(bus, base.wrapping_add(0x24), flags)?;
             for (i, v) in gpr.iter().enumerate() {
-                self.sys_write32(bus, base + 0x28 + 4 * i as u32, *v)?;
+                self.sys_write32(bus, base.wrapping_add(0x28 + 4 * i as u32), *v)?;
             }
             for (i, v) in seg.iter().enumerate() {
-                self.sys_write16(bus, base + 0x48 + 4 * i as u32, *v)?;
+                self.sys_write16(bus, base.wrapping_add(0x48 + 4 * i as u32), *v)?;
             }
         } else {
-            self.sys_write16(bus, base + 14, ret_eip as u16)?;
-            self.sys_write16(bus, base + 16, flags as u16)?;
+            self.sys_write16(bus, base.wrapping_add(14), ret_eip as u16)?;
+            self.sys_write16(bus, base.wrapping_add(16), flags as u16)?;
             for (i, v) in gpr.iter().enumerate() {
-                self.sys_write16(bus, base + 18 + 2 * i as u32, *v as u16)?;
+                self.sys_write16(bus, base.wrapping_add(18 + 2 * i as u32), *v as u16)?;
             }
             for (i, v) in seg.iter().take(4).enumerate() {
-                self.sys_write16(bus, base + 34 + 2 * i as u32, *v)?;
+                self.sys_write16(bus, base.wrapping_add(34 + 2 * i as u32), *v)?;
             }
         }
         Ok(())

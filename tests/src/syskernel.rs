@@ -151,7 +151,10 @@ pub fn run_checked(name: &str, min_checks: u32) -> Option<Run> {
         .unwrap_or_else(|| panic!("no DONE line\n{report}"));
     let passes = r.out.lines().filter(|l| l.starts_with("PASS ")).count() as u32;
     assert_eq!(passes, done, "{report}");
-    assert!(done >= min_checks, "only {done} checks ran, expected {min_checks}\n{report}");
+    assert!(
+        done >= min_checks,
+        "only {done} checks ran, expected {min_checks}\n{report}"
+    );
     eprintln!("system kernel {name}: {done} checks passed");
     Some(r)
 }
