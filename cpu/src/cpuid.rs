@@ -128,3 +128,46 @@ impl Cpu {
         self.state.gpr[reg::EDX] = r[3];
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_a_p6_without_pae_apic_mmx_sse() {
+        let c = CpuidConfig::default();
+        let [max, b, cx, d] = c.query(0);
+        assert_eq!(max, 2);
+        let mut v = Vec::new();
+        for r in [b, d, cx] {
+            v.extend_from_slice(&r.to_le_bytes());
+        }
+        assert_eq!(&v, b"GenuineIntel");
+        let [sig, _, ecx, edx] = c.query(1);
+        assert_eq!(sig, 0x633);
+        assert_eq!(ecx, 0);
+        assert_eq!(edx, 0xB93D);
+        for absent in [
+            edx::VME,
+            edx::PAE,
+            edx::APIC,
+            edx::MMX,
+            edx::FXSR,
+            edx::SSE,
+            edx::SSE2,
+        ] {
+            assert!(!c.has(absent));
+        }
+        // Leaves above the maximum (and the extended range) report the last basic leaf.
+        assert_eq!(c.query(7), c.query(2));
+        assert_eq!(c.query(0x8000_0000), c.query(2));
+    }
+
+    #[test]
+    fn machine_can_widen_the_feature_set() {
+        let mut c = CpuidConfig::default();
+        c.features_edx |= edx::MMX | edx::FXSR;
+        assert!(c.has(edx::FXSR));
+        assert_eq!(c.query(1)[3] & edx::MMX, edx::MMX);
+    }
+}
