@@ -167,7 +167,7 @@ fn mov_to_cr(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
         return Err(Fault::ud());
     }
     need_cpl0(cpu)?;
-    let v = cpu.state.gpr[op.r[1] as usize];
+    let v = cpu.reg(op.r[1], 4);
     match n {
         0 => cpu.set_cr0(v)?,
         2 => cpu.state.cr2 = v,
@@ -227,7 +227,7 @@ fn mov_from_dr(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
 /// MOV DRn, r32: stored (breakpoints are not acted on); DR6/DR7 keep their fixed bits.
 fn mov_to_dr(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     let n = dr_index(cpu, op.r[0])?;
-    let v = cpu.state.gpr[op.r[1] as usize];
+    let v = cpu.reg(op.r[1], 4);
     cpu.state.dr[n] = match n {
         6 => (v & 0x0000_E00F) | 0xFFFF_0FF0,
         7 => (v & 0xFFFF_2BFF) | 0x400,
