@@ -34,6 +34,8 @@ pub struct Cpu {
     pub fpu: Fpu,
     /// Maps retired instructions to virtual time (TSC); set by the machine.
     pub time: crate::msr::TimeBase,
+    /// What CPUID reports (the machine may widen it).
+    pub cpuid: crate::cpuid::CpuidConfig,
     /// EIP of the next instruction while one executes; branches overwrite it.
     pub next_eip: u32,
     /// Set by an instruction that changes the mode, interrupt state or code:
@@ -55,6 +57,7 @@ impl Cpu {
             tlb: Tlb::new(),
             fpu: Fpu::default(),
             time: Default::default(),
+            cpuid: Default::default(),
             next_eip: 0,
             stop: false,
             cache: CodeCache::default(),

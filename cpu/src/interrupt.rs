@@ -17,8 +17,11 @@ pub enum IntKind {
     Hardware,
     /// A processor exception.
     Exception,
-    /// INT n, INT3 or INTO: the gate's DPL must be >= CPL.
+    /// INT n: the gate's DPL must be >= CPL; IOPL-sensitive in virtual-8086 mode.
     Software,
+    /// INT3 or INTO: the gate's DPL must be >= CPL, but not IOPL-sensitive in
+    /// virtual-8086 mode (SDM vol. 3, 20.3.1).
+    SoftException,
 }
 
 impl Cpu {
@@ -74,7 +77,12 @@ impl Cpu {
         code: Option<u32>,
         ret_eip: u32,
     ) -> Result<()> {
-        let ext = (kind != IntKind::Software) as u32;
+        let soft = matches!(kind, IntKind::Software | IntKind::SoftException);
+        let ext = !soft as u32;
+        // Without VME, INT n in virtual-8086 mode needs IOPL 3 before the IDT is read.
+        if self.state.vm86() && kind == IntKind::Software && self.state.iopl() < 3 {
+            return Err(Fault::gp(0));
+        }
         let idt_err = vector as u32 * 8 + 2 + ext;
         let idt = self.state.idtr;
         if vector as u32 * 8 + 7 > idt.limit {
@@ -90,18 +98,15 @@ impl Cpu {
             _ => return Err(Fault::gp(idt_err)),
         };
         let gate_dpl = hi >> 13 & 3;
-        if kind == IntKind::Software && gate_dpl < self.state.cpl {
+        if soft && gate_dpl < self.state.cpl {
             return Err(Fault::gp(idt_err));
-        }
-        if self.state.vm86() && kind == IntKind::Software && self.state.iopl() < 3 {
-            return Err(Fault::gp(0));
         }
         if hi & 0x8000 == 0 {
             return Err(Fault::np(idt_err));
         }
         let sel = (lo >> 16) as u16;
         if ty == 0x05 {
-            return self.task_gate_interrupt(bus, sel, code, ret_eip);
+            return self.task_gate_interrupt(bus, sel, ext != 0, code, ret_eip);
         }
         let offset = if gate32 {
             (lo & 0xFFFF) | (hi & 0xFFFF_0000)
@@ -123,6 +128,9 @@ impl Cpu {
         }
         if !cs.present() {
             return Err(Fault::np(sel_err));
+        }
+        if offset > cs.limit {
+            return Err(Fault::gp(0));
         }
         let conforming = cs.attr & 4 != 0;
         let vm = self.state.vm86();

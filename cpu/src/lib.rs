@@ -5,6 +5,7 @@
 //! two machines can live in one process and tests can use a fake bus.
 #![deny(missing_docs)]
 
+pub mod cpuid;
 pub mod decode;
 mod exec;
 pub mod fault;

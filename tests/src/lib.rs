@@ -1,3 +1,4 @@
 //! Integration test support for tab86.
 
 pub mod native;
+pub mod syskernel;

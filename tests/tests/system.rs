@@ -1,0 +1,46 @@
+//! System tests: nasm "kernels" from `tests/system/` run on the CPU from real mode and
+//! report PASS/FAIL lines over port 0xE9 (see `tab86_tests::syskernel`).
+
+use tab86_tests::syskernel::run_checked;
+
+#[test]
+fn exceptions() {
+    run_checked("exceptions", 150);
+}
+
+#[test]
+fn rings() {
+    run_checked("rings", 100);
+}
+
+#[test]
+fn tasks() {
+    run_checked("tasks", 40);
+}
+
+#[test]
+fn paging() {
+    run_checked("paging", 50);
+}
+
+#[test]
+fn vm86() {
+    run_checked("vm86", 29);
+}
+
+#[test]
+fn triple_fault_ends_the_run() {
+    let Some(image) = tab86_tests::syskernel::assemble("triple") else {
+        return;
+    };
+    let r = tab86_tests::syskernel::run(&image, 1_000_000);
+    assert_eq!(r.exit, tab86_cpu::Exit::TripleFault, "{}", r.out);
+    assert!(r.out.contains("ARMED"), "{}", r.out);
+    assert!(!r.out.contains("SURVIVED"), "{}", r.out);
+}
+
+#[test]
+#[ignore = "needs DIV/IDIV and BOUND from the muldiv branch: run after merging"]
+fn arith_faults() {
+    run_checked("arith", 16);
+}
