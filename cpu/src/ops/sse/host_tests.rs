@@ -296,6 +296,8 @@ fn operands(d: bool) -> Vec<u64> {
     v
 }
 
+/// A host compare returning EFLAGS.
+type HostC = fn(u128, u128, u32) -> (u32, u32);
 type Soft = fn(&mut Env, u64, u64) -> u64;
 type Host = fn(u128, u128, u32) -> (u128, u32);
 
@@ -443,13 +445,13 @@ fn comi_soft(e: &mut Env, a: u64, b: u64, d: bool, sig: bool) -> u64 {
 
 #[test]
 fn comis() {
-    let wrap = |h: fn(u128, u128, u32) -> (u32, u32)| {
+    let wrap = |h: HostC| {
         move |a: u128, b: u128, c: u32| {
             let (f, m) = h(a, b, c);
             (f as u128, m)
         }
     };
-    let cases: [(&str, bool, bool, fn(u128, u128, u32) -> (u32, u32)); 4] = [
+    let cases: [(&str, bool, bool, HostC); 4] = [
         ("comiss", false, true, h_comiss),
         ("ucomiss", false, false, h_ucomiss),
         ("comisd", true, true, h_comisd),
