@@ -228,3 +228,5 @@ pub(crate) fn with_lane(v: u128, w: u32, i: u32, x: u64) -> u128 {
 use float::predicate as float_predicate;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod host_tests;
+#[cfg(test)]
+mod tests;
