@@ -32,6 +32,8 @@ pub struct Cpu {
     pub tlb: Tlb,
     /// The x87 unit.
     pub fpu: Fpu,
+    /// XMM registers, MXCSR and the MMX registers (SSE/SSE2/MMX).
+    pub simd: crate::simd::SimdState,
     /// Maps retired instructions to virtual time (TSC); set by the machine.
     pub time: crate::msr::TimeBase,
     /// What CPUID reports (the machine may widen it).
@@ -56,6 +58,7 @@ impl Cpu {
             mem,
             tlb: Tlb::new(),
             fpu: Fpu::default(),
+            simd: Default::default(),
             time: Default::default(),
             cpuid: Default::default(),
             next_eip: 0,
@@ -71,6 +74,7 @@ impl Cpu {
     pub fn reset(&mut self) {
         self.state = CpuState::reset();
         self.fpu = Fpu::default();
+        self.simd = Default::default();
         self.tlb.flush(false);
         self.cache.clear();
         self.update_masks();

@@ -15,6 +15,7 @@ pub mod mem;
 pub mod msr;
 pub mod ops;
 mod seg;
+pub mod simd;
 mod stack;
 pub mod state;
 mod task;

@@ -17,7 +17,10 @@ for src in "$here"/*.c; do
     if [ -f "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$here/rt.h" ] && [ "$bin" -nt "$here/build.sh" ]; then
         continue
     fi
+    # The MMX/SSE/SSE2 programs (sse*.c) may name MM/XMM registers.
+    extra=""
+    case "$name" in sse*) extra="-mmmx -msse2 -mfpmath=387" ;; esac
     # shellcheck disable=SC2086
-    "$cc" $flags -o "$bin.tmp" "$src"
+    "$cc" $flags $extra -o "$bin.tmp" "$src"
     mv "$bin.tmp" "$bin"
 done

@@ -104,6 +104,9 @@ fn enter_flat(cpu: &mut Cpu, entry: u32) -> Result<(), String> {
         limit: 256 * 8 - 1,
     };
     cpu.set_cr0(cr::PE).map_err(|f| format!("CR0: {f:?}"))?;
+    // As Linux does: SSE enabled (FXSAVE-aware OS, #XM for unmasked SIMD exceptions).
+    cpu.set_cr4(cr::OSFXSR | cr::OSXMMEXCPT)
+        .map_err(|f| format!("CR4: {f:?}"))?;
     let (lo, hi) = flat(CODE_HI);
     cpu.set_cs(Segment::from_descriptor(0x08, lo, hi), 0);
     for s in [sreg::SS, sreg::DS, sreg::ES, sreg::FS, sreg::GS] {

@@ -19,6 +19,7 @@ pub mod io;
 pub mod muldiv;
 mod operand;
 pub mod shift;
+pub mod sse;
 pub mod stack;
 pub mod stack2;
 pub mod string;
@@ -42,6 +43,7 @@ pub fn handler_for(code: Code) -> Handler {
         .or_else(|| io::lookup(code))
         .or_else(|| far::lookup(code))
         .or_else(|| system::lookup(code))
+        .or_else(|| sse::lookup(code))
         .or_else(|| x87::lookup(code))
         .unwrap_or(undefined)
 }
