@@ -60,3 +60,8 @@ fn check_exact(name: &str) {
 fn x87arith() {
     check_exact("x87arith");
 }
+
+#[test]
+fn x87ldst() {
+    check_exact("x87ldst");
+}

@@ -124,8 +124,10 @@ pub fn lookup(code: C) -> Option<Handler> {
         C::Ficom_m32int => fcom::<I32, false, 0, false>,
         C::Ficomp_m16int => fcom::<I16, false, 1, false>,
         C::Ficomp_m32int => fcom::<I32, false, 1, false>,
-        C::Fcom_st0_sti => fcom::<STI, false, 0, false>,
-        C::Fcomp_st0_sti => fcom::<STI, false, 1, false>,
+        C::Fcom_st0_sti | C::Fcom_st0_sti_DCD0 => fcom::<STI, false, 0, false>,
+        C::Fcomp_st0_sti | C::Fcomp_st0_sti_DCD8 | C::Fcomp_st0_sti_DED0 => {
+            fcom::<STI, false, 1, false>
+        }
         C::Fcompp => fcom::<ST1, false, 2, false>,
         C::Fucom_st0_sti => fcom::<STI, true, 0, false>,
         C::Fucomp_st0_sti => fcom::<STI, true, 1, false>,
