@@ -65,3 +65,8 @@ fn x87arith() {
 fn x87ldst() {
     check_exact("x87ldst");
 }
+
+#[test]
+fn x87cmp() {
+    check_exact("x87cmp");
+}

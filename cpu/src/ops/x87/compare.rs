@@ -59,10 +59,11 @@ fn fcom<const S: u8, const QUIET: bool, const POPS: u8, const EFL: bool>(
         _ => 0,
     };
     let done = if cpu.fpu.empty(0) || (m.is_none() && cpu.fpu.empty(si)) {
+        // The condition codes (or EFLAGS) say "unordered" even when #IS is
+        // unmasked (observed on hardware, like the #IA case below); the pops are
+        // skipped then.
         let masked = cpu.fpu.stack_fault(false);
-        if masked {
-            put(cpu, Relation::Unordered, EFL);
-        }
+        put(cpu, Relation::Unordered, EFL);
         masked
     } else {
         let a = cpu.fpu.st(0);
@@ -87,9 +88,8 @@ fn fcom<const S: u8, const QUIET: bool, const POPS: u8, const EFL: bool>(
 fn ftst(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     enter(cpu)?;
     if cpu.fpu.empty(0) {
-        if cpu.fpu.stack_fault(false) {
-            put(cpu, Relation::Unordered, false);
-        }
+        cpu.fpu.stack_fault(false);
+        put(cpu, Relation::Unordered, false);
     } else {
         let (rel, f): (Relation, Flags) = sf::ftst(cpu.fpu.st(0), cpu.fpu.ctl().masks);
         put(cpu, rel, false);
