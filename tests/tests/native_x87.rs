@@ -70,3 +70,8 @@ fn x87ldst() {
 fn x87cmp() {
     check_exact("x87cmp");
 }
+
+#[test]
+fn x87env() {
+    check_exact("x87env");
+}
