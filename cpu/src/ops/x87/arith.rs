@@ -213,8 +213,10 @@ fn push_pair<const SINCOS: bool>(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Res
         let (v0, v1, f, c2) = if SINCOS {
             sf::fsincos(a, ctl)
         } else {
+            // A NaN result (NaN, ∞ or unsupported operand) is pushed instead of
+            // the +1.0, as on hardware.
             let (t, f, c2) = sf::fptan(a, ctl);
-            (t, F80::ONE, f, c2)
+            (t, if t.is_nan() { t } else { F80::ONE }, f, c2)
         };
         cpu.fpu.apply(f);
         set_c2(cpu, c2);
