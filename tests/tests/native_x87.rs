@@ -42,7 +42,10 @@ fn check_exact(name: &str) {
         "native {name}: {} cases, {} fail{}",
         want.len(),
         diffs.len(),
-        got.error.as_ref().map(|e| format!(" (stopped: {e})")).unwrap_or_default()
+        got.error
+            .as_ref()
+            .map(|e| format!(" (stopped: {e})"))
+            .unwrap_or_default()
     );
     for d in diffs.iter().take(30) {
         eprintln!("{d}");
@@ -96,7 +99,8 @@ fn within_ulp(a: (u16, u64), b: (u16, u64)) -> bool {
     }
     // For normal and denormal encodings the magnitude order is the order of
     // exponent * 2^63 + (significand without the J bit) (J clear only at exponent 0).
-    let ord = |(e, m): (u16, u64)| ((e & 0x7FFF) as i128) * (1i128 << 63) + (m & !(1 << 63)) as i128;
+    let ord =
+        |(e, m): (u16, u64)| ((e & 0x7FFF) as i128) * (1i128 << 63) + (m & !(1 << 63)) as i128;
     (ord(a) - ord(b)).abs() <= 1
 }
 
@@ -104,7 +108,9 @@ fn within_ulp(a: (u16, u64), b: (u16, u64)) -> bool {
 /// direction, which follows the last bit), results within 1 ulp.
 #[test]
 fn x87trans() {
-    let Some((want, got)) = run("x87trans") else { return };
+    let Some((want, got)) = run("x87trans") else {
+        return;
+    };
     let have = String::from_utf8_lossy(&got.stdout);
     let (want, have): (Vec<&str>, Vec<&str>) = (want.lines().collect(), have.lines().collect());
     let (mut exact, mut close, mut bad) = (0, 0, Vec::new());
@@ -115,7 +121,10 @@ fn x87trans() {
             // F2XM1/FYL2XP1 outside their SDM domains: undefined; only the label must agree.
             undef += 1;
             undef_same += (h == *w) as usize;
-            if h.split_whitespace().take(2).ne(w.split_whitespace().take(2)) {
+            if h.split_whitespace()
+                .take(2)
+                .ne(w.split_whitespace().take(2))
+            {
                 bad.push(format!("  native: {w}\n  emul:   {h}"));
             }
             continue;
@@ -124,8 +133,10 @@ fn x87trans() {
             exact += 1;
             continue;
         }
-        let (wt, ht): (Vec<&str>, Vec<&str>) =
-            (w.split_whitespace().collect(), h.split_whitespace().collect());
+        let (wt, ht): (Vec<&str>, Vec<&str>) = (
+            w.split_whitespace().collect(),
+            h.split_whitespace().collect(),
+        );
         let ok = wt.len() == 6
             && ht.len() == 6
             && wt[..2] == ht[..2]

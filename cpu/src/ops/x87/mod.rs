@@ -476,3 +476,6 @@ pub fn lookup(code: C) -> Option<Handler> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests;
