@@ -210,6 +210,15 @@ pub fn convert(ins: &Instruction) -> Op {
     op
 }
 
+/// x87 instructions keep their FOP (opcode bits for FNSTENV/FXSAVE) in `imm2`,
+/// which they do not otherwise use.
+fn with_fop(mut op: Op, bytes: &[u8]) -> Op {
+    if let Some(f) = crate::ops::x87::fop_of(bytes) {
+        op.imm2 = f as u32;
+    }
+    op
+}
+
 /// A basic block: instructions decoded from consecutive bytes of one physical page.
 pub struct Block {
     /// The instructions, executed in order until one branches or stops the block.
@@ -309,7 +318,8 @@ impl Cpu {
             if dec.last_error() == DecoderError::NoMoreBytes {
                 break;
             }
-            ops.push(convert(&ins));
+            let at = (ins.ip() as u32).wrapping_sub(eip) as usize;
+            ops.push(with_fop(convert(&ins), bytes.get(at..).unwrap_or(&[])));
             if ins.flow_control() != FlowControl::Next {
                 break;
             }
@@ -348,7 +358,7 @@ impl Cpu {
             }
             let mut d = Decoder::with_ip(bitness, &buf, eip as u64, DecoderOptions::NONE);
             d.decode_out(&mut ins);
-            ops.push(convert(&ins));
+            ops.push(with_fop(convert(&ins), &buf));
         }
         Ok(Block {
             ops: ops.into_boxed_slice(),

@@ -14,7 +14,7 @@ flags="-m32 -march=i686 -mno-mmx -mno-sse -O1 -nostdlib -static -ffreestanding -
 for src in "$here"/*.c; do
     name=$(basename "$src" .c)
     bin="$out/$name"
-    if [ -f "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$here/rt.h" ] && [ "$bin" -nt "$here/build.sh" ]; then
+    if [ -f "$bin" ] && [ "$bin" -nt "$src" ] && [ "$bin" -nt "$here/rt.h" ] && [ "$bin" -nt "$here/x87.h" ] && [ "$bin" -nt "$here/build.sh" ]; then
         continue
     fi
     # The MMX/SSE/SSE2 programs (sse*.c) may name MM/XMM registers.

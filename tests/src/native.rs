@@ -221,3 +221,66 @@ pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
         return out;
     }
 }
+
+/// Shared driver of the native ground-truth tests (used by `tests/tests/native_x87.rs`):
+/// builds the programs into `bin_dir` once per process and returns the native output
+/// (or the stored `tests/native/expected/<name>.out` when the host cannot run i386
+/// binaries) together with the emulated run. `Err` means the toolchain is missing.
+pub fn native_and_emulated(
+    bin_dir: &std::path::Path,
+    name: &str,
+    budget: u64,
+) -> Result<(String, Outcome), String> {
+    use std::process::Command;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("native");
+    {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        BUILT
+            .get_or_init(|| {
+                let out = Command::new("sh")
+                    .arg(src.join("build.sh"))
+                    .arg(bin_dir)
+                    .output()
+                    .map_err(|e| format!("cannot run build.sh: {e}"))?;
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "build.sh failed (is gcc-multilib installed?):\n{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ))
+                }
+            })
+            .clone()?;
+    }
+    let bin = bin_dir.join(name);
+    let file = src.join("expected").join(format!("{name}.out"));
+    let stored = std::fs::read_to_string(&file).ok();
+    let want = match Command::new(&bin).output() {
+        Ok(o) if o.status.success() => {
+            let native = String::from_utf8_lossy(&o.stdout).into_owned();
+            if std::env::var_os("TAB86_BLESS").is_some() {
+                std::fs::write(&file, &native).map_err(|e| e.to_string())?;
+            } else if stored.as_deref() != Some(native.as_str()) {
+                panic!(
+                    "{} is stale or missing: rerun with TAB86_BLESS=1 to regenerate it",
+                    file.display()
+                );
+            }
+            native
+        }
+        other => {
+            eprintln!(
+                "NOTE: cannot run {} natively ({other:?}); using {}",
+                bin.display(),
+                file.display()
+            );
+            stored.unwrap_or_else(|| panic!("no native run and no {}", file.display()))
+        }
+    };
+    let img = std::fs::read(&bin).map_err(|e| e.to_string())?;
+    Ok((want, run_elf(&img, budget)))
+}
