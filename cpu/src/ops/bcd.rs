@@ -1,10 +1,129 @@
-//! Instruction group `bcd` (handlers to be added).
+//! Decimal adjust: DAA, DAS, AAA, AAS, AAM, AAD (SDM vol. 2 pseudo-code, P6 forms:
+//! AAA adds 106h to AX, AAS subtracts 6 from AX then 1 from AH), plus the
+//! undocumented SALC (D6), which every Intel processor executes.
+//!
+//! Flags the SDM leaves undefined: OF = 0 after DAA/DAS; SF/ZF/PF from AL and OF = 0
+//! after AAA/AAS; CF = OF = AF = 0 after AAM/AAD (as Bochs and QEMU model them).
 
-use crate::decode::Handler;
+use crate::decode::{Handler, Op};
+use crate::fault::{Fault, Result};
+use crate::state::{fl, CpuState};
+use crate::Cpu;
 use iced_x86::Code as C;
+use tab86_mmu::Bus;
+
+#[inline(always)]
+fn bit(on: bool, b: u32) -> u32 {
+    if on {
+        b
+    } else {
+        0
+    }
+}
+
+/// DAA (ADD = true) or DAS on AL with the incoming CF/AF; returns AL and the flags.
+pub fn decimal_adjust<const ADD: bool>(al: u8, cf: bool, af: bool) -> (u8, u32) {
+    let old = al;
+    let mut al = al;
+    let mut ncf = false;
+    let mut naf = false;
+    if al & 0xF > 9 || af {
+        let (v, carry) = if ADD {
+            al.overflowing_add(6)
+        } else {
+            al.overflowing_sub(6)
+        };
+        al = v;
+        ncf = cf || carry;
+        naf = true;
+    }
+    if old > 0x99 || cf {
+        al = if ADD {
+            al.wrapping_add(0x60)
+        } else {
+            al.wrapping_sub(0x60)
+        };
+        ncf = true;
+    } else if ADD {
+        ncf = false;
+    }
+    let f = CpuState::szp(al as u32, 0) | bit(ncf, fl::CF) | bit(naf, fl::AF);
+    (al, f)
+}
+
+fn daa_das<const ADD: bool>(cpu: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
+    let s = &mut cpu.state;
+    let (al, f) = decimal_adjust::<ADD>(s.r8(0), s.cf(), s.af());
+    s.set_r8(0, al);
+    s.set_arith_flags(f);
+    Ok(())
+}
+
+/// AAA (ADD = true) or AAS on AX with the incoming AF; returns AX and the flags.
+pub fn ascii_adjust<const ADD: bool>(ax: u16, af: bool) -> (u16, u32) {
+    let adjust = ax & 0xF > 9 || af;
+    let mut ax = ax;
+    if adjust {
+        ax = if ADD {
+            ax.wrapping_add(0x106)
+        } else {
+            ax.wrapping_sub(6).wrapping_sub(0x100)
+        };
+    }
+    ax &= 0xFF0F;
+    let f = CpuState::szp(ax as u32 & 0xFF, 0) | bit(adjust, fl::CF | fl::AF);
+    (ax, f)
+}
+
+fn aaa_aas<const ADD: bool>(cpu: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
+    let s = &mut cpu.state;
+    let (ax, f) = ascii_adjust::<ADD>(s.r16(0), s.af());
+    s.set_r16(0, ax);
+    s.set_arith_flags(f);
+    Ok(())
+}
+
+/// AAM imm8: AH = AL / imm, AL = AL % imm; #DE when imm is 0.
+fn aam(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
+    let base = op.imm as u8;
+    if base == 0 {
+        return Err(Fault::de());
+    }
+    let s = &mut cpu.state;
+    let al = s.r8(0);
+    let (q, r) = (al / base, al % base);
+    s.set_r16(0, (q as u16) << 8 | r as u16);
+    s.set_arith_flags(CpuState::szp(r as u32, 0));
+    Ok(())
+}
+
+/// AAD imm8: AL = AL + AH * imm, AH = 0.
+fn aad(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
+    let s = &mut cpu.state;
+    let ax = s.r16(0);
+    let al = (ax as u8).wrapping_add(((ax >> 8) as u8).wrapping_mul(op.imm as u8));
+    s.set_r16(0, al as u16);
+    s.set_arith_flags(CpuState::szp(al as u32, 0));
+    Ok(())
+}
+
+/// SALC: AL = CF ? FFh : 00h; flags unchanged.
+fn salc(cpu: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
+    let v = if cpu.state.cf() { 0xFF } else { 0 };
+    cpu.state.set_r8(0, v);
+    Ok(())
+}
 
 /// Handlers for this group.
 pub fn lookup(code: C) -> Option<Handler> {
-    let _ = code;
-    None
+    Some(match code {
+        C::Daa => daa_das::<true>,
+        C::Das => daa_das::<false>,
+        C::Aaa => aaa_aas::<true>,
+        C::Aas => aaa_aas::<false>,
+        C::Aam_imm8 => aam,
+        C::Aad_imm8 => aad,
+        C::Salc => salc,
+        _ => return None,
+    })
 }

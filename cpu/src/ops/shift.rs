@@ -1,10 +1,247 @@
-//! Instruction group `shift` (handlers to be added).
+//! Shifts and rotates: SHL/SAL, SHR, SAR, ROL, ROR, RCL, RCR (by 1, CL or imm8) and
+//! the double shifts SHLD/SHRD.
+//!
+//! The count is masked to 5 bits; a masked count of 0 changes neither the operand
+//! nor any flag. Flags the SDM leaves undefined are set as P6-family processors do
+//! (the same values an iterated one-bit shift gives):
+//! - OF for counts > 1: SHL/SAL and SHLD `CF ^ MSB(result)`, SHR and SHRD
+//!   `MSB(result) ^ MSB-1(result)`, SAR 0; ROL `MSB ^ CF`, ROR and RCR the top two
+//!   result bits XORed, RCL `MSB ^ CF` (all of these are the count-1 formulas).
+//! - CF of SHL/SHR with count >= operand width: the last bit shifted out (0 past
+//!   the width), as iterating gives.
+//! - AF after any shift with a non-zero count: 0 (rotates leave AF, SF, ZF, PF).
+//! - RCL/RCR rotate through 9/17 bits (count modulo 9/17 for 8/16-bit operands); a
+//!   count that is a non-zero multiple of 9/17 leaves everything unchanged.
+//! - SHLD/SHRD of 16-bit operands with counts 17-31 shift the 48-bit value
+//!   `dst:src:src` (SHLD) or `dst:src:dst` (SHRD), as P6 does; CF is the last bit
+//!   shifted out of that value.
 
-use crate::decode::Handler;
+use super::{mask, sign};
+use crate::decode::{kind, Handler, Op};
+use crate::fault::Result;
+use crate::state::{fl, CpuState};
+use crate::Cpu;
 use iced_x86::Code as C;
+use tab86_mmu::Bus;
+
+const ROL: u8 = 0;
+const ROR: u8 = 1;
+const RCL: u8 = 2;
+const RCR: u8 = 3;
+const SHL: u8 = 4;
+const SHR: u8 = 5;
+const SAR: u8 = 7;
+
+/// Count sources: the constant 1, CL, or the immediate byte.
+const ONE: u8 = 0;
+const CL: u8 = 1;
+const IMM: u8 = 2;
+
+#[inline(always)]
+fn bit(on: bool, b: u32) -> u32 {
+    if on {
+        b
+    } else {
+        0
+    }
+}
+
+/// Result and status flags (CF, OF and for shifts SZP) of `a OP count` for a
+/// count in 1..=31 (for 8/16-bit RCL/RCR already reduced modulo 9/17, so in
+/// 1..=8 / 1..=16); `cf_in` is the carry for RCL/RCR. Returns the result and
+/// the new status-flag bits, and whether SF/ZF/PF/AF are written (shifts) or kept.
+pub fn compute<const K: u8, const S: u32>(a: u32, count: u32, cf_in: bool) -> (u32, u32, bool) {
+    let w = S * 8;
+    let m = mask(S);
+    let sb = sign(S);
+    let a = a & m;
+    let c = count;
+    match K {
+        ROL | ROR => {
+            let r = c % w;
+            let res = if K == ROL {
+                ((a << r) | (a >> ((w - r) % w))) & m
+            } else {
+                ((a >> r) | (a << ((w - r) % w))) & m
+            };
+            let (cf, of) = if K == ROL {
+                let cf = res & 1 != 0;
+                (cf, (res & sb != 0) != cf)
+            } else {
+                (res & sb != 0, ((res ^ (res << 1)) & sb) != 0)
+            };
+            (res, bit(cf, fl::CF) | bit(of, fl::OF), false)
+        }
+        RCL | RCR => {
+            // Rotate the (w+1)-bit value CF:a.
+            let w1 = w + 1;
+            let r = c;
+            let full_mask: u64 = (1u64 << w1) - 1;
+            let v = (a as u64) | ((cf_in as u64) << w);
+            let rot = if K == RCL {
+                ((v << r) | (v >> (w1 - r))) & full_mask
+            } else {
+                ((v >> r) | (v << (w1 - r))) & full_mask
+            };
+            let res = rot as u32 & m;
+            let cf = rot >> w & 1 != 0;
+            let of = if K == RCL {
+                (res & sb != 0) != cf
+            } else {
+                ((res ^ (res << 1)) & sb) != 0
+            };
+            (res, bit(cf, fl::CF) | bit(of, fl::OF), false)
+        }
+        SHL => {
+            let wide = (a as u64) << c;
+            let res = wide as u32 & m;
+            let cf = wide >> w & 1 != 0;
+            let of = (res & sb != 0) != cf;
+            let f = CpuState::szp(res, S >> 1);
+            (res, f | bit(cf, fl::CF) | bit(of, fl::OF), true)
+        }
+        SHR => {
+            let res = ((a as u64) >> c) as u32;
+            let cf = (a as u64) >> (c - 1) & 1 != 0;
+            let of = ((res ^ (res << 1)) & sb) != 0;
+            let f = CpuState::szp(res, S >> 1);
+            (res, f | bit(cf, fl::CF) | bit(of, fl::OF), true)
+        }
+        _ => {
+            let sa = super::sext(a, S) as i32;
+            let res = (sa >> c.min(31)) as u32 & m;
+            let cf = (sa >> (c - 1).min(31)) & 1 != 0;
+            let f = CpuState::szp(res, S >> 1);
+            (res, f | bit(cf, fl::CF), true)
+        }
+    }
+}
+
+/// Writes status flags: all six for shifts (AF = 0), only CF and OF for rotates.
+#[inline(always)]
+fn set_flags(s: &mut CpuState, f: u32, all: bool) {
+    if all {
+        s.set_arith_flags(f);
+    } else {
+        s.materialize_flags();
+        s.eflags = (s.eflags & !(fl::CF | fl::OF)) | f;
+    }
+}
+
+/// Shift/rotate group 2: K operation, S-byte operand, count source N.
+fn shift<const K: u8, const S: u32, const N: u8>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    op: &Op,
+) -> Result<()> {
+    let count = match N {
+        ONE => 1,
+        CL => cpu.state.gpr[1] & 0x1F,
+        _ => op.imm & 0x1F,
+    };
+    let count = if (K == RCL || K == RCR) && S < 4 {
+        count % (S * 8 + 1)
+    } else {
+        count
+    };
+    let (a, loc) = cpu.rmw_begin(bus, op, S)?;
+    if count == 0 {
+        return Ok(());
+    }
+    let (res, f, all) = compute::<K, S>(a, count, cpu.state.cf());
+    cpu.rmw_end(bus, loc, S, res)?;
+    set_flags(&mut cpu.state, f, all);
+    Ok(())
+}
+
+/// SHLD (L) / SHRD of `dst` with bits from `src` by a masked `count` in 1..=31.
+/// Returns the result and the six status flags (AF = 0).
+pub fn double<const L: bool, const S: u32>(dst: u32, src: u32, count: u32) -> (u32, u32) {
+    let m = mask(S);
+    let sb = sign(S);
+    let c = count;
+    let (res, cf) = if S == 4 {
+        if L {
+            let v = (dst as u64) << 32 | src as u64;
+            ((v << c >> 32) as u32, v >> (64 - c) & 1 != 0)
+        } else {
+            let v = (src as u64) << 32 | dst as u64;
+            ((v >> c) as u32, v >> (c - 1) & 1 != 0)
+        }
+    } else {
+        let (d, s) = (dst as u64 & 0xFFFF, src as u64 & 0xFFFF);
+        if L {
+            let v = d << 32 | s << 16 | s;
+            ((v << c >> 32) as u32 & m, v >> (48 - c) & 1 != 0)
+        } else {
+            let v = d << 32 | s << 16 | d;
+            ((v >> c) as u32 & m, v >> (c - 1) & 1 != 0)
+        }
+    };
+    let of = if L {
+        (res & sb != 0) != cf
+    } else {
+        ((res ^ (res << 1)) & sb) != 0
+    };
+    let f = CpuState::szp(res, S >> 1) | bit(cf, fl::CF) | bit(of, fl::OF);
+    (res, f)
+}
+
+/// SHLD/SHRD r/m, reg, imm8|CL.
+fn shxd<const L: bool, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    let count = if op.kind[2] == kind::IMM {
+        op.imm & 0x1F
+    } else {
+        cpu.state.gpr[1] & 0x1F
+    };
+    let src = cpu.reg(op.r[1], S);
+    let (a, loc) = cpu.rmw_begin(bus, op, S)?;
+    if count == 0 {
+        return Ok(());
+    }
+    let (res, f) = double::<L, S>(a, src, count);
+    cpu.rmw_end(bus, loc, S, res)?;
+    cpu.state.set_arith_flags(f);
+    Ok(())
+}
 
 /// Handlers for this group.
 pub fn lookup(code: C) -> Option<Handler> {
-    let _ = code;
-    None
+    macro_rules! group {
+        ($($k:ident: $($c1:ident $c2:ident $c4:ident $n:ident),*;)*) => {
+            match code {
+                $($(
+                    C::$c1 => return Some(shift::<$k, 1, $n>),
+                    C::$c2 => return Some(shift::<$k, 2, $n>),
+                    C::$c4 => return Some(shift::<$k, 4, $n>),
+                )*)*
+                _ => {}
+            }
+        };
+    }
+    group! {
+        ROL: Rol_rm8_1 Rol_rm16_1 Rol_rm32_1 ONE, Rol_rm8_CL Rol_rm16_CL Rol_rm32_CL CL,
+             Rol_rm8_imm8 Rol_rm16_imm8 Rol_rm32_imm8 IMM;
+        ROR: Ror_rm8_1 Ror_rm16_1 Ror_rm32_1 ONE, Ror_rm8_CL Ror_rm16_CL Ror_rm32_CL CL,
+             Ror_rm8_imm8 Ror_rm16_imm8 Ror_rm32_imm8 IMM;
+        RCL: Rcl_rm8_1 Rcl_rm16_1 Rcl_rm32_1 ONE, Rcl_rm8_CL Rcl_rm16_CL Rcl_rm32_CL CL,
+             Rcl_rm8_imm8 Rcl_rm16_imm8 Rcl_rm32_imm8 IMM;
+        RCR: Rcr_rm8_1 Rcr_rm16_1 Rcr_rm32_1 ONE, Rcr_rm8_CL Rcr_rm16_CL Rcr_rm32_CL CL,
+             Rcr_rm8_imm8 Rcr_rm16_imm8 Rcr_rm32_imm8 IMM;
+        SHL: Shl_rm8_1 Shl_rm16_1 Shl_rm32_1 ONE, Shl_rm8_CL Shl_rm16_CL Shl_rm32_CL CL,
+             Shl_rm8_imm8 Shl_rm16_imm8 Shl_rm32_imm8 IMM,
+             Sal_rm8_1 Sal_rm16_1 Sal_rm32_1 ONE, Sal_rm8_CL Sal_rm16_CL Sal_rm32_CL CL,
+             Sal_rm8_imm8 Sal_rm16_imm8 Sal_rm32_imm8 IMM;
+        SHR: Shr_rm8_1 Shr_rm16_1 Shr_rm32_1 ONE, Shr_rm8_CL Shr_rm16_CL Shr_rm32_CL CL,
+             Shr_rm8_imm8 Shr_rm16_imm8 Shr_rm32_imm8 IMM;
+        SAR: Sar_rm8_1 Sar_rm16_1 Sar_rm32_1 ONE, Sar_rm8_CL Sar_rm16_CL Sar_rm32_CL CL,
+             Sar_rm8_imm8 Sar_rm16_imm8 Sar_rm32_imm8 IMM;
+    }
+    Some(match code {
+        C::Shld_rm16_r16_imm8 | C::Shld_rm16_r16_CL => shxd::<true, 2>,
+        C::Shld_rm32_r32_imm8 | C::Shld_rm32_r32_CL => shxd::<true, 4>,
+        C::Shrd_rm16_r16_imm8 | C::Shrd_rm16_r16_CL => shxd::<false, 2>,
+        C::Shrd_rm32_r32_imm8 | C::Shrd_rm32_r32_CL => shxd::<false, 4>,
+        _ => return None,
+    })
 }
