@@ -367,6 +367,11 @@ impl Machine {
             .map_or(0, |u| u.rx_room())
     }
 
+    /// CS selector and EIP (for messages).
+    pub fn cs_eip(&self) -> (u16, u32) {
+        (self.cpu.state.seg[sreg::CS].selector, self.cpu.state.eip)
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {

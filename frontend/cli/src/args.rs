@@ -25,6 +25,7 @@ pub struct Args {
     pub deterministic: bool,
     pub stats: bool,
     pub slice: u64,
+    pub dump_ram: Option<String>,
 }
 
 /// Usage text.
@@ -40,6 +41,7 @@ options:
   --timeout SECS        stop with status 124 after SECS host seconds
   --deterministic       virtual time from retired instructions (same output every run)
   --stats               print instructions, MIPS and cache size at exit
+  --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
 
@@ -83,6 +85,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         deterministic: false,
         stats: false,
         slice: 200_000,
+        dump_ram: None,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -121,6 +124,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--deterministic" => a.deterministic = true,
             "--stats" => a.stats = true,
+            "--dump-ram" => a.dump_ram = Some(val()?),
             "-h" | "--help" => a.command = Command::Help,
             _ => return Err(format!("unknown option '{opt}'")),
         }

@@ -217,9 +217,8 @@ fn run(args: Args) -> i32 {
                     Stop::DebugExit(code) => code as i32,
                     Stop::Poweroff => 0,
                     Stop::HaltedNoWake => {
-                        eprintln!(
-                            "tab86: CPU halted with interrupts disabled; nothing can wake it"
-                        );
+                        let (cs, eip) = m.cs_eip();
+                        eprintln!("tab86: CPU halted with interrupts disabled at {cs:04x}:{eip:08x}; nothing can wake it");
                         if args.bios.is_some() {
                             status::BIOS_HALT
                         } else {
@@ -236,6 +235,11 @@ fn run(args: Args) -> i32 {
             }
         }
     };
+    if let Some(path) = &args.dump_ram {
+        if let Err(e) = std::fs::write(path, m.cpu.mem.ram()) {
+            eprintln!("tab86: cannot write {path}: {e}");
+        }
+    }
     if args.stats {
         let s = m.stats();
         let secs = started.elapsed().as_secs_f64();
