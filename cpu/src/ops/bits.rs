@@ -260,10 +260,12 @@ pub fn lookup(code: C) -> Option<Handler> {
         C::Btr_rm32_imm8 => bt::<BTR, 4, true>,
         C::Btc_rm16_imm8 => bt::<BTC, 2, true>,
         C::Btc_rm32_imm8 => bt::<BTC, 4, true>,
-        C::Bsf_r16_rm16 => bsf_bsr::<2, false>,
-        C::Bsf_r32_rm32 => bsf_bsr::<4, false>,
-        C::Bsr_r16_rm16 => bsf_bsr::<2, true>,
-        C::Bsr_r32_rm32 => bsf_bsr::<4, true>,
+        // Without BMI1/LZCNT, F3 0F BC/BD execute as BSF/BSR (the REP prefix is ignored);
+        // iced decodes them as TZCNT/LZCNT, which this CPU does not advertise.
+        C::Bsf_r16_rm16 | C::Tzcnt_r16_rm16 => bsf_bsr::<2, false>,
+        C::Bsf_r32_rm32 | C::Tzcnt_r32_rm32 => bsf_bsr::<4, false>,
+        C::Bsr_r16_rm16 | C::Lzcnt_r16_rm16 => bsf_bsr::<2, true>,
+        C::Bsr_r32_rm32 | C::Lzcnt_r32_rm32 => bsf_bsr::<4, true>,
         C::Bswap_r16 => bswap::<2>,
         C::Bswap_r32 => bswap::<4>,
         C::Xadd_rm8_r8 => xadd::<1>,

@@ -211,6 +211,29 @@ pub fn lookup(code: C) -> Option<Handler> {
         C::Xchg_rm16_r16 | C::Xchg_r16_AX => xchg::<2>,
         C::Xchg_rm32_r32 | C::Xchg_r32_EAX => xchg::<4>,
         C::Nopw | C::Nopd | C::Nop_rm16 | C::Nop_rm32 | C::Pause => nop,
+        // 0F 0D and 0F 18-1F are hint NOPs on P6; iced names the CET encodings among them.
+        C::Reservednop_rm16_r16_0F0D
+        | C::Reservednop_rm32_r32_0F0D
+        | C::Reservednop_rm16_r16_0F18
+        | C::Reservednop_rm32_r32_0F18
+        | C::Reservednop_rm16_r16_0F19
+        | C::Reservednop_rm32_r32_0F19
+        | C::Reservednop_rm16_r16_0F1A
+        | C::Reservednop_rm32_r32_0F1A
+        | C::Reservednop_rm16_r16_0F1B
+        | C::Reservednop_rm32_r32_0F1B
+        | C::Reservednop_rm16_r16_0F1C
+        | C::Reservednop_rm32_r32_0F1C
+        | C::Reservednop_rm16_r16_0F1D
+        | C::Reservednop_rm32_r32_0F1D
+        | C::Reservednop_rm16_r16_0F1E
+        | C::Reservednop_rm32_r32_0F1E
+        | C::Reservednop_rm16_r16_0F1F
+        | C::Reservednop_rm32_r32_0F1F
+        | C::Endbr32
+        | C::Endbr64
+        | C::Rdsspd_r32
+        | C::Incsspd_r32 => nop,
         C::Mov_rm16_Sreg | C::Mov_r32m16_Sreg => mov_from_sreg,
         C::Mov_Sreg_rm16 | C::Mov_Sreg_r32m16 => mov_to_sreg,
         C::Lds_r16_m1616 => load_far::<2, { sreg::DS }>,

@@ -145,7 +145,10 @@ fn run_span<const S: u32>(
         (in_page / S + 1, off / S + 1)
     } else {
         let top: u64 = if a16 { 0x1_0000 } else { 1 << 32 };
-        ((0x1000 - in_page) / S, ((top - off as u64) / S as u64) as u32)
+        (
+            (0x1000 - in_page) / S,
+            ((top - off as u64) / S as u64) as u32,
+        )
     };
     let n = max.min(page_room).min(off_room);
     if n == 0 {
@@ -193,7 +196,12 @@ fn fast<const K: u8, const S: u32>(cpu: &mut Cpu, op: &Op, max: u32) -> u32 {
     let ram = cpu.mem.ram_mut();
     if K == MOVS {
         let overlap = dst_low < src_low + len && src_low < dst_low + len;
-        let hazard = overlap && if back { dst_low < src_low } else { dst_low > src_low };
+        let hazard = overlap
+            && if back {
+                dst_low < src_low
+            } else {
+                dst_low > src_low
+            };
         if hazard {
             // Element order matters (e.g. a byte copy to src+1 replicates the byte).
             let s = S as usize;
