@@ -5,7 +5,7 @@ use tab86_tests::syskernel::run_checked;
 
 #[test]
 fn exceptions() {
-    run_checked("exceptions", 150);
+    run_checked("exceptions", 151);
 }
 
 #[test]
