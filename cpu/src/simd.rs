@@ -42,9 +42,9 @@ impl SimdState {
         }
     }
 
-    /// Loads the SSE part of a FXRSTOR image; reserved MXCSR bits raise #GP(0) and
-    /// leave the state unchanged.
-    pub fn fxrstor_simd(&mut self, area: &[u8; 512]) -> Result<()> {
+    /// Loads the SSE part of a FXRSTOR image: MXCSR, and XMM0-7 when `xmm`.
+    /// Reserved MXCSR bits raise #GP(0) and leave the state unchanged.
+    pub fn fxrstor_simd(&mut self, area: &[u8; 512], xmm: bool) -> Result<()> {
         let mut w = [0u8; 4];
         w.copy_from_slice(&area[24..28]);
         let m = u32::from_le_bytes(w);
@@ -52,10 +52,12 @@ impl SimdState {
             return Err(Fault::gp(0));
         }
         self.mxcsr = m;
-        for (i, x) in self.xmm.iter_mut().enumerate() {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&area[160 + 16 * i..176 + 16 * i]);
-            *x = u128::from_le_bytes(b);
+        if xmm {
+            for (i, x) in self.xmm.iter_mut().enumerate() {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&area[160 + 16 * i..176 + 16 * i]);
+                *x = u128::from_le_bytes(b);
+            }
         }
         Ok(())
     }

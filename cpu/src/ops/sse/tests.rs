@@ -220,3 +220,29 @@ fn fxsave_fxrstor_simd_part() {
     c.state.gpr[0] = 0x3008;
     assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x00]), Err(Fault::gp(0)));
 }
+
+/// CR4.OSFXSR = 0: FXSAVE/FXRSTOR still save and restore MXCSR but leave the XMM
+/// registers and their bytes of the image alone (Intel behaviour, allowed by the SDM).
+#[test]
+fn fxsave_without_osfxsr_skips_xmm() {
+    let mut c = cpu();
+    c.state.cr4 = 0;
+    c.simd.xmm[2] = 0x2222;
+    c.simd.mxcsr = 0x1F80 | 0x6000; // RC = toward zero
+    c.state.gpr[0] = 0x3000;
+    c.mem.write_bytes(0x3000 + 160, &[0xAB; 128]);
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x00]), Ok(())); // fxsave [eax]
+    let mut img = [0u8; 288];
+    c.mem.read_bytes(0x3000, &mut img);
+    assert_eq!(img[24..28], 0x7F80u32.to_le_bytes(), "MXCSR saved");
+    assert!(img[160..].iter().all(|&b| b == 0xAB), "XMM area untouched");
+    // fxrstor [eax]: MXCSR from the image, XMM registers kept.
+    c.mem.write_bytes(0x3000 + 24, &0x1F80u32.to_le_bytes());
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x08]), Ok(()));
+    assert_eq!(c.simd.mxcsr, 0x1F80);
+    assert_eq!(c.simd.xmm[2], 0x2222);
+    // With OSFXSR the XMM image is loaded.
+    c.state.cr4 = cr::OSFXSR;
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x08]), Ok(()));
+    assert_eq!(c.simd.xmm[2], u128::from_le_bytes([0xAB; 16]));
+}
