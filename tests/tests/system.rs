@@ -40,7 +40,6 @@ fn triple_fault_ends_the_run() {
 }
 
 #[test]
-#[ignore = "needs DIV/IDIV and BOUND from the muldiv branch: run after merging"]
 fn arith_faults() {
     run_checked("arith", 16);
 }
