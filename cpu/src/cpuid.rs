@@ -37,6 +37,8 @@ pub mod edx {
     pub const CMOV: u32 = 1 << 15;
     /// Page attribute table.
     pub const PAT: u32 = 1 << 16;
+    /// CLFLUSH (line size in leaf 1 EBX bits 15..8).
+    pub const CLFSH: u32 = 1 << 19;
     /// MMX.
     pub const MMX: u32 = 1 << 23;
     /// FXSAVE/FXRSTOR, CR4.OSFXSR.
@@ -47,8 +49,9 @@ pub mod edx {
     pub const SSE2: u32 = 1 << 26;
 }
 
-/// What CPUID reports. The defaults describe the units implemented today; the machine
-/// widens `features_edx` (e.g. MMX/FXSR/SSE) when those units exist.
+/// What CPUID reports. The defaults describe the units implemented today (x87, MMX,
+/// FXSAVE, SSE, SSE2, CLFLUSH; no VME, PAE, APIC, MCE, PAT); the machine may adjust
+/// them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuidConfig {
     /// Highest basic leaf (EAX of leaf 0).
@@ -61,6 +64,9 @@ pub struct CpuidConfig {
     pub features_edx: u32,
     /// Leaf 1 ECX feature bits.
     pub features_ecx: u32,
+    /// Leaf 1 EBX: CLFLUSH line size in 8-byte units (bits 15..8); brand index,
+    /// logical processor count and initial APIC ID are 0.
+    pub ebx: u32,
 }
 
 impl Default for CpuidConfig {
@@ -78,8 +84,15 @@ impl Default for CpuidConfig {
                 | edx::SEP
                 | edx::MTRR
                 | edx::PGE
-                | edx::CMOV,
+                | edx::CMOV
+                | edx::CLFSH
+                | edx::MMX
+                | edx::FXSR
+                | edx::SSE
+                | edx::SSE2,
             features_ecx: 0,
+            // 32-byte lines, matching the leaf 2 cache descriptors.
+            ebx: (32 / 8) << 8,
         }
     }
 }
@@ -108,7 +121,12 @@ impl CpuidConfig {
         };
         match leaf {
             0 => [self.max_leaf, v(0), v(8), v(4)],
-            1 => [self.signature, 0, self.features_ecx, self.features_edx],
+            1 => [
+                self.signature,
+                self.ebx,
+                self.features_ecx,
+                self.features_edx,
+            ],
             // Pentium II cache descriptors: 16 KiB L1 I/D, 512 KiB L2, TLBs.
             2 => [0x0302_0101, 0, 0, 0x0C04_0843],
             // No extended leaves: P6 returns the highest basic leaf's data there, but
@@ -134,7 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_is_a_p6_without_pae_apic_mmx_sse() {
+    fn default_is_a_p6_with_sse2_without_pae_apic_vme() {
         let c = CpuidConfig::default();
         let [max, b, cx, d] = c.query(0);
         assert_eq!(max, 2);
@@ -143,19 +161,15 @@ mod tests {
             v.extend_from_slice(&r.to_le_bytes());
         }
         assert_eq!(&v, b"GenuineIntel");
-        let [sig, _, ecx, edx] = c.query(1);
+        let [sig, ebx, ecx, edx] = c.query(1);
         assert_eq!(sig, 0x633);
+        assert_eq!(ebx, 0x0400, "CLFLUSH line 4 * 8 = 32 bytes");
         assert_eq!(ecx, 0);
-        assert_eq!(edx, 0xB93D);
-        for absent in [
-            edx::VME,
-            edx::PAE,
-            edx::APIC,
-            edx::MMX,
-            edx::FXSR,
-            edx::SSE,
-            edx::SSE2,
-        ] {
+        assert_eq!(edx, 0x0788_B93D);
+        for present in [edx::MMX, edx::FXSR, edx::SSE, edx::SSE2, edx::CLFSH] {
+            assert!(c.has(present));
+        }
+        for absent in [edx::VME, edx::PAE, edx::APIC, edx::MCE, edx::PAT] {
             assert!(!c.has(absent));
         }
         // Leaves above the maximum (and the extended range) report the last basic leaf.
@@ -164,10 +178,11 @@ mod tests {
     }
 
     #[test]
-    fn machine_can_widen_the_feature_set() {
+    fn machine_can_adjust_the_feature_set() {
         let mut c = CpuidConfig::default();
-        c.features_edx |= edx::MMX | edx::FXSR;
-        assert!(c.has(edx::FXSR));
-        assert_eq!(c.query(1)[3] & edx::MMX, edx::MMX);
+        c.features_edx &= !(edx::SSE | edx::SSE2);
+        c.features_edx |= edx::PAT;
+        assert!(!c.has(edx::SSE2) && c.has(edx::FXSR));
+        assert_eq!(c.query(1)[3] & (edx::PAT | edx::SSE), edx::PAT);
     }
 }

@@ -30,9 +30,11 @@ pub struct Cpu {
     pub mem: PhysMem,
     /// The TLB.
     pub tlb: Tlb,
-    /// The x87 unit.
+    /// The x87 unit, whose registers also hold MM0-7. Its FERR# latch
+    /// (`fpu.ferr()`, set with CR0.NE = 0) is polled by the board: IRQ 13 is
+    /// raised while it is set, and an OUT to port 0xF0 calls `fpu.clear_ferr()`.
     pub fpu: Fpu,
-    /// XMM registers, MXCSR and the MMX registers (SSE/SSE2/MMX).
+    /// XMM registers and MXCSR (SSE/SSE2).
     pub simd: crate::simd::SimdState,
     /// Maps retired instructions to virtual time (TSC); set by the machine.
     pub time: crate::msr::TimeBase,

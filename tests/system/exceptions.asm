@@ -320,13 +320,13 @@ main:
     or eax, 0x20                              ; PAE: not supported
     TRY mov cr4, eax
     EXPECT_FAULT 13, 0, "cr4.pae #GP(0)"
-    mov eax, 0x600                            ; OSFXSR without FXSR
+    mov eax, 0x1                              ; VME: not supported
     TRY mov cr4, eax
-    EXPECT_FAULT 13, 0, "cr4.osfxsr without fxsr #GP(0)"
-    mov eax, 0x98                             ; PSE | PGE | DE
+    EXPECT_FAULT 13, 0, "cr4.vme without vme #GP(0)"
+    mov eax, 0x698                            ; OSXMMEXCPT | OSFXSR | PSE | PGE | DE
     mov cr4, eax
     mov ebx, cr4
-    EXPECT ebx, 0x98, "cr4 pse/pge/de"
+    EXPECT ebx, 0x698, "cr4 osxmmexcpt/osfxsr/pse/pge/de"
     TRY mov eax, dr4
     EXPECT_FAULT 6, NOERR, "dr4 with cr4.de #UD"
     xor eax, eax
@@ -368,7 +368,8 @@ main:
     mov eax, 1
     cpuid
     EXPECT eax, 0x633, "cpuid signature"
-    EXPECT edx, 0x0000B93D, "cpuid features (fpu de pse tsc msr cx8 sep mtrr pge cmov)"
+    EXPECT edx, 0x0788B93D, "cpuid features (fpu de pse tsc msr cx8 sep mtrr pge cmov clfsh mmx fxsr sse sse2)"
+    EXPECT ebx, 0x400, "cpuid clflush line size 32"
     rdtsc
     mov ebx, eax
     rdtsc

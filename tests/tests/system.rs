@@ -5,7 +5,7 @@ use tab86_tests::syskernel::run_checked;
 
 #[test]
 fn exceptions() {
-    run_checked("exceptions", 150);
+    run_checked("exceptions", 151);
 }
 
 #[test]
@@ -40,7 +40,6 @@ fn triple_fault_ends_the_run() {
 }
 
 #[test]
-#[ignore = "needs DIV/IDIV and BOUND from the muldiv branch: run after merging"]
 fn arith_faults() {
     run_checked("arith", 16);
 }

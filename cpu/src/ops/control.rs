@@ -107,9 +107,11 @@ fn int_n(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     Ok(())
 }
 
+/// INT3 and INTO are "software exceptions": the gate's DPL is checked like INT n,
+/// but in virtual-8086 mode they are not IOPL-sensitive (SDM vol. 3, 20.3.1).
 fn int3(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Op) -> Result<()> {
     let ret = cpu.next_eip;
-    cpu.interrupt(bus, vector::BP, IntKind::Software, None, ret)?;
+    cpu.interrupt(bus, vector::BP, IntKind::SoftException, None, ret)?;
     cpu.next_eip = cpu.state.eip;
     Ok(())
 }
@@ -117,7 +119,7 @@ fn int3(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Op) -> Result<()> {
 fn into(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Op) -> Result<()> {
     if cpu.state.of() {
         let ret = cpu.next_eip;
-        cpu.interrupt(bus, vector::OF, IntKind::Software, None, ret)?;
+        cpu.interrupt(bus, vector::OF, IntKind::SoftException, None, ret)?;
         cpu.next_eip = cpu.state.eip;
     }
     Ok(())
@@ -206,4 +208,50 @@ pub fn lookup(code: C) -> Option<Handler> {
         C::Hlt => hlt,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::decode::convert;
+    use crate::fault::{Fault, Result};
+    use crate::state::{cr, fl};
+    use crate::{Cpu, NullBus, PhysMem};
+    use iced_x86::{Decoder, DecoderOptions};
+
+    fn exec(c: &mut Cpu, bytes: &[u8]) -> Result<()> {
+        let mut d = Decoder::new(16, bytes, DecoderOptions::NONE);
+        let op = convert(&d.decode());
+        c.next_eip = c.state.eip.wrapping_add(op.len as u32);
+        (op.handler)(c, &mut NullBus, &op)
+    }
+
+    /// Virtual-8086 mode with IOPL 0 and an IDT covering vectors 0-2 only: INT n
+    /// faults on IOPL (#GP(0)) before the IDT is read, INT3/INTO reach the IDT
+    /// check (#GP(vector * 8 + 2), EXT = 0).
+    #[test]
+    fn int3_into_are_not_iopl_sensitive_in_vm86() {
+        let mut c = Cpu::new(PhysMem::new(1 << 20));
+        c.state.cr0 |= cr::PE;
+        c.state.eflags = (c.state.eflags & !fl::IOPL) | fl::VM;
+        c.state.idtr.limit = 3 * 8 - 1;
+        assert_eq!(exec(&mut c, &[0xCD, 0x03]), Err(Fault::gp(0)));
+        assert_eq!(exec(&mut c, &[0xCC]), Err(Fault::gp(3 * 8 + 2)));
+        c.state.eflags |= fl::OF;
+        assert_eq!(exec(&mut c, &[0xCE]), Err(Fault::gp(4 * 8 + 2)));
+        c.state.eflags &= !fl::OF;
+        assert_eq!(exec(&mut c, &[0xCE]), Ok(()));
+    }
+
+    /// Protected mode at CPL 3: INT3 through a DPL 0 gate is #GP(vector * 8 + 2).
+    #[test]
+    fn int3_checks_gate_dpl() {
+        let mut c = Cpu::new(PhysMem::new(1 << 20));
+        c.state.cr0 |= cr::PE;
+        c.state.cpl = 3;
+        c.state.idtr.base = 0x1000;
+        c.state.idtr.limit = 0x7FF;
+        // Vector 3: 32-bit interrupt gate, present, DPL 0, selector 8.
+        c.mem.write_bytes(0x1018, &[0, 0, 8, 0, 0, 0x8E, 0, 0]);
+        assert_eq!(exec(&mut c, &[0xCC]), Err(Fault::gp(3 * 8 + 2)));
+    }
 }

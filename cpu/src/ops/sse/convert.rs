@@ -77,14 +77,17 @@ fn cvt_xmm<
 }
 
 /// CVTPI2PS/CVTPI2PD `xmm, mm/m64`: two int32 lanes; CVTPI2PS keeps the upper half.
+/// Per the SDM, CVTPI2PS always takes pending x87 exceptions and enters MMX state;
+/// CVTPI2PD does both only with an MM source (`xmm, m64` does neither).
 fn cvt_pi2<const TO: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    cpu.simd_check(op, Unit::Sse)?;
+    let mmx = TO == PS || op.kind[1] == kind::REG;
+    cpu.simd_check(op, if mmx { Unit::SseMm } else { Unit::Sse })?;
     let src = cpu.mm_src(bus, op, 1, 8)?;
     let mut env = Env::new(cpu.simd.mxcsr);
     let r = lanes(&mut env, src as u128, 2, DQ, TO, false);
     cpu.fp_commit(&env)?;
-    if op.kind[1] == kind::REG {
-        cpu.simd.enter_mmx();
+    if mmx {
+        cpu.fpu.mmx_enter();
     }
     let v = if TO == PS {
         let old = cpu.simd.xmm[op.r[0] as usize & 7];
@@ -98,7 +101,7 @@ fn cvt_pi2<const TO: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()
 
 /// CVT(T)PS2PI `mm, xmm/m64` and CVT(T)PD2PI `mm, xmm/m128`.
 fn cvt_2pi<const FROM: u8, const T: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    cpu.simd_check(op, Unit::Sse)?;
+    cpu.simd_check(op, Unit::SseMm)?;
     let sz = if FROM == PD { 16 } else { 8 };
     let src = cpu.xmm_src(bus, op, 1, sz, sz == 16)?;
     let mut env = Env::new(cpu.simd.mxcsr);

@@ -253,7 +253,7 @@ fn mmx<const OP: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     } else {
         cpu.mm_src(bus, op, 1, size)?
     };
-    let a = cpu.simd.mm(op.r[0]);
+    let a = cpu.mm(op.r[0]);
     let r = int_op(OP, a as u128, b as u128, 8);
     cpu.set_mm(op.r[0], r as u64);
     Ok(())

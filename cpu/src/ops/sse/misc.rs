@@ -30,7 +30,7 @@ fn stmxcsr(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
 
 fn emms(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     cpu.simd_check(op, Unit::Mmx)?;
-    cpu.simd.emms();
+    cpu.fpu.emms();
     Ok(())
 }
 

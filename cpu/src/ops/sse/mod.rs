@@ -3,7 +3,12 @@
 //! floating-point exception delivery (#XM or #UD per CR4.OSXMMEXCPT), and the
 //! dispatch of the instruction groups in the sibling files.
 //!
-//! State lives in [`crate::simd::SimdState`] (`cpu.simd`).
+//! XMM/MXCSR state lives in [`crate::simd::SimdState`] (`cpu.simd`). MM0-7 are
+//! the significands of the x87 physical registers R0-R7 (`cpu.fpu`): every access
+//! goes through [`Cpu::mm`]/[`Cpu::set_mm`] and the x87 unit's MMX accessors, and
+//! every instruction touching an MM register performs the x87-to-MMX transition
+//! (TOP = 0, all tags valid) when it completes, after the pending-#MF check of
+//! [`Unit::Mmx`]/[`Unit::SseMm`].
 
 mod convert;
 mod float;
@@ -16,6 +21,7 @@ mod shuffle;
 use crate::decode::{kind, prefix, Handler, Op};
 use crate::fault::{vector, Fault, Result};
 use crate::mem::Priv;
+use crate::ops::x87::x87_pending_mf;
 use crate::state::{cr, Segment};
 use crate::Cpu;
 use iced_x86::Code;
@@ -39,21 +45,30 @@ pub(crate) enum Unit {
     Mmx,
     /// SSE/SSE2 on XMM registers: #UD if CR0.EM or !CR4.OSFXSR, #NM if CR0.TS.
     Sse,
+    /// SSE/SSE2 instructions with an MM operand (CVTPI2PS, CVTPS2PI, MOVQ2DQ, ...):
+    /// the SSE rules, then #MF for a pending x87 exception like MMX.
+    SseMm,
 }
 
 impl Cpu {
-    /// Raises the #UD/#NM an instruction of `unit` gets from CR0/CR4 and LOCK.
+    /// Raises the #UD/#NM an instruction of `unit` gets from CR0/CR4 and LOCK, then,
+    /// for instructions touching MM registers, the #MF of a pending unmasked x87
+    /// exception (SDM vol. 2, "Exception Conditions for Legacy SIMD/MMX
+    /// Instructions"; with CR0.NE = 0 FERR# is asserted instead).
     #[inline(always)]
-    pub(crate) fn simd_check(&self, op: &Op, unit: Unit) -> Result<()> {
+    pub(crate) fn simd_check(&mut self, op: &Op, unit: Unit) -> Result<()> {
         let s = &self.state;
         if op.prefix & prefix::LOCK != 0 || s.cr0 & cr::EM != 0 {
             return Err(Fault::ud());
         }
-        if unit == Unit::Sse && s.cr4 & cr::OSFXSR == 0 {
+        if unit != Unit::Mmx && s.cr4 & cr::OSFXSR == 0 {
             return Err(Fault::ud());
         }
         if s.cr0 & cr::TS != 0 {
             return Err(Fault::nm());
+        }
+        if unit != Unit::Sse {
+            x87_pending_mf(self)?;
         }
         Ok(())
     }
@@ -157,7 +172,7 @@ impl Cpu {
         if op.kind[n] == kind::MEM {
             Ok(self.simd_read(bus, op, size, false)? as u64)
         } else {
-            Ok(self.simd.mm(op.r[n]))
+            Ok(self.mm(op.r[n]))
         }
     }
 
@@ -167,11 +182,18 @@ impl Cpu {
         self.simd.xmm[n as usize & 7] = v;
     }
 
-    /// Writes MMn as an MMX instruction (x87 tags valid, TOP = 0, exponent ones).
+    /// Reads MMn: the significand of x87 physical register Rn.
+    #[inline]
+    pub(crate) fn mm(&self, n: u8) -> u64 {
+        self.fpu.mmx_read(n as usize)
+    }
+
+    /// Writes MMn as an MMX instruction: the x87-to-MMX transition (TOP = 0, all
+    /// tags valid), then Rn = significand `v` with sign/exponent FFFFh.
     #[inline]
     pub(crate) fn set_mm(&mut self, n: u8, v: u64) {
-        self.simd.enter_mmx();
-        self.simd.set_mm(n, v);
+        self.fpu.mmx_enter();
+        self.fpu.mmx_write(n as usize, v);
     }
 
     /// Ends a SIMD floating-point instruction: unmasked exceptions leave the

@@ -78,8 +78,8 @@ fn movhlps<const LH: bool>(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()
 fn movmsk<const W: u32, const MM: bool>(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     let (v, n) = if MM {
         cpu.simd_check(op, Unit::Mmx)?;
-        cpu.simd.enter_mmx();
-        (cpu.simd.mm(op.r[1]) as u128, 8)
+        cpu.fpu.mmx_enter();
+        (cpu.mm(op.r[1]) as u128, 8)
     } else {
         cpu.simd_check(op, Unit::Sse)?;
         (cpu.simd.xmm[op.r[1] as usize & 7], 16)
@@ -102,7 +102,7 @@ fn movmm<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> 
             _ => cpu.mm_src(bus, op, 1, S)?,
         }
     } else {
-        let m = cpu.simd.mm(op.r[1]);
+        let m = cpu.mm(op.r[1]);
         if S == 4 {
             m & 0xFFFF_FFFF
         } else {
@@ -113,10 +113,10 @@ fn movmm<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> 
         cpu.set_mm(op.r[0], v);
     } else if op.kind[0] == kind::MEM {
         cpu.simd_write(bus, op, S, false, v as u128)?;
-        cpu.simd.enter_mmx();
+        cpu.fpu.mmx_enter();
     } else if S == 4 {
         cpu.set_reg(op.r[0], 4, v as u32);
-        cpu.simd.enter_mmx();
+        cpu.fpu.mmx_enter();
     } else {
         cpu.set_mm(op.r[0], v);
     }
@@ -152,10 +152,10 @@ fn movdq<const S: u32, const LOAD: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &
 
 /// MOVQ2DQ xmm, mm (zero-extended) and MOVDQ2Q mm, xmm (low half).
 fn movq2dq<const TO_XMM: bool>(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
-    cpu.simd_check(op, Unit::Sse)?;
+    cpu.simd_check(op, Unit::SseMm)?;
     if TO_XMM {
-        let v = cpu.simd.mm(op.r[1]);
-        cpu.simd.enter_mmx();
+        let v = cpu.mm(op.r[1]);
+        cpu.fpu.mmx_enter();
         cpu.set_xmm(op.r[0], v as u128);
     } else {
         let v = cpu.simd.xmm[op.r[1] as usize & 7] as u64;
@@ -176,9 +176,9 @@ fn movnti(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
 /// MOVNTQ m64, mm.
 fn movntq(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     cpu.simd_check(op, Unit::Mmx)?;
-    let v = cpu.simd.mm(op.r[1]);
+    let v = cpu.mm(op.r[1]);
     cpu.simd_write(bus, op, 8, false, v as u128)?;
-    cpu.simd.enter_mmx();
+    cpu.fpu.mmx_enter();
     Ok(())
 }
 
@@ -188,7 +188,7 @@ fn movntq(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
 fn maskmov<const N: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     let (v, m) = if N == 8 {
         cpu.simd_check(op, Unit::Mmx)?;
-        (cpu.simd.mm(op.r[1]) as u128, cpu.simd.mm(op.r[2]) as u128)
+        (cpu.mm(op.r[1]) as u128, cpu.mm(op.r[2]) as u128)
     } else {
         cpu.simd_check(op, Unit::Sse)?;
         (
@@ -216,7 +216,7 @@ fn maskmov<const N: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()
         }
     }
     if N == 8 {
-        cpu.simd.enter_mmx();
+        cpu.fpu.mmx_enter();
     }
     Ok(())
 }

@@ -74,8 +74,8 @@ fn pextrw<const X: bool>(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> 
         lane(cpu.simd.xmm[op.r[1] as usize & 7], 2, op.imm & 7)
     } else {
         cpu.simd_check(op, Unit::Mmx)?;
-        cpu.simd.enter_mmx();
-        lane(cpu.simd.mm(op.r[1]) as u128, 2, op.imm & 3)
+        cpu.fpu.mmx_enter();
+        lane(cpu.mm(op.r[1]) as u128, 2, op.imm & 3)
     };
     cpu.set_reg(op.r[0], 4, v as u32);
     Ok(())
@@ -93,7 +93,7 @@ fn pinsrw<const X: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()
         let d = cpu.simd.xmm[op.r[0] as usize & 7];
         cpu.set_xmm(op.r[0], with_lane(d, 2, op.imm & 7, w));
     } else {
-        let d = cpu.simd.mm(op.r[0]) as u128;
+        let d = cpu.mm(op.r[0]) as u128;
         cpu.set_mm(op.r[0], with_lane(d, 2, op.imm & 3, w) as u64);
     }
     Ok(())

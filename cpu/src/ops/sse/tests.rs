@@ -1,6 +1,7 @@
 //! Exception and state rules of the SIMD unit: CR0.EM/TS and CR4.OSFXSR checks,
 //! 16-byte alignment, LDMXCSR/FXRSTOR reserved bits, unmasked exceptions (#XM or
-//! #UD, destination untouched), and the MMX side effects on the x87 state.
+//! #UD, destination untouched), and the MMX aliasing of the x87 state (transition,
+//! pending #MF, FXSAVE/FNSAVE images, EMMS).
 
 use crate::decode::convert;
 use crate::fault::{vector, Fault, Result};
@@ -98,19 +99,101 @@ fn unmasked_exception_leaves_destination() {
 #[test]
 fn mmx_state_effects() {
     let mut c = cpu();
+    c.fpu.init(); // all tags empty
+    c.fpu.set_top(5);
     c.state.gpr[0] = 0x1234_5678;
-    // movd mm3, eax
+    // movd mm3, eax: MM3 is the significand of R3, exponent/sign all ones.
     assert_eq!(exec(&mut c, &[0x0F, 0x6E, 0xD8]), Ok(()));
-    assert_eq!(c.simd.mm(3), 0x1234_5678);
-    assert!(c.simd.mmx_active);
-    assert_eq!(c.simd.mm_exp_ones, 1 << 3);
-    // emms
+    assert_eq!(c.fpu.mmx_read(3), 0x1234_5678);
+    assert_eq!(c.fpu.regs[3].sign_exp, 0xFFFF);
+    assert_eq!((c.fpu.top(), c.fpu.tags), (0, 0xFF));
+    // movq mm4, mm3 reads it back through the alias.
+    assert_eq!(exec(&mut c, &[0x0F, 0x6F, 0xE3]), Ok(()));
+    assert_eq!(c.fpu.mmx_read(4), 0x1234_5678);
+    // emms: every tag empty.
     assert_eq!(exec(&mut c, &[0x0F, 0x77]), Ok(()));
-    assert!(!c.simd.mmx_active);
+    assert_eq!(c.fpu.tags, 0);
     // A fault leaves the x87 state alone: movq mm0, [eax] past the segment limit.
+    c.fpu.set_top(2);
     c.state.gpr[0] = 0xFFFF_FFFC;
     assert!(exec(&mut c, &[0x0F, 0x6F, 0x00]).is_err());
-    assert!(!c.simd.mmx_active);
+    assert_eq!((c.fpu.top(), c.fpu.tags), (2, 0));
+    // A store (movd eax, mm3) also enters MMX state.
+    assert_eq!(exec(&mut c, &[0x0F, 0x7E, 0xD8]), Ok(()));
+    assert_eq!(c.state.gpr[0], 0x1234_5678);
+    assert_eq!((c.fpu.top(), c.fpu.tags), (0, 0xFF));
+}
+
+#[test]
+fn mmx_pending_x87_exception() {
+    let mut c = cpu();
+    c.state.cr0 |= cr::NE;
+    c.fpu.init();
+    c.fpu.fcw &= !1; // IM unmasked
+    c.fpu.signal(tab86_softfloat::Exceptions::IE);
+    c.fpu.set_top(3);
+    let mf = Err(Fault::new(vector::MF));
+    assert_eq!(exec(&mut c, PADDB_MM0_MM1), mf);
+    assert_eq!(exec(&mut c, &[0x0F, 0x77]), mf); // emms
+    assert_eq!(exec(&mut c, &[0xF3, 0x0F, 0xD6, 0xC1]), mf); // movq2dq xmm0, mm1
+    assert_eq!(exec(&mut c, &[0x0F, 0x2D, 0xC1]), mf); // cvtps2pi mm0, xmm1
+    assert_eq!(exec(&mut c, &[0x0F, 0x2A, 0x00]), mf); // cvtpi2ps xmm0, [eax]
+    assert_eq!((c.fpu.top(), c.fpu.tags), (3, 0), "no MMX transition");
+    // XMM-only instructions and CVTPI2PD xmm, m64 ignore the x87 state.
+    assert_eq!(exec(&mut c, ADDPS_XMM0_XMM1), Ok(()));
+    assert_eq!(exec(&mut c, &[0x66, 0x0F, 0x2A, 0x00]), Ok(()));
+    assert_eq!((c.fpu.top(), c.fpu.tags), (3, 0));
+    // #UD/#NM come first.
+    c.state.cr0 |= cr::TS;
+    assert_eq!(exec(&mut c, PADDB_MM0_MM1), Err(Fault::nm()));
+    // CR0.NE = 0: FERR# is asserted and the instruction runs.
+    c.state.cr0 &= !(cr::NE | cr::TS);
+    assert_eq!(exec(&mut c, PADDB_MM0_MM1), Ok(()));
+    assert!(c.fpu.ferr());
+    assert_eq!((c.fpu.top(), c.fpu.tags), (0, 0xFF));
+}
+
+/// An MMX write shows up in the register images of FXSAVE and FNSAVE (TOP = 0,
+/// so ST(i) = Ri = MMi: significand, then sign/exponent FFFFh); EMMS empties the
+/// tag word (abridged FXSAVE byte 0, full FNSAVE word FFFFh).
+#[test]
+fn mmx_in_fxsave_fnsave_images() {
+    let mut c = cpu();
+    c.fpu.init();
+    c.state.gpr[0] = 0x0123_4567;
+    c.state.gpr[3] = 0x3000;
+    // movd mm5, eax; fxsave [ebx]
+    assert_eq!(exec(&mut c, &[0x0F, 0x6E, 0xE8]), Ok(()));
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x03]), Ok(()));
+    let mut fx = [0u8; 288];
+    c.mem.read_bytes(0x3000, &mut fx);
+    assert_eq!(u16::from_le_bytes([fx[2], fx[3]]) & 0x3800, 0, "TOP = 0");
+    assert_eq!(fx[4], 0xFF, "abridged tags all valid");
+    let r5 = &fx[32 + 5 * 16..32 + 5 * 16 + 10];
+    assert_eq!(r5[..8], 0x0123_4567u64.to_le_bytes());
+    assert_eq!(r5[8..], [0xFF, 0xFF]);
+    // fnsave [ebx] (32-bit image: 28-byte environment, then ST0-ST7).
+    assert_eq!(exec(&mut c, &[0xDD, 0x33]), Ok(()));
+    let mut sv = [0u8; 108];
+    c.mem.read_bytes(0x3000, &mut sv);
+    let ftw = u16::from_le_bytes([sv[8], sv[9]]);
+    // P6 rebuilds the full tags from the contents: exponent 7FFFh is "special".
+    assert_eq!((ftw >> 10) & 3, 2);
+    assert_eq!(sv[28 + 50..28 + 58], 0x0123_4567u64.to_le_bytes());
+    assert_eq!(sv[28 + 58..28 + 60], [0xFF, 0xFF]);
+    // FNSAVE reinitialised the unit; redo the write, then emms and save again.
+    assert_eq!(exec(&mut c, &[0x0F, 0x6E, 0xE8]), Ok(()));
+    assert_eq!(exec(&mut c, &[0x0F, 0x77]), Ok(()));
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x03]), Ok(()));
+    c.mem.read_bytes(0x3000, &mut fx);
+    assert_eq!(fx[4], 0, "EMMS: abridged tags empty");
+    assert_eq!(exec(&mut c, &[0xDD, 0x33]), Ok(()));
+    c.mem.read_bytes(0x3000, &mut sv);
+    assert_eq!(
+        u16::from_le_bytes([sv[8], sv[9]]),
+        0xFFFF,
+        "EMMS: FTW empty"
+    );
 }
 
 #[test]
@@ -136,4 +219,30 @@ fn fxsave_fxrstor_simd_part() {
     // Misaligned area -> #GP(0).
     c.state.gpr[0] = 0x3008;
     assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x00]), Err(Fault::gp(0)));
+}
+
+/// CR4.OSFXSR = 0: FXSAVE/FXRSTOR still save and restore MXCSR but leave the XMM
+/// registers and their bytes of the image alone (Intel behaviour, allowed by the SDM).
+#[test]
+fn fxsave_without_osfxsr_skips_xmm() {
+    let mut c = cpu();
+    c.state.cr4 = 0;
+    c.simd.xmm[2] = 0x2222;
+    c.simd.mxcsr = 0x1F80 | 0x6000; // RC = toward zero
+    c.state.gpr[0] = 0x3000;
+    c.mem.write_bytes(0x3000 + 160, &[0xAB; 128]);
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x00]), Ok(())); // fxsave [eax]
+    let mut img = [0u8; 288];
+    c.mem.read_bytes(0x3000, &mut img);
+    assert_eq!(img[24..28], 0x7F80u32.to_le_bytes(), "MXCSR saved");
+    assert!(img[160..].iter().all(|&b| b == 0xAB), "XMM area untouched");
+    // fxrstor [eax]: MXCSR from the image, XMM registers kept.
+    c.mem.write_bytes(0x3000 + 24, &0x1F80u32.to_le_bytes());
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x08]), Ok(()));
+    assert_eq!(c.simd.mxcsr, 0x1F80);
+    assert_eq!(c.simd.xmm[2], 0x2222);
+    // With OSFXSR the XMM image is loaded.
+    c.state.cr4 = cr::OSFXSR;
+    assert_eq!(exec(&mut c, &[0x0F, 0xAE, 0x08]), Ok(()));
+    assert_eq!(c.simd.xmm[2], u128::from_le_bytes([0xAB; 16]));
 }

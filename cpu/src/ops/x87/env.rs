@@ -319,10 +319,8 @@ pub fn fxrstor(cpu: &mut Cpu, img: &[u8; 512]) -> Result<()> {
     Ok(())
 }
 
-/// Bytes of the FXSAVE area the processor writes (288..512 are left alone).
-const FXSAVE_WRITTEN: usize = 288;
-
-/// FXSAVE m512: #GP(0) unless 16-byte aligned; no pending-exception check.
+/// FXSAVE m512: #GP(0) unless 16-byte aligned; no pending-exception check. Writes
+/// bytes 0..288 (0..160 with CR4.OSFXSR = 0, see [`simd::fxsave_len`]).
 fn fxsave_op(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     enter_nowait(cpu)?;
     let lin = check_write(cpu, bus, op, 512)?;
@@ -331,7 +329,8 @@ fn fxsave_op(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     }
     let mut img = [0u8; 512];
     fxsave(cpu, &mut img);
-    write_lin_bytes(cpu, bus, lin, &img[..FXSAVE_WRITTEN])
+    let len = simd::fxsave_len(cpu);
+    write_lin_bytes(cpu, bus, lin, &img[..len])
 }
 
 /// FXRSTOR m512: #GP(0) unless 16-byte aligned.
