@@ -3,7 +3,7 @@
 
 use tab86_cpu::msr::TimeBase;
 use tab86_devices::chipset::Chipset;
-use tab86_devices::IoSize;
+use tab86_devices::{IoSize, IrqLine};
 use tab86_mmu::Bus;
 
 /// Chipset plus the clock mapping used to time port accesses.
@@ -13,15 +13,22 @@ pub struct Board {
     /// Same mapping as the CPU's, so devices and the TSC agree.
     pub time: TimeBase,
     icount: u64,
+    /// IRQ 13: the x87 FERR# output when CR0.NE = 0.
+    pub ferr: IrqLine,
+    /// The guest wrote port 0xF0 (clear the x87 FERR# latch).
+    pub ferr_clear: bool,
 }
 
 impl Board {
     /// Wraps a chipset.
     pub fn new(chipset: Chipset) -> Self {
+        let ferr = chipset.irq_lines().line(13);
         Board {
             chipset,
             time: TimeBase::default(),
             icount: 0,
+            ferr,
+            ferr_clear: false,
         }
     }
 
@@ -40,6 +47,9 @@ impl Bus for Board {
         self.chipset.io_read(port, size(bytes), now)
     }
     fn io_write(&mut self, port: u16, bytes: u8, value: u32) {
+        if port == 0xF0 {
+            self.ferr_clear = true;
+        }
         let now = self.now();
         self.chipset.io_write(port, size(bytes), value, now)
     }

@@ -19,7 +19,7 @@ use tab86_cpu::msr::TimeBase;
 use tab86_cpu::state::{sreg, Segment, TableReg};
 use tab86_cpu::{Cpu, Exit, PhysMem};
 use tab86_devices::chipset::{Chipset, ChipsetConfig};
-use tab86_devices::BoardRequest;
+use tab86_devices::{BoardRequest, InterruptLine};
 
 /// What the machine starts.
 pub enum Firmware {
@@ -293,6 +293,11 @@ impl Machine {
             budget = budget.min(instr.max(1));
         }
         let exit = self.cpu.run(&mut self.board, budget);
+        // x87 FERR# drives IRQ 13 (CR0.NE = 0); a write to port 0xF0 clears it.
+        if std::mem::take(&mut self.board.ferr_clear) {
+            self.cpu.fpu.clear_ferr();
+        }
+        self.board.ferr.set_level(self.cpu.fpu.ferr());
         let now = self.now_ns();
         self.board.chipset.advance(now);
         if let Some(ev) = self.handle_requests() {
