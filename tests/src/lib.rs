@@ -1,1 +1,2 @@
 //! Integration test support for tab86.
+pub mod vectors;
