@@ -389,7 +389,8 @@ mod tests {
         // a32 rep movsb (67 F3 A4) with EDI running past the 64 KiB real-mode limit:
         // the fifth byte raises #GP with ECX/ESI/EDI describing the remaining work.
         let mut cpu = cpu_with(&[0x67, 0xF3, 0xA4, 0xF4]);
-        cpu.mem.write_bytes(0x1000, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        cpu.mem
+            .write_bytes(0x1000, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         cpu.state.gpr[reg::ESI] = 0x1000;
         cpu.state.gpr[reg::EDI] = 0xFFFC;
         cpu.state.gpr[reg::ECX] = 10;
@@ -512,7 +513,8 @@ mod tests {
         assert_eq!(cpu.state.gpr[reg::EDI], 0x50000);
         assert_eq!(bytes(&cpu, 0x4FFFD, 3), b"ABC");
         // Restarting after the page is mapped finishes the copy.
-        cpu.mem.write_bytes(0x2000 + 4 * 0x50, &(0x50007u32).to_le_bytes());
+        cpu.mem
+            .write_bytes(0x2000 + 4 * 0x50, &(0x50007u32).to_le_bytes());
         (op.handler)(&mut cpu, &mut NullBus, &op).unwrap();
         assert_eq!(cpu.state.gpr[reg::ECX], 0);
         assert_eq!(bytes(&cpu, 0x50000, 5), b"DEFGH");
