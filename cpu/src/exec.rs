@@ -177,6 +177,9 @@ impl Cpu {
     pub fn raise(&mut self, bus: &mut dyn Bus, f: Fault) {
         self.stop = true;
         self.state.halted = false;
+        // A delivered fault counts against the budget, so a guest stuck in a fault
+        // loop (handler that faults again) cannot keep `run` from returning.
+        self.state.icount += 1;
         let mut f = f;
         loop {
             let prev = self.delivering;

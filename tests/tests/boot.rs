@@ -138,8 +138,9 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         matches!(stop, Stop::HaltedNoWake | Stop::Poweroff),
         "unexpected stop {stop:?}"
     );
+    // Without ACPI (or APM) Linux turns power-off into halt: "reboot: System halted".
     assert!(
-        log.contains("reboot: Power down"),
+        log.contains("reboot: Power down") || log.contains("reboot: System halted"),
         "no clean power-down:\n{}",
         tail(&log)
     );
@@ -148,7 +149,13 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
     let after = &log[cmd..];
     let after = &after[after.find('\n').map_or(after.len(), |i| i + 1)..];
     let body = &after[..after.find("DMESG-END").expect("dmesg marker")];
-    let body: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Known and documented: the board has no ACPI tables yet (like QEMU -no-acpi), which
+    // the kernel reports once. Anything else fails the test.
+    const KNOWN: &[&str] = &["ACPI BIOS Error (bug): A valid RSDP was not found"];
+    let body: Vec<&str> = body
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !KNOWN.iter().any(|k| l.contains(k)))
+        .collect();
     assert!(
         body.is_empty(),
         "kernel log has error/bug/warning lines:\n{}",

@@ -127,3 +127,62 @@ pub fn lookup(code: C) -> Option<Handler> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daa_das() {
+        // 0x19 + 0x28 = 0x41 with AF set -> 0x47.
+        assert_eq!(decimal_adjust::<true>(0x41, false, true).0, 0x47);
+        let (al, f) = decimal_adjust::<true>(0x9A, false, false);
+        assert_eq!(
+            (al, f & (fl::CF | fl::AF | fl::ZF)),
+            (0x00, fl::CF | fl::AF | fl::ZF)
+        );
+        // 0x47 - 0x19 = 0x2E -> 0x28.
+        assert_eq!(decimal_adjust::<false>(0x2E, false, true).0, 0x28);
+        // DAS keeps the borrow of AL-6 (SDM): 0x03 with AF -> 0xFD, CF.
+        let (al, f) = decimal_adjust::<false>(0x03, false, true);
+        assert_eq!((al, f & fl::CF), (0xFD, fl::CF));
+    }
+
+    #[test]
+    fn aaa_aas() {
+        assert_eq!(
+            ascii_adjust::<true>(0x000B, false),
+            (0x0101, fl::CF | fl::AF)
+        );
+        // P6: AX + 106h, so AL = FAh carries into AH twice.
+        assert_eq!(ascii_adjust::<true>(0x00FA, false).0, 0x0200);
+        assert_eq!(ascii_adjust::<true>(0x0105, false).0, 0x0105);
+        assert_eq!(ascii_adjust::<false>(0x020F, false).0, 0x0109);
+        assert_eq!(ascii_adjust::<false>(0x0200, true).0, 0x000A);
+    }
+
+    #[test]
+    fn aam_aad_through_cpu() {
+        use crate::{Cpu, NullBus, PhysMem};
+        let mut mem = PhysMem::new(1 << 20);
+        // aam 10; aad 10; aam 0 (-> #DE through IVT[0] = 0:9000, a HLT)
+        mem.write_bytes(
+            0x7C00,
+            &[0xD4, 0x0A, 0x89, 0xC3, 0xD5, 0x0A, 0xD4, 0x00, 0xF4],
+        );
+        mem.write_bytes(0x9000, &[0xF4]);
+        mem.write_bytes(0, &[0x00, 0x90, 0x00, 0x00]);
+        let mut cpu = Cpu::new(mem);
+        cpu.set_cs_real(0);
+        cpu.state.eip = 0x7C00;
+        cpu.state.gpr[4] = 0x7000;
+        cpu.state.gpr[0] = 0x4F; // 79
+        cpu.run(&mut NullBus, 100);
+        assert_eq!(cpu.state.gpr[3] & 0xFFFF, 0x0709); // after AAM: AH=7, AL=9
+        assert_eq!(cpu.state.gpr[0] & 0xFFFF, 0x004F); // AAD restores 79
+        assert_eq!(cpu.state.eip, 0x9001);
+        let mut ret = [0u8; 2];
+        cpu.mem.read_bytes(0x7000 - 6, &mut ret);
+        assert_eq!(u16::from_le_bytes(ret), 0x7C06); // #DE is a fault at AAM 0
+    }
+}

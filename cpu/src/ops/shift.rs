@@ -245,3 +245,113 @@ pub fn lookup(code: C) -> Option<Handler> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cpu, Exit, NullBus, PhysMem};
+
+    const CF: u32 = fl::CF;
+    const OF: u32 = fl::OF;
+
+    #[test]
+    fn shl_counts() {
+        let (r, f, all) = compute::<SHL, 1>(0x81, 1, false);
+        assert_eq!((r, f & (CF | OF), all), (0x02, CF | OF, true));
+        // Count 8 on a byte: the last bit out is bit 0.
+        let (r, f, _) = compute::<SHL, 1>(0x01, 8, false);
+        assert_eq!((r, f & CF), (0, CF));
+        assert_ne!(f & fl::ZF, 0);
+        // Count 9..31 on a byte shifts everything out, CF = 0.
+        let (r, f, _) = compute::<SHL, 1>(0xFF, 9, false);
+        assert_eq!((r, f & CF), (0, 0));
+        let (r, f, _) = compute::<SHL, 2>(0x0001, 16, false);
+        assert_eq!((r, f & CF), (0, CF));
+        let (r, f, _) = compute::<SHL, 4>(0x0000_0003, 31, false);
+        assert_eq!((r, f & CF), (0x8000_0000, CF));
+    }
+
+    #[test]
+    fn shr_and_sar() {
+        let (r, f, _) = compute::<SHR, 1>(0x81, 1, false);
+        assert_eq!((r, f & (CF | OF)), (0x40, CF | OF));
+        let (r, f, _) = compute::<SHR, 2>(0x8000, 16, false);
+        assert_eq!((r, f & CF), (0, CF));
+        let (r, f, _) = compute::<SAR, 1>(0x80, 1, false);
+        assert_eq!((r, f & (CF | OF | fl::SF)), (0xC0, fl::SF));
+        let (r, f, _) = compute::<SAR, 2>(0x8000, 31, false);
+        assert_eq!((r, f & CF), (0xFFFF, CF));
+        let (r, f, _) = compute::<SAR, 4>(0x4000_0001, 31, false);
+        assert_eq!((r, f & CF), (0, CF));
+    }
+
+    #[test]
+    fn rotates() {
+        let (r, f, all) = compute::<ROL, 1>(0x81, 1, false);
+        assert_eq!((r, f, all), (0x03, CF | OF, false));
+        // ROL by 8 on a byte: value unchanged, CF = bit 0 of the result.
+        let (r, f, _) = compute::<ROL, 1>(0x81, 8, false);
+        assert_eq!((r, f & CF), (0x81, CF));
+        let (r, f, _) = compute::<ROR, 2>(0x0001, 1, false);
+        assert_eq!((r, f), (0x8000, CF | OF));
+        let (r, _, _) = compute::<ROR, 4>(0x1234_5678, 16, false);
+        assert_eq!(r, 0x5678_1234);
+        // RCL through carry: 9-bit rotate.
+        let (r, f, _) = compute::<RCL, 1>(0x80, 1, false);
+        assert_eq!((r, f), (0x00, CF | OF));
+        let (r, f, _) = compute::<RCL, 1>(0x00, 8, true);
+        assert_eq!((r, f & CF), (0x80, 0));
+        let (r, f, _) = compute::<RCR, 2>(0x0001, 1, true);
+        assert_eq!((r, f), (0x8000, CF | OF));
+        let (r, f, _) = compute::<RCR, 4>(0x0000_0002, 2, true);
+        assert_eq!((r, f & CF), (0x4000_0000, CF));
+    }
+
+    #[test]
+    fn double_shifts() {
+        let (r, f) = double::<true, 4>(0x8000_0001, 0xF000_0000, 4);
+        assert_eq!((r, f & CF), (0x0000_001F, 0));
+        let (r, f) = double::<false, 4>(0x0000_0018, 0x0000_000A, 4);
+        assert_eq!((r, f & CF), (0xA000_0001, CF));
+        let (r, _) = double::<true, 2>(0x1234, 0xABCD, 8);
+        assert_eq!(r, 0x34AB);
+        // 16-bit count > 16 (undefined): P6 shifts dst:src:src.
+        let (r, _) = double::<true, 2>(0x1234, 0xABCD, 20);
+        assert_eq!(r, 0xBCDA);
+        let (r, _) = double::<false, 2>(0x1234, 0xABCD, 20);
+        assert_eq!(r, 0x4ABC);
+    }
+
+    /// Runs `code` at 0000:7C00 with the given flags and returns (EAX, flags).
+    fn exec(code: &[u8], eax: u32, ecx: u32, flags: u32) -> (u32, u32) {
+        let mut mem = PhysMem::new(1 << 20);
+        mem.write_bytes(0x7C00, code);
+        let mut cpu = Cpu::new(mem);
+        cpu.set_cs_real(0);
+        cpu.state.eip = 0x7C00;
+        cpu.state.gpr[0] = eax;
+        cpu.state.gpr[1] = ecx;
+        cpu.state.eflags = flags | fl::FIXED;
+        assert_eq!(cpu.run(&mut NullBus, 100), Exit::HaltedNoWake);
+        (cpu.state.gpr[0], cpu.state.flags())
+    }
+
+    #[test]
+    fn zero_and_masked_counts_leave_flags() {
+        let all = fl::ARITH;
+        // shl ax,cl with CL=0 and CL=32 (masked to 0): nothing changes.
+        for cl in [0, 32, 64] {
+            let (ax, f) = exec(&[0xD3, 0xE0, 0xF4], 0x1234, cl, all);
+            assert_eq!((ax, f & all), (0x1234, all));
+        }
+        // rcl al,9 on a byte is a full 9-bit turn: nothing changes, not even OF.
+        let (ax, f) = exec(&[0xC0, 0xD0, 0x09, 0xF4], 0x5A, 0, fl::OF);
+        assert_eq!((ax, f & all), (0x5A, fl::OF));
+        // shl eax,33 is shl eax,1.
+        let (ax, f) = exec(&[0x66, 0xC1, 0xE0, 0x21, 0xF4], 0x8000_0001, 0, 0);
+        assert_eq!((ax, f & (CF | OF)), (2, CF | OF));
+        // A rotate keeps SF/ZF/PF/AF.
+        let (ax, f) = exec(&[0xD0, 0xC0, 0xF4], 0x80, 0, fl::ZF | fl::AF);
+        assert_eq!((ax, f & all), (0x01, fl::ZF | fl::AF | CF | OF));
+    }
+}

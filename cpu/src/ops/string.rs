@@ -301,3 +301,222 @@ pub fn lookup(code: C) -> Option<Handler> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::state::{fl, reg};
+    use crate::{Cpu, Exit, NullBus, PhysMem};
+
+    /// A real-mode CPU at 0000:7C00 running `code`; IVT entry 13 points at a HLT at 0x9000.
+    fn cpu_with(code: &[u8]) -> Cpu {
+        let mut mem = PhysMem::new(1 << 20);
+        mem.write_bytes(0x7C00, code);
+        mem.write_bytes(13 * 4, &[0x00, 0x90, 0x00, 0x00]);
+        mem.write_bytes(0x9000, &[0xF4]);
+        let mut cpu = Cpu::new(mem);
+        cpu.set_cs_real(0);
+        cpu.state.eip = 0x7C00;
+        cpu.state.gpr[reg::ESP] = 0x7000;
+        cpu
+    }
+
+    fn run(cpu: &mut Cpu) {
+        assert_eq!(cpu.run(&mut NullBus, 10_000), Exit::HaltedNoWake);
+    }
+
+    fn bytes(cpu: &Cpu, at: u32, n: usize) -> Vec<u8> {
+        let mut b = vec![0; n];
+        cpu.mem.read_bytes(at, &mut b);
+        b
+    }
+
+    #[test]
+    fn rep_with_zero_count_does_nothing() {
+        // rep movsb; hlt
+        let mut cpu = cpu_with(&[0xF3, 0xA4, 0xF4]);
+        cpu.state.gpr[reg::ESI] = 0x1000;
+        cpu.state.gpr[reg::EDI] = 0x2000;
+        cpu.mem.write_bytes(0x1000, &[7]);
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x1000);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0x2000);
+        assert_eq!(bytes(&cpu, 0x2000, 1), [0]);
+    }
+
+    #[test]
+    fn overlapping_forward_byte_copy_replicates() {
+        // rep movsb with DI = SI + 1 propagates the first byte (not a memmove).
+        let mut cpu = cpu_with(&[0xF3, 0xA4, 0xF4]);
+        cpu.mem.write_bytes(0x1000, &[0xAA, 1, 2, 3, 4, 5, 6, 7, 8]);
+        cpu.state.gpr[reg::ESI] = 0x1000;
+        cpu.state.gpr[reg::EDI] = 0x1001;
+        cpu.state.gpr[reg::ECX] = 8;
+        run(&mut cpu);
+        assert_eq!(bytes(&cpu, 0x1000, 9), [0xAA; 9]);
+        assert_eq!(cpu.state.gpr[reg::ECX], 0);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x1008);
+    }
+
+    #[test]
+    fn backward_word_copy_with_df() {
+        // std; rep movsw copies from the top down, so an upward overlap is a memmove.
+        let mut cpu = cpu_with(&[0xFD, 0xF3, 0xA5, 0xF4]);
+        cpu.mem.write_bytes(0x1000, &[1, 2, 3, 4, 5, 6]);
+        cpu.state.gpr[reg::ESI] = 0x1004;
+        cpu.state.gpr[reg::EDI] = 0x1006;
+        cpu.state.gpr[reg::ECX] = 3;
+        run(&mut cpu);
+        assert_eq!(bytes(&cpu, 0x1000, 8), [1, 2, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x0FFE);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0x1000);
+        assert_ne!(cpu.state.eflags & fl::DF, 0);
+    }
+
+    #[test]
+    fn si_di_wrap_at_64k_with_16_bit_addressing() {
+        // ds: movsb at SI=FFFF copies one byte and wraps SI to 0, keeping ESI's top half.
+        let mut cpu = cpu_with(&[0xA4, 0xF4]);
+        cpu.state.gpr[reg::ESI] = 0x1234_FFFF;
+        cpu.state.gpr[reg::EDI] = 0x10;
+        cpu.mem.write_bytes(0xFFFF, &[0x5A]);
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x1234_0000);
+        assert_eq!(bytes(&cpu, 0x10, 1), [0x5A]);
+    }
+
+    #[test]
+    fn fault_mid_rep_leaves_consistent_registers() {
+        // a32 rep movsb (67 F3 A4) with EDI running past the 64 KiB real-mode limit:
+        // the fifth byte raises #GP with ECX/ESI/EDI describing the remaining work.
+        let mut cpu = cpu_with(&[0x67, 0xF3, 0xA4, 0xF4]);
+        cpu.mem
+            .write_bytes(0x1000, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        cpu.state.gpr[reg::ESI] = 0x1000;
+        cpu.state.gpr[reg::EDI] = 0xFFFC;
+        cpu.state.gpr[reg::ECX] = 10;
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::ECX], 6);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x1004);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0x1_0000);
+        assert_eq!(bytes(&cpu, 0xFFFC, 4), [1, 2, 3, 4]);
+        // The pushed return address is the REP instruction itself (a fault).
+        assert_eq!(bytes(&cpu, 0x7000 - 6, 2), [0x00, 0x7C]);
+    }
+
+    #[test]
+    fn long_rep_runs_in_restartable_chunks() {
+        // rep stosb over 10000 bytes: one execution does CHUNK iterations and stays put.
+        let mut cpu = cpu_with(&[0xF3, 0xAA, 0xF4]);
+        cpu.state.gpr[reg::EAX] = 0x77;
+        cpu.state.gpr[reg::EDI] = 0x1_0000 - 10_000;
+        cpu.state.gpr[reg::ECX] = 10_000;
+        cpu.step(&mut NullBus);
+        assert_eq!(cpu.state.gpr[reg::ECX], 10_000 - super::CHUNK);
+        assert_eq!(cpu.state.eip, 0x7C00);
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::ECX], 0);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0); // DI wrapped
+        let b = bytes(&cpu, 0x1_0000 - 10_000, 10_001);
+        assert!(b[..10_000].iter().all(|&x| x == 0x77));
+        assert_eq!(b[10_000], 0);
+    }
+
+    #[test]
+    fn repe_cmps_stops_at_first_difference() {
+        // repe cmpsb over "abcX" vs "abcY": stops after the 4th byte with ZF=0.
+        let mut cpu = cpu_with(&[0xF3, 0xA6, 0xF4]);
+        cpu.mem.write_bytes(0x1000, b"abcXef");
+        cpu.mem.write_bytes(0x2000, b"abcYef");
+        cpu.state.gpr[reg::ESI] = 0x1000;
+        cpu.state.gpr[reg::EDI] = 0x2000;
+        cpu.state.gpr[reg::ECX] = 6;
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::ECX], 2);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x1004);
+        assert!(!cpu.state.zf());
+        assert!(cpu.state.cf()); // 'X' < 'Y'
+    }
+
+    #[test]
+    fn repne_scas_finds_the_byte() {
+        // repne scasb for 0 in "hello\0": DI ends one past the NUL.
+        let mut cpu = cpu_with(&[0xF2, 0xAE, 0xF4]);
+        cpu.mem.write_bytes(0x2000, b"hello\0xx");
+        cpu.state.gpr[reg::EDI] = 0x2000;
+        cpu.state.gpr[reg::ECX] = 0xFFFF;
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0x2006);
+        assert_eq!(cpu.state.gpr[reg::ECX], 0xFFFF - 6);
+        assert!(cpu.state.zf());
+    }
+
+    #[test]
+    fn rep_stos_into_upcoming_code_is_seen() {
+        // mov di,7C0Bh; mov al,5; mov cx,1; rep stosb; mov bl,1; hlt -- the STOS
+        // rewrites the immediate of `mov bl,1` (at 7C0Bh) in the block being run.
+        let mut cpu = cpu_with(&[
+            0xBF, 0x0B, 0x7C, 0xB0, 0x05, 0xB9, 0x01, 0x00, 0xF3, 0xAA, 0xB3, 0x01, 0xF4,
+        ]);
+        run(&mut cpu);
+        assert_eq!(cpu.state.gpr[reg::EBX] & 0xFF, 5);
+    }
+
+    #[test]
+    fn segment_override_applies_to_source_only() {
+        // es: movsb reads ES:SI and writes ES:DI.
+        let mut cpu = cpu_with(&[0x26, 0xA4, 0xF4]);
+        cpu.state.seg[crate::state::sreg::ES] = crate::state::Segment::real(0x100);
+        cpu.mem.write_bytes(0x1000 + 0x10, &[0x42]);
+        cpu.mem.write_bytes(0x10, &[0x99]);
+        cpu.state.gpr[reg::ESI] = 0x10;
+        cpu.state.gpr[reg::EDI] = 0x20;
+        run(&mut cpu);
+        assert_eq!(bytes(&cpu, 0x1020, 1), [0x42]);
+    }
+
+    #[test]
+    fn page_fault_mid_rep_movs_leaves_consistent_registers() {
+        // Flat 32-bit protected mode with paging; page 0x50000 is not present. A
+        // REP MOVSB whose destination runs into it stops there with #PF(write).
+        use crate::decode::convert;
+        use crate::fault::vector;
+        use crate::state::{cr, sreg, Segment};
+        let mut cpu = Cpu::new(PhysMem::new(1 << 20));
+        cpu.mem.write_bytes(0x1000, &0x2007u32.to_le_bytes());
+        for i in 0..256u32 {
+            let pte = if i == 0x50 { 0 } else { i << 12 | 7 };
+            cpu.mem.write_bytes(0x2000 + 4 * i, &pte.to_le_bytes());
+        }
+        cpu.mem.write_bytes(0x10000, b"ABCDEFGH");
+        let data = Segment::from_descriptor(0x10, 0x0000_FFFF, 0x00CF_9300);
+        for s in [sreg::ES, sreg::SS, sreg::DS] {
+            cpu.state.seg[s] = data;
+        }
+        cpu.state.seg[sreg::CS] = Segment::from_descriptor(0x08, 0x0000_FFFF, 0x00CF_9B00);
+        cpu.state.cr3 = 0x1000;
+        cpu.state.cr0 |= cr::PE | cr::PG;
+        cpu.flush_tlb(false);
+        cpu.state.gpr[reg::ESI] = 0x10000;
+        cpu.state.gpr[reg::EDI] = 0x4FFFD;
+        cpu.state.gpr[reg::ECX] = 8;
+        let mut dec = iced_x86::Decoder::new(32, &[0xF3, 0xA4], iced_x86::DecoderOptions::NONE);
+        let op = convert(&dec.decode());
+        cpu.state.eip = 0x5000;
+        cpu.next_eip = 0x5002;
+        let r = (op.handler)(&mut cpu, &mut NullBus, &op);
+        let f = r.expect_err("must fault");
+        assert_eq!(f.vector, vector::PF);
+        assert_eq!(f.error_code, Some(2)); // supervisor write to a not-present page
+        assert_eq!(cpu.state.cr2, 0x50000);
+        assert_eq!(cpu.state.gpr[reg::ECX], 5);
+        assert_eq!(cpu.state.gpr[reg::ESI], 0x10003);
+        assert_eq!(cpu.state.gpr[reg::EDI], 0x50000);
+        assert_eq!(bytes(&cpu, 0x4FFFD, 3), b"ABC");
+        // Restarting after the page is mapped finishes the copy.
+        cpu.mem
+            .write_bytes(0x2000 + 4 * 0x50, &(0x50007u32).to_le_bytes());
+        (op.handler)(&mut cpu, &mut NullBus, &op).unwrap();
+        assert_eq!(cpu.state.gpr[reg::ECX], 0);
+        assert_eq!(bytes(&cpu, 0x50000, 5), b"DEFGH");
+    }
+}
