@@ -411,6 +411,10 @@ impl Rig {
         let mut images = Vec::new();
         if let Some((_, fa)) = v.exception {
             images.push(fa);
+            // The capture's flag_address is word-aligned; with an odd SP the FLAGS word
+            // really lands at SS:(SP-2), so mask that image too.
+            let sp = v.init[SP].wrapping_sub(2);
+            images.push(((v.init[SS] as u32) << 4) + sp as u32);
         }
         if &key[..2] == "9C" {
             let sp = v.init[SP].wrapping_sub(2);

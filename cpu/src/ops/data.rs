@@ -74,7 +74,13 @@ fn load_far<const S: u32, const SEG: usize>(
     }
     let ea = cpu.ea(op);
     let off = cpu.read_sz(bus, op.seg as usize, ea, S)?;
-    let sel = cpu.read16(bus, op.seg as usize, ea.wrapping_add(S))?;
+    // The selector follows the offset; with 16-bit addressing its offset wraps at 64 KiB.
+    let sel_off = if op.addr16 {
+        ea.wrapping_add(S) & 0xFFFF
+    } else {
+        ea.wrapping_add(S)
+    };
+    let sel = cpu.read16(bus, op.seg as usize, sel_off)?;
     cpu.load_seg(bus, SEG, sel)?;
     cpu.set_reg(op.r[0], S, off);
     Ok(())

@@ -524,7 +524,13 @@ fn call_ptr<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<(
 fn far_ptr<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<(u16, u32)> {
     let ea = cpu.ea(op);
     let off = cpu.read_sz(bus, op.seg as usize, ea, S)?;
-    let sel = cpu.read16(bus, op.seg as usize, ea.wrapping_add(S))?;
+    // The selector follows the offset; with 16-bit addressing its offset wraps at 64 KiB.
+    let sel_off = if op.addr16 {
+        ea.wrapping_add(S) & 0xFFFF
+    } else {
+        ea.wrapping_add(S)
+    };
+    let sel = cpu.read16(bus, op.seg as usize, sel_off)?;
     Ok((sel, off))
 }
 
