@@ -248,6 +248,10 @@ impl Machine {
             host_t0: t0,
             stopped: None,
         };
+        if m.clock == ClockMode::RealTime {
+            // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
+            m.set_time(0, 10_000);
+        }
         let a20 = if bios_mode {
             m.board.chipset.a20_enabled()
         } else {
@@ -280,9 +284,16 @@ impl Machine {
         let now = self.now_ns();
         if self.clock == ClockMode::RealTime {
             // Re-anchor to the wall clock, never moving backwards.
+            // Catch up with the wall clock, but never past the next timer deadline:
+            // a jump over several PIT periods would lose ticks (jiffies would fall
+            // behind the TSC and Linux would mark the TSC unstable).
             let wall = self.host.now_ns().saturating_sub(self.host_t0);
+            let target = match self.board.chipset.next_deadline() {
+                Some(d) => wall.min(d),
+                None => wall,
+            };
             let ns_per_k = self.cpu.time.ns_per_kinstr;
-            self.set_time(wall.max(now), ns_per_k);
+            self.set_time(target.max(now), ns_per_k);
         }
         let now = self.now_ns();
         self.board.chipset.advance(now);
@@ -292,7 +303,22 @@ impl Machine {
             let instr = (ns as u128 * 1000 / self.cpu.time.ns_per_kinstr.max(1) as u128) as u64;
             budget = budget.min(instr.max(1));
         }
+        let host_before = self.host.now_ns();
+        let icount_before = self.cpu.state.icount;
         let exit = self.cpu.run(&mut self.board, budget);
+        if self.clock == ClockMode::RealTime {
+            // Interpolate virtual time inside a slice at the measured speed, so the
+            // TSC and the PIT keep agreeing between wall-clock re-anchors.
+            let ran = self.cpu.state.icount - icount_before;
+            if ran >= 100_000 {
+                let est = (self.host.now_ns().saturating_sub(host_before) as u128 * 1000
+                    / ran as u128) as u64;
+                let old = self.cpu.time.ns_per_kinstr;
+                let ns_per_k = ((old * 3 + est) / 4).clamp(100, 100_000);
+                let now = self.now_ns();
+                self.set_time(now, ns_per_k);
+            }
+        }
         // x87 FERR# drives IRQ 13 (CR0.NE = 0); a write to port 0xF0 clears it.
         if std::mem::take(&mut self.board.ferr_clear) {
             self.cpu.fpu.clear_ferr();
