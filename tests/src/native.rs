@@ -284,3 +284,51 @@ pub fn native_and_emulated(
     let img = std::fs::read(&bin).map_err(|e| e.to_string())?;
     Ok((want, run_elf(&img, budget)))
 }
+
+/// Runs program `name` (built into `bin_dir`) natively and emulated and asserts that every output line
+/// matches (one line per test case). Without the toolchain it fails when `CI` is set
+/// and skips with a loud message otherwise.
+pub fn check_exact(bin_dir: &std::path::Path, name: &str, budget: u64) {
+    let (want, got) = match native_and_emulated(bin_dir, name, budget) {
+        Ok(r) => r,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("\n!!!!! SKIPPING native ground-truth test {name}: {e}\n");
+            return;
+        }
+        Err(e) => panic!("native suite cannot be built in CI: {e}"),
+    };
+    let got_text = String::from_utf8_lossy(&got.stdout);
+    let want: Vec<&str> = want.lines().collect();
+    let have: Vec<&str> = got_text.lines().collect();
+    let mut diffs = Vec::new();
+    for (i, w) in want.iter().enumerate() {
+        match have.get(i) {
+            Some(h) if h == w => {}
+            Some(h) => diffs.push(format!("  native: {w}\n  emul:   {h}")),
+            None => diffs.push(format!("  native: {w}\n  emul:   <missing>")),
+        }
+    }
+    if have.len() > want.len() {
+        diffs.push(format!("  {} extra lines", have.len() - want.len()));
+    }
+    let total = want.len();
+    let stopped = got
+        .error
+        .as_ref()
+        .map(|e| format!(" (stopped: {e})"))
+        .unwrap_or_default();
+    eprintln!(
+        "native {name}: {total} cases, {} pass, {} fail{stopped}",
+        total - diffs.len().min(total),
+        diffs.len()
+    );
+    for d in diffs.iter().take(20) {
+        eprintln!("{d}");
+    }
+    assert!(total > 0, "{name} printed nothing natively");
+    assert!(
+        diffs.is_empty() && got.error.is_none() && got.exit == Some(0),
+        "{name}: {} of {total} cases differ from native{stopped}",
+        diffs.len()
+    );
+}
