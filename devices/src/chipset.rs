@@ -28,7 +28,7 @@ use crate::debug::{DebugCon, DebugExit, ReadBack};
 use crate::error::{Error, Result};
 use crate::irq::IrqLines;
 use crate::kbc::{Port92, I8042};
-use crate::pci::{I440fx, PciBus, Piix3, PirqRouter};
+use crate::pci::{I440fx, PciBus, Piix3, PirqRouter, FIRMWARE_PIRQ_IRQS};
 use crate::pic::{Pic, PicSelect};
 use crate::pit::{Pit, PortB};
 use crate::request::{A20Gate, BoardRequest, BoardRequests};
@@ -207,6 +207,20 @@ impl Chipset {
             requests,
             a20,
         })
+    }
+
+    /// Do what PC firmware does before an OS starts: route PIRQA#-PIRQD# to
+    /// [`FIRMWARE_PIRQ_IRQS`] in the PIIX3 and mark those IRQs level-triggered in
+    /// the ELCR (PCI interrupts are shared, active-low levels).
+    pub fn route_pci_interrupts(&mut self) {
+        let mut elcr = [self.pic.read_elcr(0), self.pic.read_elcr(1)];
+        let routes = FIRMWARE_PIRQ_IRQS.iter().rev().fold(0, |v, &irq| v << 8 | u32::from(irq));
+        self.pci.config_write(1, 0, 0x60, routes, 0x0F);
+        for &irq in &FIRMWARE_PIRQ_IRQS {
+            elcr[usize::from(irq >> 3)] |= 1 << (irq & 7);
+        }
+        self.pic.write_elcr(0, elcr[0]);
+        self.pic.write_elcr(1, elcr[1]);
     }
 
     /// The ISA interrupt inputs (for wiring further devices to the PIC).

@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod block;
 pub mod bus;
 pub mod chipset;
 pub mod debug;
@@ -61,6 +62,7 @@ pub mod uart;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
+pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId};
 pub use bus::{IoSize, PioAddress, PioDevice, PioRange, PortBus};
 pub use chipset::{Chipset, ChipsetConfig};
 pub use debug::{DebugCon, DebugExit, ReadBack};

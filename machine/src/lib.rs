@@ -172,7 +172,7 @@ impl Machine {
         }
         let mut mem = PhysMem::new(ram);
         let bios_mode = matches!(cfg.firmware, Firmware::Bios(_));
-        let chipset = Chipset::new(ChipsetConfig {
+        let mut chipset = Chipset::new(ChipsetConfig {
             rtc_epoch_secs: cfg.rtc_epoch,
             ram_bytes: ram as u64,
             serial: [Some(cfg.serial), None, None, None],
@@ -192,6 +192,8 @@ impl Machine {
                 initrd,
                 cmdline,
             } => {
+                // We are the firmware: set up what a BIOS leaves for the OS.
+                chipset.route_pci_interrupts();
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
                 let entry = match KernelFormat::detect(&kernel) {
                     Some(KernelFormat::BzImage) => {

@@ -311,3 +311,13 @@ fn random_port_traffic_never_panics() {
         }
     }
 }
+
+#[test]
+fn firmware_pci_routing_is_visible_in_piix3_and_elcr() {
+    let mut cs = Chipset::new(ChipsetConfig::default()).unwrap();
+    cs.route_pci_interrupts();
+    assert_eq!(cs.pci.config_read(1, 0, 0x60), 0x0B0B_0A0A);
+    assert_eq!(cs.pirq.route(0), Some(10));
+    assert_eq!(cs.pirq.route(3), Some(11));
+    assert_eq!(cs.io_read(0x4D1, IoSize::Byte, 0), 0x0C);
+}

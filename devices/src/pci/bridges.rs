@@ -58,6 +58,11 @@ impl PciFunction for I440fx {
     }
 }
 
+/// The ISA IRQs that firmware routes PIRQA#-PIRQD# to (SeaBIOS's choice on this
+/// board: A, B to 10 and C, D to 11), level-triggered in the ELCR. The ACPI
+/// `_PRT` and each function's Interrupt Line register must agree with it.
+pub const FIRMWARE_PIRQ_IRQS: [u8; 4] = [10, 10, 11, 11];
+
 /// PIRQ route register value meaning "not routed" (bit 7, IRQEN# inactive).
 pub const PIRQ_DISABLED: u8 = 0x80;
 

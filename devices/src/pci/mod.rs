@@ -9,7 +9,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use bridges::{I440fx, PciIntx, Piix3, PirqRouter, PIRQ_DISABLED};
+pub use bridges::{I440fx, PciIntx, Piix3, PirqRouter, FIRMWARE_PIRQ_IRQS, PIRQ_DISABLED};
 pub use config::{reg, Bar, BarKind, ConfigSpace};
 
 use crate::bus::IoSize;
