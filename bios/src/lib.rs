@@ -13,7 +13,8 @@
 //! through the small [`GuestMemory`] trait and take file contents as byte
 //! slices, so it builds for `wasm32-unknown-unknown` and holds no global
 //! state. The board builds its memory map with [`pc_e820_map`] and passes
-//! the same map to the loaders, so the guest sees one consistent map.
+//! the same map to the loaders, so the guest sees one consistent map, and
+//! [`build_acpi_tables`] for the ACPI tables it places in the BIOS area.
 //!
 //! Typical board use:
 //!
@@ -35,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod acpi;
 mod e820;
 mod entry;
 mod error;
@@ -44,6 +46,7 @@ mod memory;
 mod multiboot;
 mod rom;
 
+pub use acpi::{build_acpi_tables, AcpiConfig, PciRoute, ACPI_TABLES_BASE};
 pub use e820::{
     pc_e820_map, usable_region_containing, E820Entry, E820Type, BIOS_AREA_START, CONVENTIONAL_END,
     EBDA_START, HIGH_MEMORY_START, HIGH_ROM_BASE, MAX_E820_ENTRIES, MAX_RAM_SIZE, MIN_RAM_SIZE,

@@ -11,6 +11,7 @@
 //! | 0x80 | POST code | |
 //! | 0x3F8, 0x2F8, 0x3E8, 0x2E8 (+8) | 16550A COM1-4 | 4, 3, 4, 3 |
 //! | 0xCF8-0xCFF | PCI mechanism #1, 0xCF9 reset | PIRQ routed |
+//! | configurable (0x600 for kernel boots) | ACPI PM1 + PM timer | 9 (SCI) |
 //! | configurable | isa-debug-exit, debugcon | |
 //!
 //! The CPU side is [`Chipset::intr_pending`]/[`Chipset::acknowledge`] and
@@ -23,6 +24,7 @@ mod tests;
 
 use std::io::Write;
 
+use crate::acpi_pm::{AcpiPm, PM_BLOCK_LEN};
 use crate::bus::{IoSize, PioDevice, PioRange, PortBus};
 use crate::debug::{DebugCon, DebugExit, ReadBack};
 use crate::error::{Error, Result};
@@ -48,6 +50,8 @@ pub struct ChipsetConfig {
     pub debugcon: Vec<(u16, Box<dyn Write>)>,
     /// isa-debug-exit port (QEMU's default is 0xF4), if wanted.
     pub debug_exit_port: Option<u16>,
+    /// Base of the ACPI PM block (announced by the FADT), if ACPI is offered.
+    pub acpi_pm_base: Option<u16>,
 }
 
 impl Default for ChipsetConfig {
@@ -59,6 +63,7 @@ impl Default for ChipsetConfig {
             serial: [None, None, None, None],
             debugcon: Vec::new(),
             debug_exit_port: None,
+            acpi_pm_base: None,
         }
     }
 }
@@ -77,6 +82,7 @@ enum Slot {
     Post,
     Uart(u8),
     Pci,
+    AcpiPm,
     DebugExit,
     DebugCon(u16),
     Ext(u16),
@@ -85,7 +91,10 @@ enum Slot {
 impl Slot {
     /// Devices that take a whole access at once rather than byte by byte.
     fn wide(self) -> bool {
-        matches!(self, Slot::Pci | Slot::DebugExit | Slot::Ext(_))
+        matches!(
+            self,
+            Slot::Pci | Slot::AcpiPm | Slot::DebugExit | Slot::Ext(_)
+        )
     }
 }
 
@@ -111,6 +120,8 @@ pub struct Chipset {
     pub pci: PciBus,
     /// PIIX3's interrupt router; PCI devices get their INTx# from it.
     pub pirq: PirqRouter,
+    /// ACPI PM1 registers and PM timer (present when configured).
+    pub acpi_pm: Option<AcpiPm>,
     /// isa-debug-exit.
     pub debug_exit: DebugExit,
     /// debugcon ports, in configuration order.
@@ -169,6 +180,11 @@ impl Chipset {
                 uarts[i] = Some(Uart::new(Box::new(lines.line(COM_IRQS[i])), sink));
             }
         }
+        let mut acpi_pm = None;
+        if let Some(base) = config.acpi_pm_base {
+            ports.insert(range(base, PM_BLOCK_LEN)?, Slot::AcpiPm)?;
+            acpi_pm = Some(AcpiPm::new(Box::new(lines.line(9)), requests.clone()));
+        }
         if let Some(port) = config.debug_exit_port {
             ports.insert(range(port, 1)?, Slot::DebugExit)?;
         }
@@ -199,6 +215,7 @@ impl Chipset {
             post,
             pci,
             pirq,
+            acpi_pm,
             debug_exit: DebugExit::new(requests.clone()),
             debugcons,
             ext: Vec::new(),
@@ -214,7 +231,10 @@ impl Chipset {
     /// the ELCR (PCI interrupts are shared, active-low levels).
     pub fn route_pci_interrupts(&mut self) {
         let mut elcr = [self.pic.read_elcr(0), self.pic.read_elcr(1)];
-        let routes = FIRMWARE_PIRQ_IRQS.iter().rev().fold(0, |v, &irq| v << 8 | u32::from(irq));
+        let routes = FIRMWARE_PIRQ_IRQS
+            .iter()
+            .rev()
+            .fold(0, |v, &irq| v << 8 | u32::from(irq));
         self.pci.config_write(1, 0, 0x60, routes, 0x0F);
         for &irq in &FIRMWARE_PIRQ_IRQS {
             elcr[usize::from(irq >> 3)] |= 1 << (irq & 7);
@@ -302,7 +322,8 @@ impl Chipset {
     pub fn next_deadline(&self) -> Option<u64> {
         let uarts = self.uarts.iter().flatten().filter_map(Uart::next_deadline);
         let ext = self.ext.iter().filter_map(|(_, d)| d.next_deadline());
-        [self.pit.next_deadline(), self.rtc.next_deadline()]
+        let pm = self.acpi_pm.as_ref().and_then(AcpiPm::next_deadline);
+        [self.pit.next_deadline(), self.rtc.next_deadline(), pm]
             .into_iter()
             .flatten()
             .chain(uarts)
@@ -318,6 +339,9 @@ impl Chipset {
         self.rtc.advance(now_ns);
         for u in self.uarts.iter_mut().flatten() {
             u.advance(now_ns);
+        }
+        if let Some(pm) = &mut self.acpi_pm {
+            pm.advance(now_ns);
         }
         for (_, d) in &mut self.ext {
             d.advance(now_ns);
@@ -364,6 +388,10 @@ impl Chipset {
                 Some((_, d)) => d.pio_read(off, size, now),
                 None => 0xFFFF_FFFF,
             },
+            Slot::AcpiPm => match &mut self.acpi_pm {
+                Some(pm) => pm.read(off, size, now),
+                None => 0xFFFF_FFFF,
+            },
             Slot::DebugExit => self.debug_exit.read(),
             _ => u32::from(self.byte_read_slot(slot, off, now)),
         }
@@ -375,6 +403,11 @@ impl Chipset {
             Slot::Ext(i) => {
                 if let Some((_, d)) = self.ext.get_mut(usize::from(i)) {
                     d.pio_write(off, size, value, now);
+                }
+            }
+            Slot::AcpiPm => {
+                if let Some(pm) = &mut self.acpi_pm {
+                    pm.write(off, size, value, now);
                 }
             }
             Slot::DebugExit => self.debug_exit.write(value),
@@ -419,7 +452,7 @@ impl Chipset {
                 .debugcons
                 .get(usize::from(i))
                 .map_or(0xFF, DebugCon::read),
-            Slot::Pci | Slot::DebugExit | Slot::Ext(_) => {
+            Slot::Pci | Slot::AcpiPm | Slot::DebugExit | Slot::Ext(_) => {
                 self.wide_read(slot, off, IoSize::Byte, now) as u8
             }
         }
@@ -446,7 +479,7 @@ impl Chipset {
                     d.write(value);
                 }
             }
-            Slot::Pci | Slot::DebugExit | Slot::Ext(_) => {
+            Slot::Pci | Slot::AcpiPm | Slot::DebugExit | Slot::Ext(_) => {
                 self.wide_write(slot, off, IoSize::Byte, u32::from(value), now)
             }
         }

@@ -3,7 +3,8 @@
 //! The devices a Linux guest expects on an i386 PC: the cascaded 8259A PIC pair,
 //! the 8254 PIT with System Control Port B, 16550A UARTs, the MC146818 RTC/CMOS,
 //! the i8042 keyboard controller with port 0x92, PCI configuration mechanism #1
-//! with i440FX/PIIX3 bridges, and the QEMU-style debug ports.
+//! with i440FX/PIIX3 bridges, the ACPI power-management block, and the QEMU-style
+//! debug ports.
 //!
 //! Design:
 //! - Devices see register offsets; a [`bus::PortBus`] maps port ranges to them.
@@ -44,6 +45,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod acpi_pm;
 pub mod block;
 pub mod bus;
 pub mod chipset;
@@ -62,6 +64,7 @@ pub mod uart;
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
 
+pub use acpi_pm::AcpiPm;
 pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId};
 pub use bus::{IoSize, PioAddress, PioDevice, PioRange, PortBus};
 pub use chipset::{Chipset, ChipsetConfig};

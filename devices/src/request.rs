@@ -14,6 +14,8 @@ pub enum BoardRequest {
     Reset,
     /// Stop the machine with this process exit status (isa-debug-exit: `(v << 1) | 1`).
     Exit(u32),
+    /// Power the machine off (ACPI SLP_EN with the S5 sleep type).
+    Poweroff,
     /// The A20 address line is now enabled (`true`) or masked (`false`).
     A20(bool),
 }

@@ -13,13 +13,43 @@ pub mod script;
 use board::Board;
 use std::io::Write;
 use tab86_bios::{
-    load_linux, load_multiboot, pc_e820_map, KernelFormat, LinuxBootOptions, MultibootOptions,
+    build_acpi_tables, load_linux, load_multiboot, pc_e820_map, AcpiConfig, KernelFormat,
+    LinuxBootOptions, MultibootOptions, PciRoute, ACPI_TABLES_BASE,
 };
 use tab86_cpu::msr::TimeBase;
 use tab86_cpu::state::{sreg, Segment, TableReg};
 use tab86_cpu::{Cpu, Exit, PhysMem};
 use tab86_devices::chipset::{Chipset, ChipsetConfig};
+use tab86_devices::pci::{PirqRouter, FIRMWARE_PIRQ_IRQS};
 use tab86_devices::{BoardRequest, InterruptLine};
+
+/// I/O base of the ACPI PM block on kernel boots (the PIIX4 default in QEMU too).
+pub const ACPI_PM_BASE: u16 = 0x600;
+
+/// Where PCI memory BARs live (inclusive): above the largest RAM (3.5 GiB) and
+/// below the IO-APIC/local-APIC/ROM area, as the `_CRS` of the root bridge says.
+pub const PCI_MEM_WINDOW: (u32, u32) = (0xE000_0000, 0xFEBF_FFFF);
+
+/// The ACPI description of this board: PM block, SCI on IRQ 9, and the PCI
+/// interrupt routing firmware programmed (every slot, every pin).
+fn acpi_config() -> AcpiConfig {
+    let pci_routes = (1..32u8)
+        .flat_map(|slot| {
+            (0..4u8).map(move |pin| PciRoute {
+                slot,
+                pin,
+                irq: FIRMWARE_PIRQ_IRQS[PirqRouter::pirq_of(slot, pin + 1)],
+            })
+        })
+        .collect();
+    AcpiConfig {
+        pm_base: ACPI_PM_BASE,
+        sci_irq: 9,
+        pci_routes,
+        s5_slp_typ: tab86_devices::acpi_pm::SLP_TYP_S5 as u8,
+        pci_mem_window: PCI_MEM_WINDOW,
+    }
+}
 
 /// What the machine starts.
 pub enum Firmware {
@@ -104,7 +134,8 @@ impl std::error::Error for Error {}
 pub enum Stop {
     /// The guest wrote to isa-debug-exit: the process status is this value.
     DebugExit(u32),
-    /// The guest asked for a reset while running a kernel (treated like `-no-reboot`).
+    /// The guest powered off (ACPI S5), or asked for a reset while running a
+    /// kernel (treated like QEMU's `-no-reboot`).
     Poweroff,
     /// HLT with interrupts disabled: nothing can wake the CPU.
     HaltedNoWake,
@@ -178,6 +209,7 @@ impl Machine {
             serial: [Some(cfg.serial), None, None, None],
             debugcon: cfg.debugcon.into_iter().map(|d| (d.port, d.out)).collect(),
             debug_exit_port: Some(0xF4),
+            acpi_pm_base: (!bios_mode).then_some(ACPI_PM_BASE),
         })
         .map_err(|e| Error::Devices(e.to_string()))?;
         let mut cpu;
@@ -194,6 +226,9 @@ impl Machine {
             } => {
                 // We are the firmware: set up what a BIOS leaves for the OS.
                 chipset.route_pci_interrupts();
+                let tables = build_acpi_tables(&acpi_config(), ACPI_TABLES_BASE);
+                let at = ACPI_TABLES_BASE as usize;
+                mem.ram_mut()[at..at + tables.len()].copy_from_slice(&tables);
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
                 let entry = match KernelFormat::detect(&kernel) {
                     Some(KernelFormat::BzImage) => {
@@ -375,6 +410,7 @@ impl Machine {
                     self.cpu.mem.set_a20(on);
                     self.cpu.invalidate_all();
                 }
+                BoardRequest::Poweroff => return Some(self.stop(Stop::Poweroff)),
                 BoardRequest::Reset => {
                     if self.bios_mode {
                         self.cpu.reset();

@@ -18,6 +18,7 @@ fn rig() -> Rig {
         serial: [Some(Box::new(com1.clone())), None, None, None],
         debugcon: vec![(0xE9, Box::new(e9.clone()))],
         debug_exit_port: Some(0xF4),
+        acpi_pm_base: None,
     })
     .unwrap();
     Rig { cs, com1, e9 }
