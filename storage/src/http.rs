@@ -224,7 +224,8 @@ impl Client {
     }
 
     /// Sends `method` (GET or HEAD) for `url` with an optional inclusive byte
-    /// range, and reads the response; bodies larger than `max_body` are refused.
+    /// range, and reads the response; bodies larger than `max_body` are refused,
+    /// and a 200 answer to a Range request comes back with its body unread.
     /// A reused connection that fails before any response byte is retried once
     /// on a fresh connection (servers close idle keep-alive connections).
     pub fn request(
@@ -296,7 +297,7 @@ impl Client {
                 return Err((got, e));
             }
         };
-        let result = Self::read_response(&mut r, &status_line, method, max_body);
+        let result = Self::read_response(&mut r, &status_line, method, range.is_some(), max_body);
         let keep = match &result {
             Ok((_, keep)) => *keep && r.buffer().is_empty(),
             Err(_) => false,
@@ -311,6 +312,7 @@ impl Client {
         r: &mut impl BufRead,
         status_line: &str,
         method: &str,
+        ranged: bool,
         max_body: usize,
     ) -> io::Result<(Response, bool)> {
         let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
@@ -335,6 +337,11 @@ impl Client {
                 .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
             return Ok((resp, keep));
+        }
+        if ranged && status == 200 {
+            // The server ignored the Range and sends the whole file: leave the
+            // body unread (and the connection closed) for the caller to refuse.
+            return Ok((resp, false));
         }
         let chunked = resp
             .header("transfer-encoding")
