@@ -70,7 +70,7 @@ impl Threaded {
         }
     }
 
-    /// The store's counters, if it keeps any.
+    /// The store behind this backend.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.shared.store
     }
@@ -82,13 +82,24 @@ impl Threaded {
 
 impl Drop for Threaded {
     fn drop(&mut self) {
-        self.lock().shutdown = true;
+        let mut q = self.lock();
+        q.shutdown = true;
         self.shared.cv.notify_all();
-        // Workers finish the request they run (bounded by the stores' timeouts);
-        // a final flush keeps written data when the guest did not flush.
-        for w in self.workers.drain(..) {
-            let _ = w.join();
+        // A running write is waited for. Reads still running (perhaps waiting on
+        // a slow server, bounded by the timeouts) are left to finish on their
+        // own; otherwise the idle workers are joined so the store (and an
+        // overlay's file lock) is released when this returns.
+        while q.exclusive_running {
+            q = self.shared.cv.wait(q).unwrap_or_else(|e| e.into_inner());
         }
+        let idle = q.reads_running == 0;
+        drop(q);
+        if idle {
+            for w in self.workers.drain(..) {
+                let _ = w.join();
+            }
+        }
+        // A final flush keeps written data the guest did not flush.
         if !self.shared.store.read_only() {
             if let Err(e) = self.shared.store.flush() {
                 log::error!("{}: final flush failed: {e}", self.id);

@@ -33,8 +33,8 @@ impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
             cache_bytes: 64 << 20,
-            connections: 4,
-            read_ahead_bytes: 2 << 20,
+            connections: 6,
+            read_ahead_bytes: 4 << 20,
             retries: 3,
             backoff: Duration::from_millis(200),
             timeouts: Timeouts::default(),
@@ -278,7 +278,10 @@ fn fetch_worker(inner: &Inner) {
             Err(msg) => {
                 Stats::add(&inner.stats.failures, 1);
                 let msg = format!("{}: {msg}", inner.source.describe());
-                log::warn!("{msg}");
+                // The adapter logs failures a guest request sees; read-ahead ones only here.
+                if prefetch {
+                    log::info!("read-ahead failed: {msg}");
+                }
                 Err(msg)
             }
         };

@@ -154,3 +154,60 @@ fn fail(msg: &str) -> i32 {
     eprintln!("tab86: {msg}");
     4
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::args::{parse, Command};
+
+    fn args(s: &str) -> Result<crate::args::Args, String> {
+        parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn disk_options_apply_to_the_disk_before_them() {
+        let a = args("run --disk a.img --overlay a.ovl --disk http://h/m.json --disk b.img --disk-ro --disk-cache-mb 16").unwrap();
+        assert_eq!(a.disks.len(), 3);
+        assert_eq!(a.disks[0].overlay.as_deref(), Some("a.ovl".as_ref()));
+        assert!(!a.disks[0].read_only);
+        assert_eq!(a.disks[1].source, "http://h/m.json");
+        assert!(a.disks[1].overlay.is_none() && !a.disks[1].read_only);
+        assert!(a.disks[2].read_only);
+        assert_eq!(a.disk_cache_mb, Some(16));
+        assert!(args("--overlay x.ovl")
+            .err()
+            .unwrap()
+            .contains("must follow a --disk"));
+        assert!(args("--disk-cache-mb lots").is_err());
+    }
+
+    #[test]
+    fn pack_and_serve_take_the_rest_of_the_line() {
+        match args("pack in.img out --chunk-size 128K").unwrap().command {
+            Command::Pack(rest) => assert_eq!(rest, ["in.img", "out", "--chunk-size", "128K"]),
+            _ => panic!("not pack"),
+        }
+        assert!(
+            matches!(args("serve dir --port 1").unwrap().command, Command::Serve(r) if r.len() == 3)
+        );
+        assert_eq!(super::parse_bytes("128K"), Ok(128 << 10));
+        assert_eq!(super::parse_bytes("1M"), Ok(1 << 20));
+        assert!(super::parse_bytes("x").is_err());
+    }
+
+    #[test]
+    fn a_missing_disk_is_a_clear_error() {
+        let a = args("run --bios /dev/null --disk /nonexistent/disk.img").unwrap();
+        let mut cfg = tab86_machine::Config {
+            mem_size: 1 << 20,
+            firmware: tab86_machine::Firmware::Bios(Vec::new()),
+            clock: tab86_machine::ClockMode::Deterministic,
+            debugcon: Vec::new(),
+            serial: Box::new(std::io::sink()),
+            rtc_epoch: 0,
+            disks: Vec::new(),
+        };
+        let e = super::attach(&a, &mut cfg).err().unwrap();
+        assert!(e.contains("/nonexistent/disk.img"), "{e}");
+        assert!(cfg.disks.is_empty());
+    }
+}
