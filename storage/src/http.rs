@@ -184,8 +184,20 @@ impl Read for Deadline<'_> {
             .set_read_timeout(Some(left.min(self.read_timeout)))?;
         let mut s = self.stream;
         match s.read(buf) {
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, "server stalled"))
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    if left < self.read_timeout {
+                        "request deadline passed"
+                    } else {
+                        "server stalled"
+                    },
+                ))
             }
             r => r,
         }

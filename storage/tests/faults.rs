@@ -190,3 +190,32 @@ fn a_bad_manifest_is_refused_at_open() {
         .unwrap();
     assert!(e.contains("500"), "{e}");
 }
+
+#[test]
+fn a_trickling_server_hits_the_request_deadline() {
+    let (dir, img, m) = packed("trickle");
+    let slow = format!("/chunks/{}", hex(&m.chunks[0]));
+    let server = FaultServer::start(&dir.path("www"), move |path, _| {
+        if path == slow {
+            Act::Trickle
+        } else {
+            Act::Serve
+        }
+    });
+    let store = chunked::open_http(&server.url("manifest.json"), quick_opts()).unwrap();
+    let mut buf = vec![0; 512];
+    let e = store.read_at(0, &mut buf).unwrap_err().to_string();
+    assert!(e.contains("deadline"), "{e}");
+    store.read_at(CHUNK as u64, &mut buf).unwrap();
+    assert_eq!(buf, img[CHUNK..CHUNK + 512]);
+}
+
+#[test]
+fn chunked_transfer_encoding_is_understood() {
+    let (dir, img, _) = packed("te-chunked");
+    let server = FaultServer::start(&dir.path("www"), |_, _| Act::Chunked);
+    let store = chunked::open_http(&server.url("manifest.json"), quick_opts()).unwrap();
+    let mut buf = vec![0; 8 * CHUNK];
+    store.read_at(0, &mut buf).unwrap();
+    assert_eq!(buf, img);
+}

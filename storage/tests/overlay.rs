@@ -296,3 +296,33 @@ fn overlay_over_a_chunked_http_image_is_tied_to_its_manifest() {
     let e = tab86_storage::open(&spec, &opts).err().unwrap();
     assert!(e.contains("different base"), "{e}");
 }
+
+#[test]
+fn a_base_ending_mid_block_is_handled_at_the_edge() {
+    let dir = TempDir::new("ov-edge");
+    let bp = dir.path("small.img");
+    let img = image(10_240, 11); // two and a half 4 KiB blocks
+    std::fs::write(&bp, &img).unwrap();
+    let ov = dir.path("small.ovl");
+    let o = open(&bp, &ov).unwrap();
+    assert_eq!(o.size(), 10_240);
+    o.write_at(9_728, &[0xcc; 512]).unwrap(); // the last sector
+    o.flush().unwrap();
+    drop(o);
+    let o = open(&bp, &ov).unwrap();
+    let mut want = img.clone();
+    want[9_728..].fill(0xcc);
+    assert_eq!(read_all(&o), want);
+    let mut d = Threaded::new(Arc::new(o), 1);
+    assert_eq!(d.capacity(), 10_240);
+    assert!(read(&mut d, 10_240, 512).is_err(), "past the end");
+    assert!(run(
+        &mut d,
+        BlockOp::Write {
+            offset: 10_240,
+            data: vec![0; 512]
+        }
+    )
+    .is_err());
+    assert_eq!(sha(&std::fs::read(&bp).unwrap()), sha(&img));
+}

@@ -111,6 +111,10 @@ pub enum Act {
     Stall,
     /// Serve the whole file with 200 even if a Range was asked.
     IgnoreRange,
+    /// Send the headers, then one body byte every 100 ms.
+    Trickle,
+    /// Serve the file with chunked transfer encoding (in 1000-byte pieces).
+    Chunked,
 }
 
 /// An HTTP server on 127.0.0.1 whose answer to each request is chosen by
@@ -240,6 +244,31 @@ fn serve_conn(
                 )?;
                 w.write_all(&body[..body.len() / 2])?;
                 return Ok(());
+            }
+            Act::Trickle => {
+                let body = file.unwrap_or_default();
+                write!(
+                    w,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )?;
+                for b in body {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    w.write_all(&[b])?;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            Act::Chunked => {
+                let body = file.unwrap_or_default();
+                write!(w, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+                for piece in body.chunks(1000) {
+                    write!(w, "{:x};ext=1\r\n", piece.len())?;
+                    w.write_all(piece)?;
+                    w.write_all(b"\r\n")?;
+                }
+                w.write_all(b"0\r\nX-Trailer: 1\r\n\r\n")?;
             }
             act @ (Act::Serve | Act::IgnoreRange) => {
                 let Ok(body) = file else {
