@@ -77,7 +77,8 @@ impl Source for RangeSource {
     }
 }
 
-/// Opens a raw image at `url`: its size comes from HEAD (Content-Length).
+/// Opens a raw image at `url`: its size comes from HEAD (Content-Length), or
+/// from a one-byte Range GET where HEAD is not allowed.
 pub fn open(url: &str, opts: FetchOptions) -> Result<Remote, String> {
     let url = Url::parse(url)?;
     let mut client = Client::new(opts.timeouts);
@@ -85,13 +86,25 @@ pub fn open(url: &str, opts: FetchOptions) -> Result<Remote, String> {
         let r = client
             .request("HEAD", &url, None, 0)
             .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
-        if r.status != 200 {
+        let size = if r.status == 405 || r.status == 501 {
+            // No HEAD: ask for the first byte; Content-Range carries the size.
+            let g = client
+                .request("GET", &url, Some((0, 0)), 1)
+                .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
+            if g.status != 206 {
+                return Err(status_fault(g.status, &url.to_string()));
+            }
+            g.header("content-range")
+                .and_then(|v| v.rsplit_once('/'))
+                .and_then(|(_, n)| n.parse::<u64>().ok())
+                .ok_or_else(|| Fault::permanent(format!("{url}: no size in Content-Range")))?
+        } else if r.status == 200 {
+            r.header("content-length")
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| Fault::permanent(format!("{url}: HEAD gave no Content-Length")))?
+        } else {
             return Err(status_fault(r.status, &url.to_string()));
-        }
-        let size = r
-            .header("content-length")
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| Fault::permanent(format!("{url}: HEAD gave no Content-Length")))?;
+        };
         if r.header("accept-ranges")
             .is_some_and(|v| v.eq_ignore_ascii_case("none"))
         {

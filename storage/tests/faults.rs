@@ -219,3 +219,16 @@ fn chunked_transfer_encoding_is_understood() {
     store.read_at(0, &mut buf).unwrap();
     assert_eq!(buf, img);
 }
+
+#[test]
+fn range_size_comes_from_a_one_byte_get_when_head_is_refused() {
+    let dir = TempDir::new("nohead");
+    let img = image(100_000, 12);
+    std::fs::write(dir.path("nohead.img"), &img).unwrap();
+    let server = FaultServer::start(&dir.0, |_, _| Act::Serve);
+    let store = range::open(&server.url("nohead.img"), quick_opts()).unwrap();
+    assert_eq!(store.size(), 100_000);
+    let mut buf = vec![0u8; 100_000];
+    store.read_at(0, &mut buf).unwrap();
+    assert_eq!(buf, img);
+}

@@ -270,6 +270,9 @@ fn serve_conn(
                 }
                 w.write_all(b"0\r\nX-Trailer: 1\r\n\r\n")?;
             }
+            Act::Serve if method == "HEAD" && path.ends_with("nohead.img") => {
+                write!(w, "HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n")?;
+            }
             act @ (Act::Serve | Act::IgnoreRange) => {
                 let Ok(body) = file else {
                     write!(w, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")?;
