@@ -98,6 +98,8 @@ pub struct Config {
     pub serial: Box<dyn Write>,
     /// Wall-clock seconds since 1970 for the RTC at power-on.
     pub rtc_epoch: u64,
+    /// Block devices, attached as virtio-blk disks in order (vda, vdb, ...).
+    pub disks: Vec<Box<dyn tab86_devices::BlockBackend>>,
 }
 
 /// The host's monotonic clock, supplied by the frontend (Instant natively,

@@ -8,6 +8,10 @@ pub enum Command {
     Run,
     /// Print usage.
     Help,
+    /// `tab86 pack ...`: the arguments after "pack".
+    Pack(Vec<String>),
+    /// `tab86 serve ...`: the arguments after "serve".
+    Serve(Vec<String>),
 }
 
 /// Parsed options.
@@ -26,6 +30,8 @@ pub struct Args {
     pub stats: bool,
     pub slice: u64,
     pub dump_ram: Option<String>,
+    pub disks: Vec<tab86_storage::DiskSpec>,
+    pub disk_cache_mb: Option<u64>,
 }
 
 /// Usage text.
@@ -33,6 +39,8 @@ pub const USAGE: &str = "usage:
   tab86 [run]                      boot the default Debian image (built by images/build.sh)
   tab86 run --bios FILE            start a 64/128 KiB firmware/test ROM at the reset vector
   tab86 run --kernel K [--initrd I] [--append STR]   Linux boot protocol (bzImage) or Multiboot
+  tab86 pack IMAGE OUTDIR [--chunk-size N]   cut a raw image into a chunked image (manifest.json + chunks/)
+  tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]   serve DIR over HTTP on 127.0.0.1 (default port 8080)
 options:
   --mem SIZE            guest RAM, e.g. 256M (default 256M; 16M with --bios)
   --debugcon PORT[:FILE]  append guest writes to PORT to FILE (default stderr); repeatable
@@ -42,6 +50,13 @@ options:
   --deterministic       virtual time from retired instructions (same output every run)
   --stats               print instructions, MIPS and cache size at exit
   --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
+  --disk PATH_OR_URL    a virtio-blk disk (repeatable: vda, vdb, ...): a raw image file (read-write),
+                        a chunked image folder or manifest.json, an http:// URL of a manifest.json
+                        (or ending in /) for a chunked image, or of a raw image (read with Range)
+  --overlay FILE        for the last --disk: keep it read-only, write to this copy-on-write file
+                        (created if missing; refused if made for another base image)
+  --disk-ro             for the last --disk: read-only
+  --disk-cache-mb N     memory cache for remote disks, per disk (default 64)
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
 
@@ -86,6 +101,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         stats: false,
         slice: 200_000,
         dump_ram: None,
+        disks: Vec::new(),
+        disk_cache_mb: None,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -95,6 +112,16 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "help" | "-h" | "--help" => {
                 a.command = Command::Help;
+                return Ok(a);
+            }
+            "pack" | "serve" => {
+                let tool = it.next().unwrap_or_default();
+                let rest = it.collect();
+                a.command = if tool == "pack" {
+                    Command::Pack(rest)
+                } else {
+                    Command::Serve(rest)
+                };
                 return Ok(a);
             }
             _ => {}
@@ -125,6 +152,32 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--deterministic" => a.deterministic = true,
             "--stats" => a.stats = true,
             "--dump-ram" => a.dump_ram = Some(val()?),
+            "--disk" => a.disks.push(tab86_storage::DiskSpec {
+                source: val()?,
+                ..Default::default()
+            }),
+            "--overlay" | "--disk-ro" => {
+                let ov = if opt == "--overlay" {
+                    Some(val()?)
+                } else {
+                    None
+                };
+                let d = a
+                    .disks
+                    .last_mut()
+                    .ok_or_else(|| format!("{opt} must follow a --disk"))?;
+                match ov {
+                    Some(f) => d.overlay = Some(f.into()),
+                    None => d.read_only = true,
+                }
+            }
+            "--disk-cache-mb" => {
+                let v = val()?;
+                a.disk_cache_mb = Some(
+                    v.parse()
+                        .map_err(|_| format!("bad --disk-cache-mb '{v}'"))?,
+                );
+            }
             "-h" | "--help" => a.command = Command::Help,
             _ => return Err(format!("unknown option '{opt}'")),
         }
@@ -219,6 +272,7 @@ impl Args {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            disks: Vec::new(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! with Ctrl-A X to quit when it is a terminal, plain byte streams when piped).
 
 mod args;
+mod disk;
 mod term;
 
 use args::{Args, Command};
@@ -34,6 +35,8 @@ fn main() {
             0
         }
         Command::Run => run(args),
+        Command::Pack(rest) => disk::pack_main(&rest),
+        Command::Serve(rest) => disk::serve_main(&rest),
     };
     std::process::exit(code);
 }
@@ -69,6 +72,13 @@ fn run(args: Args) -> i32 {
         }
     };
     cfg.serial = Box::new(SerialSink { tx: out_tx });
+    let disk_stores = match disk::attach(&args, &mut cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tab86: {e}");
+            return status::ERROR;
+        }
+    };
     let started = Instant::now();
     let mut m = match Machine::new(cfg, Box::new(WallClock(started))) {
         Ok(m) => m,
@@ -251,6 +261,7 @@ fn run(args: Args) -> i32 {
             s.blocks,
             s.virtual_ns as f64 / 1e9
         );
+        disk::print_stats(&disk_stores);
     }
     result
 }

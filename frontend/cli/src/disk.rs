@@ -1,0 +1,213 @@
+//! Disks on the command line: `--disk/--overlay/--disk-ro/--disk-cache-mb` for
+//! `run`, the `pack` and `serve` tools, storage counters for `--stats`, and a
+//! stderr logger for the storage layer's warnings (failed fetches, recoveries).
+
+use crate::args::Args;
+use std::sync::Arc;
+use std::time::Duration;
+use tab86_machine::Config;
+use tab86_storage::pack::{pack, DEFAULT_CHUNK_SIZE};
+use tab86_storage::serve::{ServeOptions, Server};
+use tab86_storage::{DiskOptions, Store};
+
+/// Prints the storage crate's log lines (info and above) on stderr.
+struct StorageLog;
+
+impl log::Log for StorageLog {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.target().starts_with("tab86_storage") && m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            // SAFETY: isatty only inspects the descriptor.
+            let tty = unsafe { libc::isatty(2) } == 1;
+            let eol = if tty { "\r\n" } else { "\n" };
+            eprint!("tab86: storage {}: {}{eol}", r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: StorageLog = StorageLog;
+
+fn init_log() {
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+/// Opens the `--disk`s into `cfg.disks`; returns their stores for `--stats`.
+pub fn attach(args: &Args, cfg: &mut Config) -> Result<Vec<Arc<dyn Store>>, String> {
+    if args.disks.is_empty() {
+        return Ok(Vec::new());
+    }
+    init_log();
+    let mut opts = DiskOptions::default();
+    if let Some(mb) = args.disk_cache_mb {
+        opts.fetch.cache_bytes = mb << 20;
+    }
+    let mut stores = Vec::new();
+    for spec in &args.disks {
+        let d = tab86_storage::open(spec, &opts)?;
+        stores.push(d.store);
+        cfg.disks.push(Box::new(d.backend));
+    }
+    Ok(stores)
+}
+
+/// One line per disk with counters (remote images only).
+pub fn print_stats(stores: &[Arc<dyn Store>]) {
+    for (i, s) in stores.iter().enumerate() {
+        let name = format!("vd{}", (b'a' + (i as u8 % 26)) as char);
+        match s.stats() {
+            Some(st) => eprintln!("tab86: stats: {name} ({}): {}", s.describe(), st.summary()),
+            None => eprintln!("tab86: stats: {name} ({}): local", s.describe()),
+        }
+    }
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (num, mul) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("bad size '{s}'"))
+}
+
+/// `tab86 pack IMAGE OUTDIR [--chunk-size N]`.
+pub fn pack_main(rest: &[String]) -> i32 {
+    let mut pos = Vec::new();
+    let mut chunk = DEFAULT_CHUNK_SIZE;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        if a == "--chunk-size" {
+            match it.next().map(|v| parse_bytes(v)) {
+                Some(Ok(n)) => chunk = n,
+                Some(Err(e)) => return fail(&e),
+                None => return fail("--chunk-size needs a value"),
+            }
+        } else if a.starts_with("--") {
+            return fail(&format!("pack: unknown option '{a}'"));
+        } else {
+            pos.push(a.as_str());
+        }
+    }
+    let [image, outdir] = pos[..] else {
+        return fail("usage: tab86 pack IMAGE OUTDIR [--chunk-size N]");
+    };
+    match pack(image.as_ref(), outdir.as_ref(), chunk) {
+        Ok(r) => {
+            println!(
+                "tab86: packed {image}: {} bytes in {} chunks of {chunk} ({} distinct, {} bytes stored) into {outdir}",
+                r.size, r.chunks, r.unique, r.stored_bytes
+            );
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// `tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]`.
+pub fn serve_main(rest: &[String]) -> i32 {
+    let mut dir = None;
+    let mut port: u16 = 8080;
+    let mut opts = ServeOptions::default();
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => match it.next().and_then(|v| v.parse().ok()) {
+                Some(p) => port = p,
+                None => return fail("--port needs a number"),
+            },
+            "--latency-ms" => match it.next().and_then(|v| v.parse::<u64>().ok()) {
+                Some(ms) => opts.latency = Duration::from_millis(ms),
+                None => return fail("--latency-ms needs a number"),
+            },
+            "--verbose" => opts.verbose = true,
+            s if s.starts_with("--") => return fail(&format!("serve: unknown option '{s}'")),
+            s if dir.is_none() => dir = Some(s.to_string()),
+            _ => return fail("usage: tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]"),
+        }
+    }
+    let Some(dir) = dir else {
+        return fail("usage: tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]");
+    };
+    match Server::start(dir.as_ref(), &format!("127.0.0.1:{port}"), opts.clone()) {
+        Ok(s) => {
+            eprintln!(
+                "tab86: serving {dir} on http://{}/ (latency {} ms); Ctrl-C stops",
+                s.addr(),
+                opts.latency.as_millis()
+            );
+            s.run_forever();
+            0
+        }
+        Err(e) => fail(&format!("serve: {e}")),
+    }
+}
+
+fn fail(msg: &str) -> i32 {
+    eprintln!("tab86: {msg}");
+    4
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::args::{parse, Command};
+
+    fn args(s: &str) -> Result<crate::args::Args, String> {
+        parse(s.split_whitespace().map(String::from))
+    }
+
+    #[test]
+    fn disk_options_apply_to_the_disk_before_them() {
+        let a = args("run --disk a.img --overlay a.ovl --disk http://h/m.json --disk b.img --disk-ro --disk-cache-mb 16").unwrap();
+        assert_eq!(a.disks.len(), 3);
+        assert_eq!(a.disks[0].overlay.as_deref(), Some("a.ovl".as_ref()));
+        assert!(!a.disks[0].read_only);
+        assert_eq!(a.disks[1].source, "http://h/m.json");
+        assert!(a.disks[1].overlay.is_none() && !a.disks[1].read_only);
+        assert!(a.disks[2].read_only);
+        assert_eq!(a.disk_cache_mb, Some(16));
+        assert!(args("--overlay x.ovl")
+            .err()
+            .unwrap()
+            .contains("must follow a --disk"));
+        assert!(args("--disk-cache-mb lots").is_err());
+    }
+
+    #[test]
+    fn pack_and_serve_take_the_rest_of_the_line() {
+        match args("pack in.img out --chunk-size 128K").unwrap().command {
+            Command::Pack(rest) => assert_eq!(rest, ["in.img", "out", "--chunk-size", "128K"]),
+            _ => panic!("not pack"),
+        }
+        assert!(
+            matches!(args("serve dir --port 1").unwrap().command, Command::Serve(r) if r.len() == 3)
+        );
+        assert_eq!(super::parse_bytes("128K"), Ok(128 << 10));
+        assert_eq!(super::parse_bytes("1M"), Ok(1 << 20));
+        assert!(super::parse_bytes("x").is_err());
+    }
+
+    #[test]
+    fn a_missing_disk_is_a_clear_error() {
+        let a = args("run --bios /dev/null --disk /nonexistent/disk.img").unwrap();
+        let mut cfg = tab86_machine::Config {
+            mem_size: 1 << 20,
+            firmware: tab86_machine::Firmware::Bios(Vec::new()),
+            clock: tab86_machine::ClockMode::Deterministic,
+            debugcon: Vec::new(),
+            serial: Box::new(std::io::sink()),
+            rtc_epoch: 0,
+            disks: Vec::new(),
+        };
+        let e = super::attach(&a, &mut cfg).err().unwrap();
+        assert!(e.contains("/nonexistent/disk.img"), "{e}");
+        assert!(cfg.disks.is_empty());
+    }
+}
