@@ -214,7 +214,10 @@ impl Chipset {
     /// the ELCR (PCI interrupts are shared, active-low levels).
     pub fn route_pci_interrupts(&mut self) {
         let mut elcr = [self.pic.read_elcr(0), self.pic.read_elcr(1)];
-        let routes = FIRMWARE_PIRQ_IRQS.iter().rev().fold(0, |v, &irq| v << 8 | u32::from(irq));
+        let routes = FIRMWARE_PIRQ_IRQS
+            .iter()
+            .rev()
+            .fold(0, |v, &irq| v << 8 | u32::from(irq));
         self.pci.config_write(1, 0, 0x60, routes, 0x0F);
         for &irq in &FIRMWARE_PIRQ_IRQS {
             elcr[usize::from(irq >> 3)] |= 1 << (irq & 7);

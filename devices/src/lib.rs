@@ -58,6 +58,7 @@ pub mod request;
 pub mod rtc;
 pub mod time;
 pub mod uart;
+pub mod virtio;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
@@ -75,3 +76,4 @@ pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};
 pub use rtc::{Rtc, RtcState};
 pub use uart::{Uart, UartState};
+pub use virtio::{GuestMemory, VirtioBlk, VirtioPci};
