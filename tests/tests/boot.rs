@@ -85,6 +85,7 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         debugcon: Vec::new(),
         serial: Box::new(out.clone()),
         rtc_epoch: 1_700_000_000,
+        disks: Vec::new(),
     };
     let t0 = Instant::now();
     let mut m = Machine::new(cfg, Box::new(Clock(t0))).expect("machine");

@@ -219,6 +219,7 @@ impl Args {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            disks: Vec::new(),
         })
     }
 }
