@@ -171,3 +171,63 @@ pub fn service(slots: &[VirtioSlot], mem: &mut PhysMem, settle: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tab86_devices::chipset::ChipsetConfig;
+    use tab86_devices::{IoSize, MemDisk};
+
+    #[test]
+    fn firmware_places_disks_and_the_guest_can_move_them() {
+        let mut cs = Chipset::new(ChipsetConfig::default()).unwrap();
+        cs.route_pci_interrupts();
+        let kick = Rc::new(Cell::new(false));
+        let disks: Vec<Box<dyn BlockBackend>> = vec![
+            Box::new(MemDisk::new(vec![0; 4096], false)),
+            Box::new(MemDisk::new(vec![0; 8192], true)),
+        ];
+        let mut slots = attach(&mut cs, disks, &kick, true).unwrap();
+        for (i, (slot, irq)) in [(2u8, 10u32), (3, 11)].into_iter().enumerate() {
+            assert_eq!(cs.pci.config_read(slot, 0, 0), 0x1042_1AF4);
+            let base = 0xC000 + 0x100 * i as u32;
+            assert_eq!(cs.pci.config_read(slot, 0, 0x10), base | 1);
+            assert_eq!(cs.pci.config_read(slot, 0, 0x3C) & 0xFFFF, 0x100 | irq);
+            assert_eq!(cs.pci.config_read(slot, 0, 0x04) & 0x7, 0x5);
+            // The device configuration (capacity) answers at the BAR.
+            let cap = cs.io_read(base as u16 + 0x40, IoSize::Dword, 0);
+            assert_eq!(cap, 8 << i);
+        }
+        // The guest moves disk 0 to 0xD000: the old ports go dead.
+        cs.pci.config_write(2, 0, 0x10, 0xD001, 0xF);
+        sync_bars(&mut cs, &mut slots);
+        assert_eq!(cs.io_read(0xC040, IoSize::Dword, 0), 0xFFFF_FFFF);
+        assert_eq!(cs.io_read(0xD040, IoSize::Dword, 0), 8);
+        // Disabling I/O decoding unmaps it.
+        cs.pci.config_write(2, 0, 0x04, 0, 0x3);
+        sync_bars(&mut cs, &mut slots);
+        assert_eq!(cs.io_read(0xD040, IoSize::Dword, 0), 0xFFFF_FFFF);
+        // A BAR over the PCI configuration ports decodes nothing rather than stealing them.
+        cs.pci.config_write(3, 0, 0x10, 0xC81, 0xF);
+        sync_bars(&mut cs, &mut slots);
+        cs.io_write(0xCF8, IoSize::Dword, 0x8000_1800, 0);
+        assert_eq!(cs.io_read(0xCFC, IoSize::Dword, 0), 0x1042_1AF4);
+    }
+
+    #[test]
+    fn dma_sees_only_ram_and_invalidates_code() {
+        let mut mem = PhysMem::new(2 << 20);
+        mem.mark_code(0x5000);
+        let mut g = PhysGuest(&mut mem);
+        let mut b = [0u8; 4];
+        assert!(g.write(0x5FFE, &[1, 2, 3, 4]).is_ok());
+        assert!(g.read(0x5FFE, &mut b).is_ok());
+        assert_eq!(b, [1, 2, 3, 4]);
+        assert!(g.read(0x9FFFE, &mut b).is_err(), "runs into the VGA hole");
+        assert!(g.write(0xB8000, &[0]).is_err());
+        assert!(g.read((2 << 20) - 2, &mut b).is_err(), "runs past RAM");
+        assert!(g.read(u64::MAX - 1, &mut b).is_err());
+        assert!(g.write(0x10_0000, &[9; 16]).is_ok());
+        assert_eq!(mem.take_invalidated(), vec![0x5000]);
+    }
+}
