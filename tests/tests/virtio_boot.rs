@@ -81,6 +81,7 @@ B=/bin/busybox
 $B mount -t proc proc /proc 2>/dev/null
 echo "VIRTIO-ROOT-OK $($B cat /proc/mounts | $B grep ' / ')"
 $B cat /hello.txt
+$B grep virtio /proc/interrupts
 t0=$($B cut -d' ' -f1 /proc/uptime)
 $B dd if=/dev/vda of=/dev/null bs=1M count=32 2>/dev/null
 t1=$($B cut -d' ' -f1 /proc/uptime)
@@ -219,6 +220,14 @@ fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
     assert!(
         log.contains(HELLO),
         "file from the disk not printed:\n{}",
+        tail(&log)
+    );
+    // INTA# of slot 2 goes through PIRQB to IRQ 10, as the firmware told the kernel.
+    assert!(
+        log.lines().any(|l| l.trim_start().starts_with("10:")
+            && l.contains("XT-PIC")
+            && l.trim_end().ends_with("virtio0")),
+        "virtio0 is not on IRQ 10:\n{}",
         tail(&log)
     );
     assert!(
