@@ -3,7 +3,8 @@
 //! The devices a Linux guest expects on an i386 PC: the cascaded 8259A PIC pair,
 //! the 8254 PIT with System Control Port B, 16550A UARTs, the MC146818 RTC/CMOS,
 //! the i8042 keyboard controller with port 0x92, PCI configuration mechanism #1
-//! with i440FX/PIIX3 bridges, and the QEMU-style debug ports.
+//! with i440FX/PIIX3 bridges, and the QEMU-style debug ports; plus virtio-blk
+//! over the modern virtio-pci transport ([`virtio`]) for disks.
 //!
 //! Design:
 //! - Devices see register offsets; a [`bus::PortBus`] maps port ranges to them.
