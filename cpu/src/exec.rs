@@ -97,8 +97,18 @@ impl Cpu {
         self.cache.len()
     }
 
-    /// Runs up to `budget` instructions.
+    /// Makes [`Cpu::run`] return [`Exit::Budget`] after the current instruction
+    /// (the board asked for it, see `Bus::end_slice`).
+    pub(crate) fn end_slice(&mut self) {
+        self.exit.get_or_insert(Exit::Budget);
+    }
+
+    /// Runs up to `budget` instructions (or fewer, when the bus asks to end the slice).
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        // Device DMA between slices may have overwritten cached code.
+        if self.mem.has_invalidated() {
+            self.drop_invalidated();
+        }
         let end = self.state.icount.saturating_add(budget);
         while self.state.icount < end {
             if self.state.eflags & fl::IF != 0 && !self.state.int_shadow && bus.intr_pending() {

@@ -53,3 +53,49 @@ fn self_modifying_code_is_seen() {
     let cpu = run_real(&[0x2E, 0xC6, 0x06, 0x07, 0x7C, 0x42, 0xB0, 0x00, 0xF4]);
     assert_eq!(cpu.state.gpr[0] & 0xFF, 0x42);
 }
+
+/// A bus that asks to end the slice on writes to port 0x10.
+struct KickBus(bool);
+impl tab86_cpu::Bus for KickBus {
+    fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
+        0
+    }
+    fn io_write(&mut self, port: u16, _size: u8, _value: u32) {
+        self.0 |= port == 0x10;
+    }
+    fn mmio_read(&mut self, _addr: u32, _size: u8) -> u32 {
+        0
+    }
+    fn mmio_write(&mut self, _addr: u32, _size: u8, _value: u32) {}
+    fn intr_pending(&mut self) -> bool {
+        false
+    }
+    fn intr_ack(&mut self) -> u8 {
+        0
+    }
+    fn end_slice(&mut self) -> bool {
+        std::mem::take(&mut self.0)
+    }
+}
+
+#[test]
+fn a_port_write_can_end_the_slice_and_dma_invalidates_code() {
+    // 7C00: out 0x11,al ; out 0x10,al (kick) ; 7C04: mov al,1 ; jmp 7C00
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x7C00, &[0xE6, 0x11, 0xE6, 0x10, 0xB0, 0x01, 0xEB, 0xF8]);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    let mut bus = KickBus(false);
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
+    assert_eq!(cpu.state.icount, 2, "stopped right after the kicking OUT");
+    assert_eq!(cpu.state.eip, 0x7C04);
+    // Second slice: the block at 7C04 gets cached, and we stop in front of it again.
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
+    assert_eq!((cpu.state.eip, cpu.state.gpr[0] & 0xFF), (0x7C04, 1));
+    // Between slices a device (DMA) turns it into `mov al,2`: the next slice must
+    // not run the stale block.
+    cpu.mem.write_bytes(0x7C05, &[0x02]);
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
+    assert_eq!((cpu.state.eip, cpu.state.gpr[0] & 0xFF), (0x7C04, 2));
+}

@@ -4,7 +4,8 @@
 //! the 8254 PIT with System Control Port B, 16550A UARTs, the MC146818 RTC/CMOS,
 //! the i8042 keyboard controller with port 0x92, PCI configuration mechanism #1
 //! with i440FX/PIIX3 bridges, the ACPI power-management block, and the QEMU-style
-//! debug ports.
+//! debug ports; plus virtio-blk over the modern virtio-pci transport ([`virtio`])
+//! for disks.
 //!
 //! Design:
 //! - Devices see register offsets; a [`bus::PortBus`] maps port ranges to them.
@@ -60,6 +61,7 @@ pub mod request;
 pub mod rtc;
 pub mod time;
 pub mod uart;
+pub mod virtio;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod test_utils;
@@ -78,3 +80,4 @@ pub use pit::{Pit, PitState, PortB};
 pub use request::{A20Gate, BoardRequest, BoardRequests};
 pub use rtc::{Rtc, RtcState};
 pub use uart::{Uart, UartState};
+pub use virtio::{GuestMemory, VirtioBlk, VirtioPci};

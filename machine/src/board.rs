@@ -1,6 +1,10 @@
 //! The board side of the CPU's bus: the chipset's ports and interrupt line, at the
 //! virtual time of the instruction that touches them.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::disks::{self, VirtioSlot};
 use tab86_cpu::msr::TimeBase;
 use tab86_devices::chipset::Chipset;
 use tab86_devices::{IoSize, IrqLine};
@@ -17,6 +21,10 @@ pub struct Board {
     pub ferr: IrqLine,
     /// The guest wrote port 0xF0 (clear the x87 FERR# latch).
     pub ferr_clear: bool,
+    /// virtio functions on the PCI bus (their I/O BARs follow the guest's programming).
+    pub virtio: Vec<VirtioSlot>,
+    /// Set by a virtio queue notify: end the CPU slice so the machine services it.
+    pub kick: Rc<Cell<bool>>,
 }
 
 impl Board {
@@ -29,6 +37,8 @@ impl Board {
             icount: 0,
             ferr,
             ferr_clear: false,
+            virtio: Vec::new(),
+            kick: Rc::new(Cell::new(false)),
         }
     }
 
@@ -51,7 +61,11 @@ impl Bus for Board {
             self.ferr_clear = true;
         }
         let now = self.now();
-        self.chipset.io_write(port, size(bytes), value, now)
+        self.chipset.io_write(port, size(bytes), value, now);
+        if (0xCF8..=0xCFF).contains(&port) && !self.virtio.is_empty() {
+            // A BAR or the command register may have changed.
+            disks::sync_bars(&mut self.chipset, &mut self.virtio);
+        }
     }
     fn mmio_read(&mut self, _addr: u32, bytes: u8) -> u32 {
         match bytes {
@@ -69,5 +83,8 @@ impl Bus for Board {
     }
     fn set_icount(&mut self, icount: u64) {
         self.icount = icount;
+    }
+    fn end_slice(&mut self) -> bool {
+        self.kick.replace(false)
     }
 }

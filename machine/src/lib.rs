@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod board;
+mod disks;
 pub mod script;
 
 use board::Board;
@@ -277,10 +278,13 @@ impl Machine {
             }
         }
         cpu.invalidate_all();
+        let mut board = Board::new(chipset);
+        board.virtio = disks::attach(&mut board.chipset, cfg.disks, &board.kick, !bios_mode)
+            .map_err(Error::Devices)?;
         let t0 = host.now_ns();
         let mut m = Machine {
             cpu,
-            board: Board::new(chipset),
+            board,
             clock: cfg.clock,
             host,
             bios_mode,
@@ -365,6 +369,11 @@ impl Machine {
         self.board.ferr.set_level(self.cpu.fpu.ferr());
         let now = self.now_ns();
         self.board.chipset.advance(now);
+        if !self.board.virtio.is_empty() {
+            let settle = self.clock == ClockMode::Deterministic;
+            disks::service(&self.board.virtio, &mut self.cpu.mem, settle);
+            self.board.chipset.pic.sync();
+        }
         if let Some(ev) = self.handle_requests() {
             return ev;
         }
@@ -385,9 +394,14 @@ impl Machine {
                         }
                         None => Event::Idle { wait_ns: u64::MAX },
                     },
-                    ClockMode::RealTime => Event::Idle {
-                        wait_ns: deadline.map_or(u64::MAX, |d| d.saturating_sub(now)),
-                    },
+                    ClockMode::RealTime => {
+                        let mut wait_ns = deadline.map_or(u64::MAX, |d| d.saturating_sub(now));
+                        if disks::in_flight(&self.board.virtio) > 0 {
+                            // Come back soon to collect disk completions.
+                            wait_ns = wait_ns.min(1_000_000);
+                        }
+                        Event::Idle { wait_ns }
+                    }
                 }
             }
             Exit::HaltedNoWake => self.stop(Stop::HaltedNoWake),

@@ -18,6 +18,12 @@ pub trait Bus {
     /// Called with the CPU's retired-instruction count just before a port or MMIO
     /// access, so that devices see the virtual time of that instruction.
     fn set_icount(&mut self, _icount: u64) {}
+    /// Polled after each port write: true asks the CPU to return from its run
+    /// loop now (a device has work for the machine that needs guest memory, e.g.
+    /// a virtio queue notify). Reading it clears the request.
+    fn end_slice(&mut self) -> bool {
+        false
+    }
 }
 
 /// A bus with nothing attached: reads float high, writes vanish, no interrupts.

@@ -48,6 +48,9 @@ impl Cpu {
         self.stop = true;
         bus.set_icount(self.state.icount);
         bus.io_write(port, size as u8, v);
+        if bus.end_slice() {
+            self.end_slice();
+        }
         Ok(())
     }
 }
