@@ -20,6 +20,8 @@ pub enum Step {
     },
     /// Send bytes to the console.
     Send(Vec<u8>),
+    /// Report a named milestone (the driver prints the time and counters).
+    Mark(String),
 }
 
 /// A script failed to parse.
@@ -34,7 +36,8 @@ impl std::fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 /// Parses a script. Lines: `wait [-t SECS] REGEX`, `send TEXT`, `sendline TEXT`,
-/// `timeout SECS` (default for later waits), blank lines and `#` comments.
+/// `timeout SECS` (default for later waits), `mark NAME` (a milestone the driver
+/// reports, e.g. with elapsed time for benchmarks), blank lines and `#` comments.
 /// TEXT understands `\n`, `\r`, `\t`, `\\` and `\xNN`.
 pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
     let mut steps = Vec::new();
@@ -80,6 +83,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
                 });
             }
             "send" => steps.push(Step::Send(unescape(rest).map_err(err)?)),
+            "mark" if !rest.trim().is_empty() => steps.push(Step::Mark(rest.trim().to_string())),
             "sendline" => {
                 let mut b = unescape(rest).map_err(err)?;
                 b.push(b'\n');
@@ -128,6 +132,8 @@ pub enum Action {
     Continue,
     /// Send these bytes to the console, then keep running.
     Send(Vec<u8>),
+    /// A `mark` step was reached: report this milestone, then keep going.
+    Mark(String),
     /// The script is complete.
     Done,
     /// A wait timed out: the message includes the pattern and the console tail.
@@ -170,6 +176,11 @@ impl Runner {
                 let b = b.clone();
                 self.next += 1;
                 Action::Send(b)
+            }
+            Step::Mark(name) => {
+                let name = name.clone();
+                self.next += 1;
+                Action::Mark(name)
             }
             Step::Wait {
                 re,
@@ -220,6 +231,17 @@ mod tests {
             Action::Failed(m) => assert!(m.contains("line 4") && m.contains("Debian login")),
             a => panic!("expected failure, got {a:?}"),
         }
+    }
+
+    #[test]
+    fn marks_are_reported_in_order_after_the_wait_before_them() {
+        let mut r = Runner::new(parse("wait shell\nmark shell-ready\nsendline x\n").unwrap());
+        assert_eq!(r.poll(0), Action::Continue);
+        r.feed(b"shell");
+        assert_eq!(r.poll(1), Action::Mark("shell-ready".into()));
+        assert_eq!(r.poll(2), Action::Send(b"x\n".to_vec()));
+        assert_eq!(r.poll(3), Action::Done);
+        assert!(parse("mark").is_err());
     }
 
     #[test]

@@ -326,14 +326,18 @@ impl Inner {
                 out.push((i, slot));
             }
         }
-        // Sequential detection: a read starting in the piece where the previous
-        // read ended (or the next one) grows the read-ahead window.
+        // Sequential detection: a read that starts in the piece right after the
+        // previous read's last one grows the read-ahead window (1, 2, 4, ... up
+        // to the limit); another read inside the same piece keeps it (file
+        // systems read metadata piecemeal, which is not a stream); anything else
+        // resets it. Growing on same-piece reads fetched far more than a boot
+        // needs (measured: 3 of 4 chunks fetched were read-ahead).
         let max_ahead = (self.opts.read_ahead_bytes / src.piece_size()).max(1);
         if self.opts.read_ahead_bytes == 0 {
             s.ahead = 0;
-        } else if first == s.next_piece || first.wrapping_add(1) == s.next_piece {
-            s.ahead = (s.ahead * 2).clamp(2, max_ahead);
-        } else {
+        } else if first == s.next_piece {
+            s.ahead = (s.ahead * 2).clamp(1, max_ahead);
+        } else if first.wrapping_add(1) != s.next_piece {
             s.ahead = 0;
         }
         s.next_piece = last + 1;

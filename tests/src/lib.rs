@@ -1,5 +1,6 @@
 //! Integration test support for tab86.
 
+pub mod guest;
 pub mod native;
 pub mod syskernel;
 pub mod vectors;

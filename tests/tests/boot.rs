@@ -2,47 +2,9 @@
 //! images/build.sh), in deterministic mode: wait for the shell, run a few commands,
 //! check what they print and the kernel log, and power off.
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
-use tab86_machine::script::{self, Action, Runner};
-use tab86_machine::{ClockMode, Config, Event, Firmware, HostClock, Machine, Stop};
-
-struct Clock(Instant);
-impl HostClock for Clock {
-    fn now_ns(&self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-}
-
-#[derive(Clone, Default)]
-struct Sink(Rc<RefCell<Vec<u8>>>);
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn images() -> Option<(String, String)> {
-    let cache = std::env::var("TAB86_CACHE").unwrap_or_else(|_| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        format!("{base}/tab86")
-    });
-    let env = std::fs::read_to_string(format!("{cache}/images/images.env")).ok()?;
-    let get = |k: &str| {
-        env.lines().find_map(|l| {
-            l.strip_prefix(&format!("{k}="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-    };
-    Some((get("KERNEL")?, get("INITRD")?))
-}
+use std::time::Duration;
+use tab86_machine::{ClockMode, Config, Firmware, Stop};
+use tab86_tests::guest::{images, run_script, skip_without};
 
 const SCRIPT: &str = r#"
 timeout 600
@@ -68,13 +30,8 @@ sendline poweroff -f
 #[test]
 fn debian_kernel_boots_to_a_shell_and_powers_off() {
     let Some((kernel, initrd)) = images() else {
-        if std::env::var("CI").is_ok() {
-            panic!("no images: run images/build.sh first (CI must build them)");
-        }
-        eprintln!("boot: SKIPPED (no images; run images/build.sh)");
-        return;
+        return skip_without("images", "images/build.sh");
     };
-    let out = Sink::default();
     let cfg = Config {
         mem_size: 256 << 20,
         firmware: Firmware::Kernel {
@@ -84,58 +41,12 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         },
         clock: ClockMode::Deterministic,
         debugcon: Vec::new(),
-        serial: Box::new(out.clone()),
+        serial: Box::new(std::io::sink()),
         rtc_epoch: 1_700_000_000,
         disks: Vec::new(),
     };
-    let t0 = Instant::now();
-    let mut m = Machine::new(cfg, Box::new(Clock(t0))).expect("machine");
-    let mut runner = Runner::new(script::parse(SCRIPT).unwrap());
-    let mut fed = 0;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut script_done = false;
-    let stop = loop {
-        if !pending.is_empty() {
-            let n = m.serial_room().min(pending.len());
-            m.serial_input(&pending[..n]);
-            pending.drain(..n);
-        }
-        let ev = m.run(1_000_000);
-        {
-            let o = out.0.borrow();
-            runner.feed(&o[fed..]);
-            fed = o.len();
-        }
-        if !script_done {
-            loop {
-                match runner.poll(t0.elapsed().as_millis() as u64) {
-                    Action::Continue => break,
-                    Action::Send(b) => pending.extend_from_slice(&b),
-                    Action::Done => {
-                        script_done = true;
-                        break;
-                    }
-                    Action::Failed(msg) => panic!("{msg}"),
-                }
-            }
-        }
-        match ev {
-            Event::Stopped(s) => break s,
-            Event::Idle { .. } if !pending.is_empty() => {}
-            Event::Idle { .. } => std::thread::sleep(Duration::from_millis(1)),
-            Event::Ran => {}
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(900),
-            "boot test took over 15 minutes"
-        );
-    };
-    let log = String::from_utf8_lossy(&out.0.borrow()).to_string();
-    assert!(
-        script_done,
-        "the guest stopped ({stop:?}) before the script finished:\n{}",
-        tail(&log)
-    );
+    let run = run_script(cfg, SCRIPT, Duration::from_secs(900));
+    let (stop, log) = (run.stop, run.log.clone());
     assert_eq!(stop, Stop::Poweroff, "the guest did not power off");
     // The ACPI tables give Linux the S5 state: power-off goes through PM1a_CNT.
     for line in [
@@ -143,7 +54,7 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         "ACPI: PM: Preparing to enter system sleep state S5",
         "reboot: Power down",
     ] {
-        assert!(log.contains(line), "no {line:?}:\n{}", tail(&log));
+        assert!(log.contains(line), "no {line:?}:\n{}", run.tail());
     }
     // The dmesg filter must print nothing between its echoed command and the marker.
     let cmd = log.find("DMESG-\"\"END").expect("echoed dmesg command");
@@ -175,20 +86,14 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         assert!(
             !boot_log.contains(bad),
             "kernel log contains {bad:?}:\n{}",
-            tail(&log)
+            run.tail()
         );
     }
-    let s = m.stats();
+    let (s, secs) = (run.stats, run.elapsed.as_secs_f64());
     println!(
-        "boot: passed; {} instructions, {:.1} s host, {:.1} MIPS, virtual {:.2} s",
+        "boot: passed; {} instructions, {secs:.1} s host, {:.1} MIPS, virtual {:.2} s",
         s.instructions,
-        t0.elapsed().as_secs_f64(),
-        s.instructions as f64 / t0.elapsed().as_secs_f64() / 1e6,
+        s.instructions as f64 / secs / 1e6,
         s.virtual_ns as f64 / 1e9
     );
-}
-
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }

@@ -5,33 +5,14 @@
 //! off. Then the written file must be in the disk's bytes (read back with debugfs).
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tab86_devices::block::{BlockBackend, BlockCompletion, BlockOp, MemDisk, RequestId};
-use tab86_machine::{ClockMode, Config, Event, Firmware, HostClock, Machine, Stop};
-
-struct Clock(Instant);
-impl HostClock for Clock {
-    fn now_ns(&self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-}
-
-#[derive(Clone, Default)]
-struct Sink(Rc<RefCell<Vec<u8>>>);
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use tab86_machine::{ClockMode, Config, Firmware, Stop};
+use tab86_tests::guest::{images, run_script, skip_without};
 
 /// A MemDisk the test can still read after handing it to the machine.
 #[derive(Clone)]
@@ -55,22 +36,6 @@ impl BlockBackend for SharedDisk {
     fn in_flight(&self) -> usize {
         self.0.borrow().in_flight()
     }
-}
-
-fn images() -> Option<(String, String)> {
-    let cache = std::env::var("TAB86_CACHE").unwrap_or_else(|_| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        format!("{base}/tab86")
-    });
-    let env = std::fs::read_to_string(format!("{cache}/images/images.env")).ok()?;
-    let get = |k: &str| {
-        env.lines().find_map(|l| {
-            l.strip_prefix(&format!("{k}="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-    };
-    Some((get("KERNEL")?, get("INITRD")?))
 }
 
 const HELLO: &str = "tab86 virtio-blk root says hello 7f3a9c";
@@ -154,11 +119,7 @@ fn tool(name: &str) -> PathBuf {
 #[test]
 fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
     let Some((kernel, initrd)) = images() else {
-        if std::env::var("CI").is_ok() {
-            panic!("no images: run images/build.sh first (CI must build them)");
-        }
-        eprintln!("virtio_boot: SKIPPED (no images; run images/build.sh)");
-        return;
+        return skip_without("images", "images/build.sh");
     };
     if !have("mke2fs") || !have("debugfs") {
         if std::env::var("CI").is_ok() {
@@ -173,7 +134,6 @@ fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
     let image = build_rootfs(&work, &initrd, 40);
     let disk = SharedDisk(Rc::new(RefCell::new(MemDisk::new(image, false))));
 
-    let out = Sink::default();
     let cfg = Config {
         mem_size: 128 << 20,
         firmware: Firmware::Kernel {
@@ -183,44 +143,32 @@ fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
         },
         clock: ClockMode::Deterministic,
         debugcon: Vec::new(),
-        serial: Box::new(out.clone()),
+        serial: Box::new(std::io::sink()),
         rtc_epoch: 1_700_000_000,
         disks: vec![Box::new(disk.clone())],
     };
-    let t0 = Instant::now();
-    let mut m = Machine::new(cfg, Box::new(Clock(t0))).expect("machine");
-    let stop = loop {
-        match m.run(1_000_000) {
-            Event::Stopped(s) => break s,
-            Event::Idle { .. } => std::thread::sleep(Duration::from_millis(1)),
-            Event::Ran => {}
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(900),
-            "virtio boot took over 15 minutes:\n{}",
-            tail(&String::from_utf8_lossy(&out.0.borrow()))
-        );
-    };
-    let log = String::from_utf8_lossy(&out.0.borrow()).to_string();
+    // No console script: the disk's own init drives the run and powers off.
+    let run = run_script(cfg, "", Duration::from_secs(900));
+    let (stop, log) = (run.stop, run.log.clone());
     assert!(
-        matches!(stop, Stop::HaltedNoWake | Stop::Poweroff),
+        stop == Stop::Poweroff,
         "unexpected stop {stop:?}:\n{}",
-        tail(&log)
+        run.tail()
     );
     assert!(
         log.contains("virtio_blk virtio0: [vda]"),
         "no vda:\n{}",
-        tail(&log)
+        run.tail()
     );
     assert!(
         log.contains("VIRTIO-ROOT-OK /dev/vda / ext"),
         "root not mounted from vda:\n{}",
-        tail(&log)
+        run.tail()
     );
     assert!(
         log.contains(HELLO),
         "file from the disk not printed:\n{}",
-        tail(&log)
+        run.tail()
     );
     // INTA# of slot 2 goes through PIRQB to IRQ 10, as the firmware told the kernel.
     assert!(
@@ -228,18 +176,18 @@ fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
             && l.contains("XT-PIC")
             && l.trim_end().ends_with("virtio0")),
         "virtio0 is not on IRQ 10:\n{}",
-        tail(&log)
+        run.tail()
     );
     assert!(
         log.contains(&format!("VIRTIO-DONE {WRITTEN}")),
         "guest did not finish:\n{}",
-        tail(&log)
+        run.tail()
     );
     for bad in ["I/O error", "EXT4-fs error", "Oops", "BUG:", "Call Trace"] {
         assert!(
             !log.contains(bad),
             "kernel log has {bad:?}:\n{}",
-            tail(&log)
+            run.tail()
         );
     }
     // Guest-reported raw read speed, in virtual time (1 ns per instruction here).
@@ -292,16 +240,11 @@ fn debian_kernel_mounts_a_virtio_blk_root_and_writes_to_it() {
         String::from_utf8_lossy(&fsck.stderr)
     );
     let _ = std::fs::remove_dir_all(&work);
-    let s = m.stats();
+    let s = run.stats;
     println!(
         "virtio_boot: passed; {} instructions, {:.1} s host, virtual {:.2} s",
         s.instructions,
-        t0.elapsed().as_secs_f64(),
+        run.elapsed.as_secs_f64(),
         s.virtual_ns as f64 / 1e9
     );
-}
-
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
 }

@@ -192,6 +192,15 @@ fn run(args: Args) -> i32 {
                 match s.poll(started.elapsed().as_millis() as u64) {
                     Action::Continue => break,
                     Action::Send(b) => pending_in.extend_from_slice(&b),
+                    Action::Mark(name) => {
+                        let st = m.stats();
+                        eprintln!(
+                            "\ntab86: mark {name}: {:.3} s, {} instructions",
+                            started.elapsed().as_secs_f64(),
+                            st.instructions
+                        );
+                        disk::print_stats(&disk_stores);
+                    }
                     Action::Done => {
                         script = None;
                         break;
