@@ -147,7 +147,7 @@ for c in commands:
     print("$ %s\n%s" % (c, outputs[c]))
 clean = ansi.sub(b"", bytes(buf)).decode(errors="replace").replace("\r", "")
 bad = [l.strip() for l in clean.split("\n")
-       if re.search(r"FAILED|Failed|failed|[Tt]imed out|A start job is running|Dependency failed|error", l)
+       if re.search(r"FAILED|Failed|failed|[Tt]imed out|A start job is running|Dependency failed|\berror\b", l)
        and "@@END" not in l and "systemctl --failed" not in l]
 print("--- boot log lines about failures (%d):" % len(bad))
 for l in bad:
