@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016 # single-quoted $1/${..} are for mmdebstrap hooks, apt and dpkg
 # Build a Debian 12 (bookworm) i386 root filesystem image for tab86.
 #
 # Usage: images/build-rootfs.sh [--force]
@@ -67,7 +68,7 @@ for arg in "$@"; do
     case "$arg" in
         --force | -f) FORCE=1 ;;
         -h | --help)
-            sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'
+            awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"
             exit 0
             ;;
         *)
@@ -103,7 +104,10 @@ KERNEL_DEB=$IMAGES_DIR/debs/${KERNEL_PKG}_${KERNEL_VERSION//:/%3a}_${ARCH}.deb
 # caller names a tab86 binary that has that command.
 pack_image() {
     [ -n "${TAB86_BIN:-}" ] || return 0
-    if ! "$TAB86_BIN" pack --help >/dev/null 2>&1; then
+    # `pack --help`, or the top-level usage listing the command (a pack
+    # that rejects --help as an unknown option is still a pack).
+    if ! "$TAB86_BIN" pack --help >/dev/null 2>&1 &&
+        ! "$TAB86_BIN" --help 2>&1 | grep -q 'tab86 pack IMAGE OUTDIR'; then
         warn "\$TAB86_BIN ($TAB86_BIN) has no working 'pack' command; skipping the HTTP layout"
         return 0
     fi
@@ -140,8 +144,15 @@ KEY=$(input_key)
 stamp_field() { sed -n "${1}p" "$STAMP" 2>/dev/null; }
 if [ "$FORCE" = 0 ] && [ -f "$STAMP" ] && [ "$(stamp_field 1)" = "$KEY" ] &&
     [ -f "$IMAGE" ] && [ -f "$ENV_FILE" ]; then
-    if [ "$(stat -c %s "$IMAGE")" = "$(stamp_field 2)" ] && [ "$(stat -c %Y "$IMAGE")" = "$(stamp_field 3)" ] ||
-        [ "$(sha "$IMAGE")" = "$(stamp_field 4)" ]; then
+    if [ "$(stat -c %s "$IMAGE")" = "$(stamp_field 2)" ] && [ "$(stat -c %Y "$IMAGE")" = "$(stamp_field 3)" ]; then
+        fresh=1
+    elif [ "$(sha "$IMAGE")" = "$(stamp_field 4)" ]; then
+        fresh=1 # only touched: remember the new mtime for the fast path
+        { stamp_field 1; stamp_field 2; stat -c %Y "$IMAGE"; stamp_field 4; } >"$STAMP.tmp" && mv "$STAMP.tmp" "$STAMP"
+    else
+        fresh=0
+    fi
+    if [ "$fresh" = 1 ]; then
         log "root filesystem up to date (use --force to rebuild)"
         pack_image
         print_result
@@ -248,7 +259,6 @@ include=$(
 # are sometimes mid-sync (size/hash mismatches), so retry, then carry on
 # with the lists that did arrive; a missing package fails the install with
 # a precise message.
-# shellcheck disable=SC2016
 APT_UPDATE_HOOK='for try in 1 2 3; do
     APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update -q --error-on=any && exit 0
     [ $try = 3 ] || sleep $((try * 5))

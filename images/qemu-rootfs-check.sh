@@ -14,7 +14,8 @@
 # is kept in the rootfs cache directory as qemu-serial.log.
 #
 # Environment: TAB86_QEMU_TIMEOUT (seconds to the prompt, default 600),
-# TAB86_QEMU_ACCEL (default tcg; "kvm" for a quick functional check).
+# TAB86_QEMU_ACCEL (default tcg; "kvm" for a quick functional check),
+# TAB86_QEMU_APPEND (extra kernel command line words, e.g. "quiet").
 set -euo pipefail
 
 CACHE_ROOT=${TAB86_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tab86}
@@ -22,6 +23,7 @@ IMAGES_ENV=$CACHE_ROOT/images/images.env
 ROOTFS_ENV=$CACHE_ROOT/rootfs/rootfs.env
 TIMEOUT=${TAB86_QEMU_TIMEOUT:-600}
 ACCEL=${TAB86_QEMU_ACCEL:-tcg}
+APPEND=${TAB86_QEMU_APPEND:-}
 
 if ! command -v qemu-system-i386 >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -46,6 +48,7 @@ KERNEL=$(sed -n 's/^KERNEL=//p' "$IMAGES_ENV")
 INITRD=$(sed -n 's/^INITRD=//p' "$IMAGES_ENV")
 # shellcheck disable=SC1090
 . "$ROOTFS_ENV"
+CMDLINE="$CMDLINE${APPEND:+ $APPEND}"
 
 export KERNEL INITRD IMAGE CMDLINE PROMPT DEBIAN_VERSION TIMEOUT ACCEL
 export SERIAL_LOG=$ROOTFS_DIR/qemu-serial.log
@@ -114,7 +117,9 @@ time.sleep(0.5)  # let the shell finish printing the prompt
 
 outputs = {}
 commands = ["cat /etc/debian_version", "ls /usr/bin | wc -l", "dpkg -l | wc -l",
-            "systemctl --failed --no-legend --plain", "systemd-analyze", "uname -r", "findmnt -n /"]
+            "stat -c '%U:%G %a %n' /etc/shadow /usr/bin/su /var/mail", "lsmod | wc -l",
+            "systemctl --failed --no-legend --plain", "systemd-analyze", "systemd-analyze blame | head -n 12",
+            "uname -r", "findmnt -n /", "df -h /"]
 for i, c in enumerate(commands):
     # The end marker is computed by the shell so the echoed command line
     # does not match it.
