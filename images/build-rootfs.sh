@@ -263,7 +263,8 @@ APT_UPDATE_HOOK='for try in 1 2 3; do
     APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update -q --error-on=any && exit 0
     [ $try = 3 ] || sleep $((try * 5))
 done
-echo "W: apt-get update reported errors; continuing with the lists it fetched" >&2'
+echo "W: apt-get update reported errors; continuing with the lists it fetched" >&2
+: >"$1/../apt-lists-incomplete"'
 
 log "mmdebstrap $SUITE $ARCH (minbase + ${PACKAGES[*]})"
 t_strap=$(date +%s)
@@ -296,6 +297,13 @@ rm -rf "$DEBCACHE/partial" "$DEBCACHE/lock"
 # the image anyway); the installed system keeps dpkg's safe default.
 sed -i '/^force-unsafe-io$/d' "$ROOT/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
 log "mmdebstrap took $(($(date +%s) - t_strap)) s"
+
+APT_LISTS_COMPLETE=yes
+if [ -e "$WORK/apt-lists-incomplete" ]; then
+    APT_LISTS_COMPLETE=no
+    warn "some apt index files failed to download (mirror mid-sync?): the image may lack"
+    warn "updates from the suites they describe; rebuild later with --force"
+fi
 
 # ------------------------------------------------------------ kernel modules
 log "installing the modules of $KERNEL_PKG $KERNEL_VERSION"
@@ -421,6 +429,7 @@ tmp_env=$WORK/rootfs.env
     echo "ARCH=$ARCH"
     echo "DEBIAN_VERSION=$DEBIAN_VERSION"
     echo "PACKAGES_INSTALLED=$NPKG"
+    echo "APT_LISTS_COMPLETE=$APT_LISTS_COMPLETE"
     echo "KERNEL_PKG=$KERNEL_PKG"
     echo "KERNEL_VERSION=$KERNEL_VERSION"
     echo "KERNEL_RELEASE=$KERNEL_RELEASE"
