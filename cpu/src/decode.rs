@@ -267,7 +267,7 @@ impl Cpu {
     pub(crate) fn block_at(&mut self, bus: &mut dyn Bus) -> Result<Rc<Block>> {
         let eip = self.state.eip;
         let lin = self.seg_addr(crate::state::sreg::CS, eip, 1, crate::state::Segment::EXEC)?;
-        let phys = match self.tlb.lookup(lin, self.masks.rmask, self.masks.rwant) {
+        let phys = match self.tlb.lookup(lin, self.masks.xmask, self.masks.xwant) {
             Some(f) => f | (lin & 0xFFF),
             None => self.translate(bus, lin, false, crate::mem::Priv::Cpl)?,
         };
