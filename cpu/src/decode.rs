@@ -208,6 +208,9 @@ pub fn convert(ins: &Instruction) -> Op {
             _ => {}
         }
     }
+    if let Some(h) = crate::ops::specialize(&op) {
+        op.handler = h;
+    }
     op
 }
 

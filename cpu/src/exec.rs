@@ -48,6 +48,8 @@ pub struct Cpu {
     pub stop: bool,
     pub(crate) cache: CodeCache,
     pub(crate) masks: TlbMasks,
+    /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
+    pub trace: Option<Box<crate::trace::Trace>>,
     exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
@@ -68,6 +70,7 @@ impl Cpu {
             stop: false,
             cache: CodeCache::default(),
             masks: TlbMasks::new(false),
+            trace: None,
             exit: None,
             delivering: None,
         }
@@ -109,6 +112,15 @@ impl Cpu {
     /// successor (see [`Block::chained`]), which is reused without a TLB or cache
     /// lookup while EIP stays in the same linear page.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        if self.trace.is_some() {
+            self.run_loop::<true>(bus, budget)
+        } else {
+            self.run_loop::<false>(bus, budget)
+        }
+    }
+
+    /// The run loop; `TRACE` compiles in the per-instruction trace hook.
+    fn run_loop<const TRACE: bool>(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
         let end = self.state.icount.saturating_add(budget);
         let mut poll = true;
         // The block just executed (if it ended without `stop`) with the link slot
@@ -174,7 +186,7 @@ impl Cpu {
                     }
                 },
             };
-            let branched = self.exec_block(bus, &block.ops, end);
+            let branched = self.exec_block::<TRACE>(bus, &block, end);
             if let Some(x) = self.exit.take() {
                 return x;
             }
@@ -197,7 +209,14 @@ impl Cpu {
     /// the budget (`end`) is reached. Returns whether it ended with a taken branch;
     /// a fault, self-modified code or a single-step trap set `stop`.
     #[inline(always)]
-    fn exec_block(&mut self, bus: &mut dyn Bus, ops: &[crate::decode::Op], end: u64) -> bool {
+    fn exec_block<const TRACE: bool>(
+        &mut self,
+        bus: &mut dyn Bus,
+        block: &Block,
+        end: u64,
+    ) -> bool {
+        let ops = &block.ops;
+        let entry_eip = self.state.eip;
         let single = self.state.eflags & fl::TF != 0;
         // `run` only calls this with icount < end, so at least one op runs.
         let left = end - self.state.icount;
@@ -214,6 +233,9 @@ impl Cpu {
         for op in &ops[..n] {
             let fallthrough = eip.wrapping_add(op.len as u32);
             self.next_eip = fallthrough;
+            if TRACE {
+                self.trace_insn(bus, block, entry_eip, op);
+            }
             if let Err(f) = (op.handler)(self, bus, op) {
                 self.raise(bus, f);
                 return false;

@@ -26,6 +26,10 @@ pub struct Args {
     pub stats: bool,
     pub slice: u64,
     pub dump_ram: Option<String>,
+    /// `--trace` kinds: instructions, interrupts, exceptions.
+    pub trace: Option<(bool, bool, bool)>,
+    pub trace_file: Option<String>,
+    pub trace_start: u64,
 }
 
 /// Usage text.
@@ -42,6 +46,9 @@ options:
   --deterministic       virtual time from retired instructions (same output every run)
   --stats               print instructions, MIPS and cache size at exit
   --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
+  --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
+  --trace-file FILE     write the trace to FILE (default stderr)
+  --trace-start N       start tracing after N instructions
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
 
@@ -86,6 +93,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         stats: false,
         slice: 200_000,
         dump_ram: None,
+        trace: None,
+        trace_file: None,
+        trace_start: 0,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -125,9 +135,29 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--deterministic" => a.deterministic = true,
             "--stats" => a.stats = true,
             "--dump-ram" => a.dump_ram = Some(val()?),
+            "--trace" => {
+                let mut t = (false, false, false);
+                for k in val()?.split(',') {
+                    match k {
+                        "insn" => t.0 = true,
+                        "int" => t.1 = true,
+                        "exc" => t.2 = true,
+                        _ => return Err(format!("--trace: unknown kind '{k}' (insn, int, exc)")),
+                    }
+                }
+                a.trace = Some(t);
+            }
+            "--trace-file" => a.trace_file = Some(val()?),
+            "--trace-start" => {
+                let v = val()?;
+                a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;
+            }
             "-h" | "--help" => a.command = Command::Help,
             _ => return Err(format!("unknown option '{opt}'")),
         }
+    }
+    if a.trace.is_none() && (a.trace_file.is_some() || a.trace_start != 0) {
+        return Err("--trace-file and --trace-start need --trace".into());
     }
     if a.bios.is_some() && a.kernel.is_some() {
         return Err("--bios and --kernel exclude each other".into());
@@ -160,6 +190,26 @@ fn default_image() -> Result<(String, String), String> {
 }
 
 impl Args {
+    /// The CPU trace asked for with `--trace` (opens `--trace-file`).
+    pub fn trace(&self) -> Result<Option<tab86_machine::Trace>, String> {
+        let Some((insn, int, exc)) = self.trace else {
+            return Ok(None);
+        };
+        let out: Box<dyn std::io::Write> = match &self.trace_file {
+            Some(f) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(f).map_err(|e| format!("cannot create {f}: {e}"))?,
+            )),
+            None => Box::new(std::io::stderr()),
+        };
+        Ok(Some(tab86_machine::Trace::new(
+            insn,
+            int,
+            exc,
+            self.trace_start,
+            out,
+        )))
+    }
+
     /// Builds the machine configuration (reads the files named on the command line).
     pub fn machine_config(&self) -> Result<Config, String> {
         let firmware = if let Some(b) = &self.bios {
