@@ -103,10 +103,11 @@ impl Cpu {
 
     /// Runs up to `budget` instructions.
     ///
-    /// The INTR line is polled at entry and after every block that ended with
-    /// `stop` (a fault, an interrupt, or an instruction that touched a port or MMIO
-    /// or changed IF): the line only changes through bus accesses or between calls,
-    /// so polling after plain blocks would always see the same level.
+    /// The INTR line is polled at entry, after every block that ended with `stop`
+    /// (a fault, an interrupt, or an instruction that touched a port or MMIO or set
+    /// IF) and after the block that ran under an interrupt shadow: the line only
+    /// changes through bus accesses or between calls, and IF only with `stop`, so
+    /// polling after other blocks would always give the same answer.
     ///
     /// Blocks are chained: a block that ended without `stop` remembers its
     /// successor (see [`Block::chained`]), which is reused without a TLB or cache
@@ -145,7 +146,9 @@ impl Cpu {
                 }
                 continue;
             }
-            self.state.int_shadow = false;
+            // A block run under the interrupt shadow (after STI, MOV SS) ends it:
+            // poll again after that block as before it.
+            let shadow = std::mem::take(&mut self.state.int_shadow);
             if self.state.halted {
                 return if self.state.eflags & fl::IF != 0 {
                     Exit::Halted
@@ -190,7 +193,7 @@ impl Cpu {
             if let Some(x) = self.exit.take() {
                 return x;
             }
-            poll = self.stop;
+            poll = self.stop | shadow;
             prev = if self.stop {
                 None
             } else {
