@@ -271,8 +271,11 @@ impl Block {
 pub struct CodeCache {
     blocks: HashMap<u64, Rc<Block>>,
     by_page: HashMap<u32, Vec<u64>>,
-    fast: Box<[Option<(u64, Rc<Block>)>]>,
+    fast: Box<[FastEntry]>,
 }
+
+/// A direct-mapped slot: the key and the block, or empty.
+type FastEntry = Option<(u64, Rc<Block>)>;
 
 /// Longest block decoded at once.
 const MAX_BLOCK: usize = 64;
@@ -380,17 +383,23 @@ impl Cpu {
         code32: bool,
     ) -> Result<Block> {
         let page_left = 0x1000 - (phys & 0xFFF) as usize;
-        let mut bytes = [0u8; 0x1000 + 16];
-        for (i, b) in bytes[..page_left].iter_mut().enumerate() {
-            *b = self.mem.read(phys + i as u32, 1, bus) as u8;
+        // A block never needs more than MAX_BLOCK maximal instructions' bytes.
+        let window = page_left.min(MAX_BLOCK * 15);
+        let mut bytes = [0u8; MAX_BLOCK * 15];
+        let ram = match self.mem.region(phys) {
+            tab86_mmu::Region::Ram => self.mem.ram().get(phys as usize..phys as usize + window),
+            _ => None,
+        };
+        match ram {
+            Some(src) => bytes[..window].copy_from_slice(src),
+            None => {
+                for (i, b) in bytes[..window].iter_mut().enumerate() {
+                    *b = self.mem.read(phys + i as u32, 1, bus) as u8;
+                }
+            }
         }
         let bitness = if code32 { 32 } else { 16 };
-        let mut dec = Decoder::with_ip(
-            bitness,
-            &bytes[..page_left],
-            eip as u64,
-            DecoderOptions::NONE,
-        );
+        let mut dec = Decoder::with_ip(bitness, &bytes[..window], eip as u64, DecoderOptions::NONE);
         let mut ops = Vec::new();
         let mut ins = Instruction::default();
         while dec.can_decode() && ops.len() < MAX_BLOCK {
