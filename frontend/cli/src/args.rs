@@ -272,3 +272,23 @@ impl Args {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<Args, String> {
+        parse(a.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn trace_options() {
+        let a = p(&["run", "--trace", "insn,exc", "--trace-start", "42"]).unwrap();
+        assert_eq!(a.trace, Some((true, false, true)));
+        assert_eq!(a.trace_start, 42);
+        assert!(p(&["--trace", "int"]).unwrap().trace == Some((false, true, false)));
+        assert!(p(&["--trace", "insn,bogus"]).is_err());
+        assert!(p(&["--trace-file", "t.log"]).is_err());
+        assert!(p(&["--trace", "exc", "--trace-start", "x"]).is_err());
+    }
+}
