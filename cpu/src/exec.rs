@@ -122,6 +122,11 @@ impl Cpu {
 
     /// The run loop; `TRACE` compiles in the per-instruction trace hook.
     fn run_loop<const TRACE: bool>(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        // Code pages written between calls (loaders, device DMA) are dropped before
+        // the first block is looked up, not after its first instruction.
+        if self.mem.has_invalidated() {
+            self.drop_invalidated();
+        }
         let end = self.state.icount.saturating_add(budget);
         let mut poll = true;
         // The block just executed (if it ended without `stop`) with the link slot

@@ -78,3 +78,19 @@ fn write_to_a_chained_block_is_seen_next_time() {
     assert_eq!(cpu.state.gpr[3] & 0xFF, 9);
     assert_eq!(cpu.state.gpr[1] & 0xFFFF, 0);
 }
+
+#[test]
+fn code_written_between_runs_is_seen_by_the_first_instruction() {
+    // l: mov al, 1 ; jmp l   -- run it, patch the immediate from outside (as a
+    // loader or DMA would), run one instruction: AL must be the new value.
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x7C00, &[0xB0, 0x01, 0xEB, 0xFC]);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    assert_eq!(cpu.run(&mut NullBus, 4), Exit::Budget);
+    assert_eq!((cpu.state.eip, cpu.state.gpr[0] & 0xFF), (0x7C00, 1));
+    cpu.mem.write_bytes(0x7C01, &[0x07]);
+    assert_eq!(cpu.run(&mut NullBus, 1), Exit::Budget);
+    assert_eq!(cpu.state.gpr[0] & 0xFF, 7);
+}
