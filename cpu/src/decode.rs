@@ -9,7 +9,8 @@ use hashbrown::HashMap;
 use iced_x86::{
     Code, Decoder, DecoderError, DecoderOptions, FlowControl, Instruction, OpKind, Register,
 };
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 use tab86_mmu::Bus;
 
 /// An instruction handler: executes `op` with EIP still at the instruction's start and
@@ -207,6 +208,9 @@ pub fn convert(ins: &Instruction) -> Op {
             _ => {}
         }
     }
+    if let Some(h) = crate::ops::specialize(&op) {
+        op.handler = h;
+    }
     op
 }
 
@@ -223,17 +227,77 @@ fn with_fop(mut op: Op, bytes: &[u8]) -> Op {
 pub struct Block {
     /// The instructions, executed in order until one branches or stops the block.
     pub ops: Box<[Op]>,
+    /// Physical address of the first instruction.
+    pub phys: u32,
+    /// Successors seen after this block (fall-through and branch target), each as
+    /// the EIP it was reached at and a weak reference that dies with the block when
+    /// its page is invalidated. See [`Block::chained`].
+    links: RefCell<[(u32, Weak<Block>); 2]>,
+}
+
+impl Block {
+    fn new(ops: Vec<Op>, phys: u32) -> Self {
+        Block {
+            ops: ops.into_boxed_slice(),
+            phys,
+            links: RefCell::new([(0, Weak::new()), (0, Weak::new())]),
+        }
+    }
+
+    /// The linked successor for `eip` if it is still cached and was decoded from
+    /// `phys` (the caller derives `phys` from the current translation).
+    #[inline(always)]
+    pub(crate) fn chained(&self, slot: usize, eip: u32, phys: u32) -> Option<Rc<Block>> {
+        let links = self.links.borrow();
+        let (e, w) = &links[slot & 1];
+        if *e != eip {
+            return None;
+        }
+        let b = w.upgrade()?;
+        (b.phys == phys).then_some(b)
+    }
+
+    /// Remembers `next` as the successor at `eip` in link `slot` (0: fall-through,
+    /// 1: branch taken).
+    pub(crate) fn link(&self, slot: usize, eip: u32, next: &Rc<Block>) {
+        self.links.borrow_mut()[slot & 1] = (eip, Rc::downgrade(next));
+    }
 }
 
 /// The cache of decoded blocks, keyed by physical address and code size.
-#[derive(Default)]
+///
+/// A direct-mapped table of recently executed blocks sits in front of the hash map,
+/// so the common lookup is one index and one compare.
 pub struct CodeCache {
     blocks: HashMap<u64, Rc<Block>>,
     by_page: HashMap<u32, Vec<u64>>,
+    fast: Box<[FastEntry]>,
 }
+
+/// A direct-mapped slot: the key and the block, or empty.
+type FastEntry = Option<(u64, Rc<Block>)>;
 
 /// Longest block decoded at once.
 const MAX_BLOCK: usize = 64;
+
+/// Entries in the direct-mapped front table (a power of two).
+const FAST_ENTRIES: usize = 4096;
+
+#[inline(always)]
+fn fast_slot(key: u64) -> usize {
+    let k = key as u32;
+    (k ^ (k >> 12) ^ (key >> 32) as u32) as usize & (FAST_ENTRIES - 1)
+}
+
+impl Default for CodeCache {
+    fn default() -> Self {
+        CodeCache {
+            blocks: HashMap::new(),
+            by_page: HashMap::new(),
+            fast: vec![None; FAST_ENTRIES].into_boxed_slice(),
+        }
+    }
+}
 
 impl CodeCache {
     /// Drops every block decoded from the page at `page` (a physical page address).
@@ -241,6 +305,10 @@ impl CodeCache {
         if let Some(keys) = self.by_page.remove(&page) {
             for k in keys {
                 self.blocks.remove(&k);
+                let slot = &mut self.fast[fast_slot(k)];
+                if slot.as_ref().is_some_and(|(fk, _)| *fk == k) {
+                    *slot = None;
+                }
             }
         }
     }
@@ -249,6 +317,7 @@ impl CodeCache {
     pub fn clear(&mut self) {
         self.blocks.clear();
         self.by_page.clear();
+        self.fast.fill(None);
     }
 
     /// Number of cached blocks.
@@ -260,21 +329,35 @@ impl CodeCache {
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }
+
+    /// The cached block for `key`, trying the direct-mapped table first.
+    #[inline(always)]
+    fn get(&mut self, key: u64) -> Option<Rc<Block>> {
+        let slot = fast_slot(key);
+        if let Some((k, b)) = &self.fast[slot] {
+            if *k == key {
+                return Some(b.clone());
+            }
+        }
+        let b = self.blocks.get(&key)?.clone();
+        self.fast[slot] = Some((key, b.clone()));
+        Some(b)
+    }
 }
 
 impl Cpu {
-    /// The block at CS:EIP, decoding it if needed.
-    pub(crate) fn block_at(&mut self, bus: &mut dyn Bus) -> Result<Rc<Block>> {
+    /// The block at CS:EIP, decoding it if needed, and the linear address of EIP.
+    pub(crate) fn block_at(&mut self, bus: &mut dyn Bus) -> Result<(Rc<Block>, u32)> {
         let eip = self.state.eip;
         let lin = self.seg_addr(crate::state::sreg::CS, eip, 1, crate::state::Segment::EXEC)?;
-        let phys = match self.tlb.lookup(lin, self.masks.rmask, self.masks.rwant) {
+        let phys = match self.tlb.lookup(lin, self.masks.xmask, self.masks.xwant) {
             Some(f) => f | (lin & 0xFFF),
             None => self.translate(bus, lin, false, crate::mem::Priv::Cpl)?,
         };
         let code32 = self.state.code32();
         let key = phys as u64 | (code32 as u64) << 32;
-        if let Some(b) = self.cache.blocks.get(&key) {
-            return Ok(b.clone());
+        if let Some(b) = self.cache.get(key) {
+            return Ok((b, lin));
         }
         let block = Rc::new(self.decode_block(bus, lin, phys, eip, code32)?);
         if let tab86_mmu::Region::Ram | tab86_mmu::Region::Rom(_) = self.mem.region(phys) {
@@ -288,7 +371,7 @@ impl Cpu {
                 self.mem.mark_code(phys);
             }
         }
-        Ok(block)
+        Ok((block, lin))
     }
 
     fn decode_block(
@@ -300,17 +383,23 @@ impl Cpu {
         code32: bool,
     ) -> Result<Block> {
         let page_left = 0x1000 - (phys & 0xFFF) as usize;
-        let mut bytes = [0u8; 0x1000 + 16];
-        for (i, b) in bytes[..page_left].iter_mut().enumerate() {
-            *b = self.mem.read(phys + i as u32, 1, bus) as u8;
+        // A block never needs more than MAX_BLOCK maximal instructions' bytes.
+        let window = page_left.min(MAX_BLOCK * 15);
+        let mut bytes = [0u8; MAX_BLOCK * 15];
+        let ram = match self.mem.region(phys) {
+            tab86_mmu::Region::Ram => self.mem.ram().get(phys as usize..phys as usize + window),
+            _ => None,
+        };
+        match ram {
+            Some(src) => bytes[..window].copy_from_slice(src),
+            None => {
+                for (i, b) in bytes[..window].iter_mut().enumerate() {
+                    *b = self.mem.read(phys + i as u32, 1, bus) as u8;
+                }
+            }
         }
         let bitness = if code32 { 32 } else { 16 };
-        let mut dec = Decoder::with_ip(
-            bitness,
-            &bytes[..page_left],
-            eip as u64,
-            DecoderOptions::NONE,
-        );
+        let mut dec = Decoder::with_ip(bitness, &bytes[..window], eip as u64, DecoderOptions::NONE);
         let mut ops = Vec::new();
         let mut ins = Instruction::default();
         while dec.can_decode() && ops.len() < MAX_BLOCK {
@@ -360,9 +449,7 @@ impl Cpu {
             d.decode_out(&mut ins);
             ops.push(with_fop(convert(&ins), &buf));
         }
-        Ok(Block {
-            ops: ops.into_boxed_slice(),
-        })
+        Ok(Block::new(ops, phys))
     }
 
     /// Drops blocks on pages that guest writes have touched.

@@ -1,12 +1,13 @@
 //! The CPU object and its run loop: fetch a cached block, execute its ops, deliver
 //! faults and interrupts between instructions.
 
-use crate::decode::CodeCache;
+use crate::decode::{Block, CodeCache};
 use crate::fault::{vector, Fault};
 use crate::interrupt::IntKind;
 use crate::mem::TlbMasks;
 use crate::ops::x87::Fpu;
-use crate::state::{fl, CpuState};
+use crate::state::{fl, sreg, CpuState};
+use std::rc::Rc;
 use tab86_mmu::{Bus, PhysMem, Tlb};
 
 /// Why [`Cpu::run`] returned.
@@ -47,6 +48,8 @@ pub struct Cpu {
     pub stop: bool,
     pub(crate) cache: CodeCache,
     pub(crate) masks: TlbMasks,
+    /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
+    pub trace: Option<Box<crate::trace::Trace>>,
     exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
@@ -67,6 +70,7 @@ impl Cpu {
             stop: false,
             cache: CodeCache::default(),
             masks: TlbMasks::new(false),
+            trace: None,
             exit: None,
             delivering: None,
         }
@@ -103,16 +107,47 @@ impl Cpu {
         self.exit.get_or_insert(Exit::Budget);
     }
 
-    /// Runs up to `budget` instructions (or fewer, when the bus asks to end the slice).
+    /// Runs up to `budget` instructions (or fewer, when the bus asks to end the
+    /// slice after a port write, see `Bus::end_slice`).
+    ///
+    /// The INTR line is polled at entry, after every block that ended with `stop`
+    /// (a fault, an interrupt, or an instruction that touched a port or MMIO or set
+    /// IF) and after the block that ran under an interrupt shadow: the line only
+    /// changes through bus accesses or between calls, and IF only with `stop`, so
+    /// polling after other blocks would always give the same answer.
+    ///
+    /// Blocks are chained: a block that ended without `stop` remembers its
+    /// successor (see [`Block::chained`]), which is reused without a TLB or cache
+    /// lookup while EIP stays in the same linear page.
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
-        // Device DMA between slices may have overwritten cached code.
+        if self.trace.is_some() {
+            self.run_loop::<true>(bus, budget)
+        } else {
+            self.run_loop::<false>(bus, budget)
+        }
+    }
+
+    /// The run loop; `TRACE` compiles in the per-instruction trace hook.
+    fn run_loop<const TRACE: bool>(&mut self, bus: &mut dyn Bus, budget: u64) -> Exit {
+        // Code pages written between calls (loaders, device DMA) are dropped before
+        // the first block is looked up, not after its first instruction.
         if self.mem.has_invalidated() {
             self.drop_invalidated();
         }
         let end = self.state.icount.saturating_add(budget);
+        let mut poll = true;
+        // The block just executed (if it ended without `stop`) with the link slot
+        // that applies, and the linear page it was fetched from.
+        let mut prev: Option<(Rc<Block>, usize)> = None;
+        let mut lin_page = 0;
         while self.state.icount < end {
-            if self.state.eflags & fl::IF != 0 && !self.state.int_shadow && bus.intr_pending() {
+            if poll
+                && self.state.eflags & fl::IF != 0
+                && !self.state.int_shadow
+                && bus.intr_pending()
+            {
                 let v = bus.intr_ack();
+                prev = None;
                 self.state.halted = false;
                 let eip = self.state.eip;
                 if let Err(f) = self.interrupt(bus, v, IntKind::Hardware, None, eip) {
@@ -123,7 +158,9 @@ impl Cpu {
                 }
                 continue;
             }
-            self.state.int_shadow = false;
+            // A block run under the interrupt shadow (after STI, MOV SS) ends it:
+            // poll again after that block as before it.
+            let shadow = std::mem::take(&mut self.state.int_shadow);
             if self.state.halted {
                 return if self.state.eflags & fl::IF != 0 {
                     Exit::Halted
@@ -131,13 +168,49 @@ impl Cpu {
                     Exit::HaltedNoWake
                 };
             }
-            match self.block_at(bus) {
-                Ok(block) => self.exec_block(bus, &block.ops, end),
-                Err(f) => self.raise(bus, f),
+            self.stop = false;
+            let mut next = None;
+            if let Some((p, slot)) = &prev {
+                let eip = self.state.eip;
+                let cs = &self.state.seg[sreg::CS];
+                let lin = cs.base.wrapping_add(eip);
+                if lin & !0xFFF == lin_page && eip <= cs.hi {
+                    next = p.chained(*slot, eip, (p.phys & !0xFFF) | (lin & 0xFFF));
+                }
             }
+            let block = match next {
+                Some(b) => b,
+                None => match self.block_at(bus) {
+                    Ok((b, lin)) => {
+                        if let Some((p, slot)) = &prev {
+                            if lin & !0xFFF == lin_page {
+                                p.link(*slot, self.state.eip, &b);
+                            }
+                        }
+                        lin_page = lin & !0xFFF;
+                        b
+                    }
+                    Err(f) => {
+                        prev = None;
+                        poll = true;
+                        self.raise(bus, f);
+                        if let Some(x) = self.exit.take() {
+                            return x;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let branched = self.exec_block::<TRACE>(bus, &block, end);
             if let Some(x) = self.exit.take() {
                 return x;
             }
+            poll = self.stop | shadow;
+            prev = if self.stop {
+                None
+            } else {
+                Some((block, branched as usize))
+            };
         }
         Exit::Budget
     }
@@ -147,37 +220,70 @@ impl Cpu {
         self.run(bus, 1)
     }
 
-    fn exec_block(&mut self, bus: &mut dyn Bus, ops: &[crate::decode::Op], end: u64) {
+    /// Runs the ops of one block until one branches, stops the block, faults, or
+    /// the budget (`end`) is reached. Returns whether it ended with a taken branch;
+    /// a fault, self-modified code or a single-step trap set `stop`.
+    #[inline(always)]
+    fn exec_block<const TRACE: bool>(
+        &mut self,
+        bus: &mut dyn Bus,
+        block: &Block,
+        end: u64,
+    ) -> bool {
+        let ops = &block.ops;
+        let entry_eip = self.state.eip;
         let single = self.state.eflags & fl::TF != 0;
-        for op in ops {
-            let start = self.state.eip;
-            let fallthrough = start.wrapping_add(op.len as u32);
+        // `run` only calls this with icount < end, so at least one op runs.
+        let left = end - self.state.icount;
+        let n = if left < ops.len() as u64 {
+            left as usize
+        } else {
+            ops.len()
+        };
+        // EIP and the instruction count live in registers here and are only stored
+        // (never reloaded) per instruction, which keeps the loop free of
+        // store-to-load dependencies; handlers still see both in `state`.
+        let mut eip = self.state.eip;
+        let mut icount = self.state.icount;
+        for op in &ops[..n] {
+            let fallthrough = eip.wrapping_add(op.len as u32);
             self.next_eip = fallthrough;
-            self.stop = false;
-            match (op.handler)(self, bus, op) {
-                Ok(()) => {
-                    self.state.eip = self.next_eip;
-                    self.state.icount += 1;
-                }
-                Err(f) => {
-                    self.raise(bus, f);
-                    return;
-                }
+            if TRACE {
+                self.trace_insn(bus, block, entry_eip, op);
             }
-            if self.mem.has_invalidated() {
-                self.drop_invalidated();
-                return;
+            if let Err(f) = (op.handler)(self, bus, op) {
+                self.raise(bus, f);
+                return false;
             }
-            if single {
-                self.state.dr[6] |= 1 << 14;
-                let eip = self.state.eip;
-                if let Err(f) = self.interrupt(bus, vector::DB, IntKind::Exception, None, eip) {
-                    self.raise(bus, f);
-                }
-                return;
+            let next = self.next_eip;
+            icount += 1;
+            self.state.icount = icount;
+            self.state.eip = next;
+            if single | self.mem.has_invalidated() {
+                self.block_exit(bus, single);
+                return false;
             }
-            if self.stop || self.next_eip != fallthrough || self.state.icount >= end {
-                return;
+            if self.stop | (next != fallthrough) {
+                return true;
+            }
+            eip = fallthrough;
+        }
+        false
+    }
+
+    /// The rare ends of a block: self-modified code (its blocks are dropped),
+    /// single-stepping (#DB after the instruction).
+    #[inline(never)]
+    fn block_exit(&mut self, bus: &mut dyn Bus, single: bool) {
+        self.stop = true;
+        if self.mem.has_invalidated() {
+            self.drop_invalidated();
+        }
+        if single {
+            self.state.dr[6] |= 1 << 14;
+            let eip = self.state.eip;
+            if let Err(f) = self.interrupt(bus, vector::DB, IntKind::Exception, None, eip) {
+                self.raise(bus, f);
             }
         }
     }

@@ -34,6 +34,9 @@ impl Cpu {
         code: Option<u32>,
         ret_eip: u32,
     ) -> Result<()> {
+        if self.trace.is_some() {
+            self.trace_int(vector, kind, code);
+        }
         self.stop = true;
         self.state.halted = false;
         if self.state.protected() {

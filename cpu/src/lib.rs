@@ -19,6 +19,7 @@ pub mod simd;
 mod stack;
 pub mod state;
 mod task;
+pub mod trace;
 
 pub use exec::{Cpu, Exit};
 pub use fault::{Fault, Result};

@@ -27,6 +27,11 @@ pub struct TlbMasks {
     pub wmask: u32,
     /// Wanted bits for writes.
     pub wwant: u32,
+    /// Mask for instruction fetches: like reads, but ROM frames qualify too
+    /// (blocks are decoded from the frame, never read through the RAM fast path).
+    pub xmask: u32,
+    /// Wanted bits for instruction fetches.
+    pub xwant: u32,
 }
 
 impl TlbMasks {
@@ -40,6 +45,8 @@ impl TlbMasks {
                 rwant: base_want | Tlb::USER,
                 wmask: base | Tlb::WRITE_USER,
                 wwant: base_want | Tlb::WRITE_USER,
+                xmask: 0xFFFF_F000 | Tlb::VALID | Tlb::USER,
+                xwant: Tlb::VALID | Tlb::USER,
             }
         } else {
             TlbMasks {
@@ -47,6 +54,8 @@ impl TlbMasks {
                 rwant: base_want,
                 wmask: base | Tlb::WRITE_SUP,
                 wwant: base_want | Tlb::WRITE_SUP,
+                xmask: 0xFFFF_F000 | Tlb::VALID,
+                xwant: Tlb::VALID,
             }
         }
     }

@@ -99,3 +99,44 @@ fn a_port_write_can_end_the_slice_and_dma_invalidates_code() {
     assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
     assert_eq!((cpu.state.eip, cpu.state.gpr[0] & 0xFF), (0x7C04, 2));
 }
+
+#[test]
+fn write_to_a_chained_block_is_seen_next_time() {
+    // A (7C05): jmp B.  B (7C80): mov al, imm; add bl, al; jmp W.  W (8000, another
+    // page): on the second pass patch B's immediate to 7; loop three times.
+    // The second pass runs A -> B through the block link; the third must see the
+    // patched B: bl = 1 + 1 + 7.
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x7C00, &[0xB9, 0x03, 0x00, 0x31, 0xDB, 0xEB, 0x79]);
+    mem.write_bytes(0x7C80, &[0xB0, 0x01, 0x00, 0xC3, 0xE9, 0x79, 0x03]);
+    mem.write_bytes(
+        0x8000,
+        &[
+            0x80, 0xF9, 0x02, 0x75, 0x05, 0xC6, 0x06, 0x81, 0x7C, 0x07, 0x49, 0x0F, 0x85, 0xF6,
+            0xFB, 0xF4,
+        ],
+    );
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    cpu.state.gpr[4] = 0x7000;
+    assert_eq!(cpu.run(&mut NullBus, 1000), Exit::HaltedNoWake);
+    assert_eq!(cpu.state.gpr[3] & 0xFF, 9);
+    assert_eq!(cpu.state.gpr[1] & 0xFFFF, 0);
+}
+
+#[test]
+fn code_written_between_runs_is_seen_by_the_first_instruction() {
+    // l: mov al, 1 ; jmp l   -- run it, patch the immediate from outside (as a
+    // loader or DMA would), run one instruction: AL must be the new value.
+    let mut mem = PhysMem::new(1 << 20);
+    mem.write_bytes(0x7C00, &[0xB0, 0x01, 0xEB, 0xFC]);
+    let mut cpu = Cpu::new(mem);
+    cpu.set_cs_real(0);
+    cpu.state.eip = 0x7C00;
+    assert_eq!(cpu.run(&mut NullBus, 4), Exit::Budget);
+    assert_eq!((cpu.state.eip, cpu.state.gpr[0] & 0xFF), (0x7C00, 1));
+    cpu.mem.write_bytes(0x7C01, &[0x07]);
+    assert_eq!(cpu.run(&mut NullBus, 1), Exit::Budget);
+    assert_eq!(cpu.state.gpr[0] & 0xFF, 7);
+}

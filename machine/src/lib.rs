@@ -19,6 +19,8 @@ use tab86_bios::{
 };
 use tab86_cpu::msr::TimeBase;
 use tab86_cpu::state::{sreg, Segment, TableReg};
+/// CPU tracing (`--trace`), re-exported for front ends.
+pub use tab86_cpu::trace::Trace;
 use tab86_cpu::{Cpu, Exit, PhysMem};
 use tab86_devices::chipset::{Chipset, ChipsetConfig};
 use tab86_devices::pci::{PirqRouter, FIRMWARE_PIRQ_IRQS};

@@ -146,6 +146,9 @@ pub struct Runner {
     next: usize,
     out: Vec<u8>,
     matched_upto: usize,
+    /// Output length when the current wait last searched without a match: the
+    /// search is repeated only after more output arrives (polls come every slice).
+    searched_len: Option<usize>,
     wait_started_ms: Option<u64>,
 }
 
@@ -157,6 +160,7 @@ impl Runner {
             next: 0,
             out: Vec::new(),
             matched_upto: 0,
+            searched_len: None,
             wait_started_ms: None,
         }
     }
@@ -187,11 +191,15 @@ impl Runner {
                 timeout_ms,
                 line,
             } => {
-                if let Some(m) = re.find(&self.out[self.matched_upto..]) {
-                    self.matched_upto += m.end();
-                    self.next += 1;
-                    self.wait_started_ms = None;
-                    return self.poll(now_ms);
+                if self.searched_len != Some(self.out.len()) {
+                    if let Some(m) = re.find(&self.out[self.matched_upto..]) {
+                        self.matched_upto += m.end();
+                        self.next += 1;
+                        self.wait_started_ms = None;
+                        self.searched_len = None;
+                        return self.poll(now_ms);
+                    }
+                    self.searched_len = Some(self.out.len());
                 }
                 let start = *self.wait_started_ms.get_or_insert(now_ms);
                 if now_ms.saturating_sub(start) > *timeout_ms {

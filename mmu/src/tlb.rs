@@ -19,8 +19,9 @@ pub struct TlbEntry {
 
 /// A TLB owned by one CPU.
 pub struct Tlb {
-    /// The entries, indexed by linear page number modulo [`TLB_ENTRIES`].
-    pub entries: Box<[TlbEntry]>,
+    /// The entries, indexed by linear page number modulo [`TLB_ENTRIES`] (a fixed
+    /// size, so a masked index needs no bounds check).
+    pub entries: Box<[TlbEntry; TLB_ENTRIES]>,
 }
 
 impl Tlb {
@@ -40,7 +41,7 @@ impl Tlb {
     /// An empty TLB.
     pub fn new() -> Self {
         Tlb {
-            entries: vec![TlbEntry::default(); TLB_ENTRIES].into_boxed_slice(),
+            entries: Box::new([TlbEntry::default(); TLB_ENTRIES]),
         }
     }
 

@@ -2,7 +2,7 @@
 //! DEC, NEG, NOT. Flags are recorded lazily (see `flags.rs`).
 
 use super::size_code;
-use crate::decode::{Handler, Op};
+use crate::decode::{kind, Handler, Op};
 use crate::fault::Result;
 use crate::flags::lf;
 use crate::Cpu;
@@ -19,10 +19,54 @@ const XOR: u8 = 6;
 const CMP: u8 = 7;
 const TEST: u8 = 8;
 
-/// `dst = dst OP src` for the eight classic ALU operations (and TEST).
-fn alu<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    let b = cpu.read_op(bus, op, 1, S)?;
+/// `dst = dst OP src` for the eight classic ALU operations (and TEST). `F` is the
+/// operand form chosen at decode time: [`kind::NONE`] for any form, or the
+/// source's kind (`REG`, `MEM`, `IMM`) when the destination is a register.
+fn alu<const K: u8, const S: u32, const F: u8>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    op: &Op,
+) -> Result<()> {
     let sz = size_code(S);
+    if F != kind::NONE {
+        let b = match F {
+            kind::REG => cpu.reg(op.r[1], S),
+            kind::IMM => op.imm,
+            _ => {
+                let ea = cpu.ea(op);
+                cpu.read_sz(bus, op.seg as usize, ea, S)?
+            }
+        };
+        let a = cpu.reg(op.r[0], S);
+        let s = &mut cpu.state;
+        let r = match K {
+            ADD => a.wrapping_add(b),
+            OR => a | b,
+            AND | TEST => a & b,
+            SUB | CMP => a.wrapping_sub(b),
+            XOR => a ^ b,
+            ADC => a.wrapping_add(b).wrapping_add(s.cf() as u32),
+            _ => a.wrapping_sub(b).wrapping_sub(s.cf() as u32),
+        };
+        match K {
+            ADD => s.set_lazy(lf::ADD | sz, a, b, r),
+            SUB | CMP => s.set_lazy(lf::SUB | sz, a, b, r),
+            ADC => {
+                let c = s.cf() as u32;
+                s.set_lazy_carry(lf::ADC | sz, a, b, c, r)
+            }
+            SBB => {
+                let c = s.cf() as u32;
+                s.set_lazy_carry(lf::SBB | sz, a, b, c, r)
+            }
+            _ => s.set_lazy(lf::LOGIC | sz, a, b, r),
+        }
+        if K != CMP && K != TEST {
+            cpu.set_reg(op.r[0], S, r);
+        }
+        return Ok(());
+    }
+    let b = cpu.read_op(bus, op, 1, S)?;
     if K == CMP || K == TEST {
         let a = cpu.read_op(bus, op, 0, S)?;
         if K == CMP {
@@ -61,44 +105,80 @@ fn alu<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> 
     Ok(())
 }
 
-fn inc<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+/// INC/DEC/NEG/NOT read-modify-write of operand 0 (`R` when it is a register):
+/// writes `f(a)` and returns `(a, f(a))` so the caller sets flags after the
+/// write, which is the last thing that can fault.
+#[inline(always)]
+fn unary<const S: u32, const R: bool>(
+    cpu: &mut Cpu,
+    bus: &mut dyn Bus,
+    op: &Op,
+    f: impl FnOnce(u32) -> u32,
+) -> Result<(u32, u32)> {
+    if R {
+        let a = cpu.reg(op.r[0], S);
+        let r = f(a);
+        cpu.set_reg(op.r[0], S, r);
+        return Ok((a, r));
+    }
     let (a, loc) = cpu.rmw_begin(bus, op, S)?;
-    let r = a.wrapping_add(1);
+    let r = f(a);
     cpu.rmw_end(bus, loc, S, r)?;
+    Ok((a, r))
+}
+
+fn inc<const S: u32, const R: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    let (a, r) = unary::<S, R>(cpu, bus, op, |a| a.wrapping_add(1))?;
     cpu.state.set_lazy_keep_cf(lf::INC | size_code(S), a, r);
     Ok(())
 }
 
-fn dec<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    let (a, loc) = cpu.rmw_begin(bus, op, S)?;
-    let r = a.wrapping_sub(1);
-    cpu.rmw_end(bus, loc, S, r)?;
+fn dec<const S: u32, const R: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    let (a, r) = unary::<S, R>(cpu, bus, op, |a| a.wrapping_sub(1))?;
     cpu.state.set_lazy_keep_cf(lf::DEC | size_code(S), a, r);
     Ok(())
 }
 
-fn neg<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    let (a, loc) = cpu.rmw_begin(bus, op, S)?;
-    let r = 0u32.wrapping_sub(a);
-    cpu.rmw_end(bus, loc, S, r)?;
+fn neg<const S: u32, const R: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    let (a, r) = unary::<S, R>(cpu, bus, op, |a| 0u32.wrapping_sub(a))?;
     cpu.state.set_lazy(lf::NEG | size_code(S), 0, a, r);
     Ok(())
 }
 
-fn not<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    let (a, loc) = cpu.rmw_begin(bus, op, S)?;
-    cpu.rmw_end(bus, loc, S, !a)
+fn not<const S: u32, const R: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    unary::<S, R>(cpu, bus, op, |a| !a).map(|_| ())
 }
 
 /// Handlers for this group.
 pub fn lookup(code: C) -> Option<Handler> {
+    table::<{ kind::NONE }, false>(code)
+}
+
+/// The handler for the form of `op` when a faster one than [`lookup`]'s exists:
+/// register destinations with a register, immediate or memory source.
+pub fn specialize(op: &Op) -> Option<Handler> {
+    if op.kind[0] != kind::REG {
+        return None;
+    }
+    match op.kind[1] {
+        kind::REG => table::<{ kind::REG }, true>(op.code),
+        kind::IMM => table::<{ kind::IMM }, true>(op.code),
+        kind::MEM => table::<{ kind::MEM }, true>(op.code),
+        kind::NONE => table::<{ kind::NONE }, true>(op.code),
+        _ => None,
+    }
+}
+
+/// The dispatch table, instantiated for one operand form: `F` for the binary
+/// operations (see [`alu`]), `R` (register operand 0) for the unary ones.
+fn table<const F: u8, const R: bool>(code: C) -> Option<Handler> {
     macro_rules! alu_table {
         ($($k:ident: [$($c8:ident)*] [$($c16:ident)*] [$($c32:ident)*];)*) => {
             match code {
                 $(
-                    $(C::$c8)|* => Some(alu::<$k, 1> as Handler),
-                    $(C::$c16)|* => Some(alu::<$k, 2> as Handler),
-                    $(C::$c32)|* => Some(alu::<$k, 4> as Handler),
+                    $(C::$c8)|* => Some(alu::<$k, 1, F> as Handler),
+                    $(C::$c16)|* => Some(alu::<$k, 2, F> as Handler),
+                    $(C::$c32)|* => Some(alu::<$k, 4, F> as Handler),
                 )*
                 _ => None,
             }
@@ -133,19 +213,22 @@ pub fn lookup(code: C) -> Option<Handler> {
               [Test_rm16_r16 Test_AX_imm16 Test_rm16_imm16 Test_rm16_imm16_F7r1]
               [Test_rm32_r32 Test_EAX_imm32 Test_rm32_imm32 Test_rm32_imm32_F7r1];
     };
+    if F != kind::NONE {
+        return h;
+    }
     h.or(match code {
-        C::Inc_rm8 => Some(inc::<1> as Handler),
-        C::Inc_rm16 | C::Inc_r16 => Some(inc::<2>),
-        C::Inc_rm32 | C::Inc_r32 => Some(inc::<4>),
-        C::Dec_rm8 => Some(dec::<1>),
-        C::Dec_rm16 | C::Dec_r16 => Some(dec::<2>),
-        C::Dec_rm32 | C::Dec_r32 => Some(dec::<4>),
-        C::Neg_rm8 => Some(neg::<1>),
-        C::Neg_rm16 => Some(neg::<2>),
-        C::Neg_rm32 => Some(neg::<4>),
-        C::Not_rm8 => Some(not::<1>),
-        C::Not_rm16 => Some(not::<2>),
-        C::Not_rm32 => Some(not::<4>),
+        C::Inc_rm8 => Some(inc::<1, R> as Handler),
+        C::Inc_rm16 | C::Inc_r16 => Some(inc::<2, R>),
+        C::Inc_rm32 | C::Inc_r32 => Some(inc::<4, R>),
+        C::Dec_rm8 => Some(dec::<1, R>),
+        C::Dec_rm16 | C::Dec_r16 => Some(dec::<2, R>),
+        C::Dec_rm32 | C::Dec_r32 => Some(dec::<4, R>),
+        C::Neg_rm8 => Some(neg::<1, R>),
+        C::Neg_rm16 => Some(neg::<2, R>),
+        C::Neg_rm32 => Some(neg::<4, R>),
+        C::Not_rm8 => Some(not::<1, R>),
+        C::Not_rm16 => Some(not::<2, R>),
+        C::Not_rm32 => Some(not::<4, R>),
         _ => None,
     })
 }

@@ -9,9 +9,68 @@ use crate::Cpu;
 use iced_x86::Code as C;
 use tab86_mmu::Bus;
 
-fn mov<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
-    let v = cpu.read_op(bus, op, 1, S)?;
-    cpu.write_op(bus, op, 0, S, v)
+/// MOV forms chosen at decode time by [`specialize`]: the source's [`kind`] in
+/// the low nibble, [`MEM_DST`] for a memory destination; 0 for any form.
+const MEM_DST: u8 = 0x10;
+
+fn mov<const S: u32, const F: u8>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
+    if F == kind::NONE {
+        let v = cpu.read_op(bus, op, 1, S)?;
+        return cpu.write_op(bus, op, 0, S, v);
+    }
+    let v = match F & 0xF {
+        kind::REG => cpu.reg(op.r[1], S),
+        kind::IMM => op.imm,
+        _ => {
+            let ea = cpu.ea(op);
+            cpu.read_sz(bus, op.seg as usize, ea, S)?
+        }
+    };
+    if F & MEM_DST != 0 {
+        let ea = cpu.ea(op);
+        cpu.write_sz(bus, op.seg as usize, ea, S, v)
+    } else {
+        cpu.set_reg(op.r[0], S, v);
+        Ok(())
+    }
+}
+
+/// The faster MOV handler for the operand form of `op` (register or memory
+/// destination; register, immediate or memory source).
+pub fn specialize(op: &Op) -> Option<Handler> {
+    macro_rules! forms {
+        ($s:literal) => {
+            match (op.kind[0], op.kind[1]) {
+                (kind::REG, kind::REG) => Some(mov::<$s, { kind::REG }> as Handler),
+                (kind::REG, kind::IMM) => Some(mov::<$s, { kind::IMM }>),
+                (kind::REG, kind::MEM) => Some(mov::<$s, { kind::MEM }>),
+                (kind::MEM, kind::REG) => Some(mov::<$s, { MEM_DST | kind::REG }>),
+                (kind::MEM, kind::IMM) => Some(mov::<$s, { MEM_DST | kind::IMM }>),
+                _ => None,
+            }
+        };
+    }
+    match op.code {
+        C::Mov_rm8_r8
+        | C::Mov_r8_rm8
+        | C::Mov_AL_moffs8
+        | C::Mov_moffs8_AL
+        | C::Mov_r8_imm8
+        | C::Mov_rm8_imm8 => forms!(1),
+        C::Mov_rm16_r16
+        | C::Mov_r16_rm16
+        | C::Mov_AX_moffs16
+        | C::Mov_moffs16_AX
+        | C::Mov_r16_imm16
+        | C::Mov_rm16_imm16 => forms!(2),
+        C::Mov_rm32_r32
+        | C::Mov_r32_rm32
+        | C::Mov_EAX_moffs32
+        | C::Mov_moffs32_EAX
+        | C::Mov_r32_imm32
+        | C::Mov_rm32_imm32 => forms!(4),
+        _ => None,
+    }
 }
 
 /// MOVZX/MOVSX: destination size D, source size S, sign-extend when X.
@@ -190,19 +249,19 @@ pub fn lookup(code: C) -> Option<Handler> {
         | C::Mov_AL_moffs8
         | C::Mov_moffs8_AL
         | C::Mov_r8_imm8
-        | C::Mov_rm8_imm8 => mov::<1>,
+        | C::Mov_rm8_imm8 => mov::<1, { kind::NONE }>,
         C::Mov_rm16_r16
         | C::Mov_r16_rm16
         | C::Mov_AX_moffs16
         | C::Mov_moffs16_AX
         | C::Mov_r16_imm16
-        | C::Mov_rm16_imm16 => mov::<2>,
+        | C::Mov_rm16_imm16 => mov::<2, { kind::NONE }>,
         C::Mov_rm32_r32
         | C::Mov_r32_rm32
         | C::Mov_EAX_moffs32
         | C::Mov_moffs32_EAX
         | C::Mov_r32_imm32
-        | C::Mov_rm32_imm32 => mov::<4>,
+        | C::Mov_rm32_imm32 => mov::<4, { kind::NONE }>,
         C::Movzx_r16_rm8 => movx::<2, 1, false>,
         C::Movzx_r32_rm8 => movx::<4, 1, false>,
         C::Movzx_r16_rm16 => movx::<2, 2, false>,

@@ -48,6 +48,15 @@ pub fn handler_for(code: Code) -> Handler {
         .unwrap_or(undefined)
 }
 
+/// A handler specialised for the operand form of `op` (register or memory
+/// operands, known at decode time), when one exists; it must behave exactly like
+/// [`handler_for`]'s handler for that form.
+pub fn specialize(op: &Op) -> Option<Handler> {
+    alu::specialize(op)
+        .or_else(|| data::specialize(op))
+        .or_else(|| shift::specialize(op))
+}
+
 /// #UD for opcodes this CPU does not implement.
 pub fn undefined(_: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
     Err(Fault::ud())

@@ -24,10 +24,10 @@ impl Cpu {
         let g = &self.state.gpr;
         let mut a = op.disp;
         if op.base != NO_REG {
-            a = a.wrapping_add(g[op.base as usize]);
+            a = a.wrapping_add(g[op.base as usize & 7]);
         }
         if op.index != NO_REG {
-            a = a.wrapping_add(g[op.index as usize] << op.scale);
+            a = a.wrapping_add(g[op.index as usize & 7] << (op.scale & 3));
         }
         if op.addr16 {
             a & 0xFFFF

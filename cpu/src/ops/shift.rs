@@ -128,8 +128,9 @@ fn set_flags(s: &mut CpuState, f: u32, all: bool) {
     }
 }
 
-/// Shift/rotate group 2: K operation, S-byte operand, count source N.
-fn shift<const K: u8, const S: u32, const N: u8>(
+/// Shift/rotate group 2: K operation, S-byte operand, count source N; `R` when
+/// the operand is a register (chosen at decode time by [`specialize`]).
+fn shift<const K: u8, const S: u32, const N: u8, const R: bool>(
     cpu: &mut Cpu,
     bus: &mut dyn Bus,
     op: &Op,
@@ -144,6 +145,16 @@ fn shift<const K: u8, const S: u32, const N: u8>(
     } else {
         count
     };
+    if R {
+        if count == 0 {
+            return Ok(());
+        }
+        let a = cpu.reg(op.r[0], S);
+        let (res, f, all) = compute::<K, S>(a, count, cpu.state.cf());
+        cpu.set_reg(op.r[0], S, res);
+        set_flags(&mut cpu.state, f, all);
+        return Ok(());
+    }
     let (a, loc) = cpu.rmw_begin(bus, op, S)?;
     if count == 0 {
         return Ok(());
@@ -207,13 +218,33 @@ fn shxd<const L: bool, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) 
 
 /// Handlers for this group.
 pub fn lookup(code: C) -> Option<Handler> {
+    group2::<false>(code).or(match code {
+        C::Shld_rm16_r16_imm8 | C::Shld_rm16_r16_CL => Some(shxd::<true, 2> as Handler),
+        C::Shld_rm32_r32_imm8 | C::Shld_rm32_r32_CL => Some(shxd::<true, 4>),
+        C::Shrd_rm16_r16_imm8 | C::Shrd_rm16_r16_CL => Some(shxd::<false, 2>),
+        C::Shrd_rm32_r32_imm8 | C::Shrd_rm32_r32_CL => Some(shxd::<false, 4>),
+        _ => None,
+    })
+}
+
+/// The faster handler for a group-2 shift or rotate of a register.
+pub fn specialize(op: &Op) -> Option<Handler> {
+    if op.kind[0] == kind::REG {
+        group2::<true>(op.code)
+    } else {
+        None
+    }
+}
+
+/// The group-2 table; `R` selects the register-operand handlers.
+fn group2<const R: bool>(code: C) -> Option<Handler> {
     macro_rules! group {
         ($($k:ident: $($c1:ident $c2:ident $c4:ident $n:ident),*;)*) => {
             match code {
                 $($(
-                    C::$c1 => return Some(shift::<$k, 1, $n>),
-                    C::$c2 => return Some(shift::<$k, 2, $n>),
-                    C::$c4 => return Some(shift::<$k, 4, $n>),
+                    C::$c1 => return Some(shift::<$k, 1, $n, R>),
+                    C::$c2 => return Some(shift::<$k, 2, $n, R>),
+                    C::$c4 => return Some(shift::<$k, 4, $n, R>),
                 )*)*
                 _ => {}
             }
@@ -237,13 +268,7 @@ pub fn lookup(code: C) -> Option<Handler> {
         SAR: Sar_rm8_1 Sar_rm16_1 Sar_rm32_1 ONE, Sar_rm8_CL Sar_rm16_CL Sar_rm32_CL CL,
              Sar_rm8_imm8 Sar_rm16_imm8 Sar_rm32_imm8 IMM;
     }
-    Some(match code {
-        C::Shld_rm16_r16_imm8 | C::Shld_rm16_r16_CL => shxd::<true, 2>,
-        C::Shld_rm32_r32_imm8 | C::Shld_rm32_r32_CL => shxd::<true, 4>,
-        C::Shrd_rm16_r16_imm8 | C::Shrd_rm16_r16_CL => shxd::<false, 2>,
-        C::Shrd_rm32_r32_imm8 | C::Shrd_rm32_r32_CL => shxd::<false, 4>,
-        _ => return None,
-    })
+    None
 }
 
 #[cfg(test)]

@@ -32,6 +32,10 @@ pub struct Args {
     pub dump_ram: Option<String>,
     pub disks: Vec<tab86_storage::DiskSpec>,
     pub disk_cache_mb: Option<u64>,
+    /// `--trace` kinds: instructions, interrupts, exceptions.
+    pub trace: Option<(bool, bool, bool)>,
+    pub trace_file: Option<String>,
+    pub trace_start: u64,
 }
 
 /// Usage text.
@@ -57,6 +61,9 @@ options:
                         (created if missing; refused if made for another base image)
   --disk-ro             for the last --disk: read-only
   --disk-cache-mb N     memory cache for remote disks, per disk (default 64)
+  --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
+  --trace-file FILE     write the trace to FILE (default stderr)
+  --trace-start N       start tracing after N instructions
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
 
@@ -103,6 +110,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         dump_ram: None,
         disks: Vec::new(),
         disk_cache_mb: None,
+        trace: None,
+        trace_file: None,
+        trace_start: 0,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -178,9 +188,29 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                         .map_err(|_| format!("bad --disk-cache-mb '{v}'"))?,
                 );
             }
+            "--trace" => {
+                let mut t = (false, false, false);
+                for k in val()?.split(',') {
+                    match k {
+                        "insn" => t.0 = true,
+                        "int" => t.1 = true,
+                        "exc" => t.2 = true,
+                        _ => return Err(format!("--trace: unknown kind '{k}' (insn, int, exc)")),
+                    }
+                }
+                a.trace = Some(t);
+            }
+            "--trace-file" => a.trace_file = Some(val()?),
+            "--trace-start" => {
+                let v = val()?;
+                a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;
+            }
             "-h" | "--help" => a.command = Command::Help,
             _ => return Err(format!("unknown option '{opt}'")),
         }
+    }
+    if a.trace.is_none() && (a.trace_file.is_some() || a.trace_start != 0) {
+        return Err("--trace-file and --trace-start need --trace".into());
     }
     if a.bios.is_some() && a.kernel.is_some() {
         return Err("--bios and --kernel exclude each other".into());
@@ -213,6 +243,26 @@ fn default_image() -> Result<(String, String), String> {
 }
 
 impl Args {
+    /// The CPU trace asked for with `--trace` (opens `--trace-file`).
+    pub fn trace(&self) -> Result<Option<tab86_machine::Trace>, String> {
+        let Some((insn, int, exc)) = self.trace else {
+            return Ok(None);
+        };
+        let out: Box<dyn std::io::Write> = match &self.trace_file {
+            Some(f) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(f).map_err(|e| format!("cannot create {f}: {e}"))?,
+            )),
+            None => Box::new(std::io::stderr()),
+        };
+        Ok(Some(tab86_machine::Trace::new(
+            insn,
+            int,
+            exc,
+            self.trace_start,
+            out,
+        )))
+    }
+
     /// Builds the machine configuration (reads the files named on the command line).
     pub fn machine_config(&self) -> Result<Config, String> {
         let firmware = if let Some(b) = &self.bios {
@@ -274,5 +324,25 @@ impl Args {
                 .unwrap_or(0),
             disks: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(a: &[&str]) -> Result<Args, String> {
+        parse(a.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn trace_options() {
+        let a = p(&["run", "--trace", "insn,exc", "--trace-start", "42"]).unwrap();
+        assert_eq!(a.trace, Some((true, false, true)));
+        assert_eq!(a.trace_start, 42);
+        assert!(p(&["--trace", "int"]).unwrap().trace == Some((false, true, false)));
+        assert!(p(&["--trace", "insn,bogus"]).is_err());
+        assert!(p(&["--trace-file", "t.log"]).is_err());
+        assert!(p(&["--trace", "exc", "--trace-start", "x"]).is_err());
     }
 }

@@ -87,6 +87,13 @@ fn run(args: Args) -> i32 {
             return status::ERROR;
         }
     };
+    match args.trace() {
+        Ok(t) => m.cpu.trace = t.map(Box::new),
+        Err(e) => {
+            eprintln!("tab86: {e}");
+            return status::ERROR;
+        }
+    }
     let mut script = match &args.script {
         Some(path) => match std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read script {path}: {e}"))
