@@ -98,13 +98,13 @@ fn debian_boots_over_http_and_keeps_writes_in_the_overlay() {
          wait -t 1500 {prompt}\n\
          mark shell\n\
          sendline cat /etc/debian_version\n\
-         wait \\n12\\.\\d+\n\
+         wait \\b12\\.\\d+\n\
          wait {prompt}\n\
          sendline echo BIN=$(ls /usr/bin | wc -l) PKGS=$(dpkg -l | wc -l)\n\
          wait BIN=\\d+ PKGS=\\d+\n\
          wait {prompt}\n\
          sendline echo {token} > /root/persist.txt; sync; echo WROTE-OK\n\
-         wait \\nWROTE-OK\n\
+         wait [\\r\\n]WROTE-OK\n\
          wait {prompt}\n\
          sendline poweroff\n"
     );
@@ -138,7 +138,7 @@ fn debian_boots_over_http_and_keeps_writes_in_the_overlay() {
         "timeout 600\n\
          wait -t 1500 {prompt}\n\
          sendline cat /root/persist.txt\n\
-         wait \\n{token}\n\
+         wait [\\r\\n]{token}\n\
          wait {prompt}\n\
          sendline poweroff\n"
     );
