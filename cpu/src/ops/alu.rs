@@ -5,6 +5,7 @@ use super::size_code;
 use crate::decode::{kind, Handler, Op};
 use crate::fault::Result;
 use crate::flags::lf;
+use crate::state::CpuState;
 use crate::Cpu;
 use iced_x86::Code as C;
 use tab86_mmu::Bus;
@@ -18,6 +19,39 @@ const SUB: u8 = 5;
 const XOR: u8 = 6;
 const CMP: u8 = 7;
 const TEST: u8 = 8;
+
+/// The result of ALU operation `K` (CF is the carry-in of ADC and SBB).
+#[inline(always)]
+fn alu_result<const K: u8>(s: &CpuState, a: u32, b: u32) -> u32 {
+    match K {
+        ADD => a.wrapping_add(b),
+        OR => a | b,
+        AND | TEST => a & b,
+        SUB | CMP => a.wrapping_sub(b),
+        XOR => a ^ b,
+        ADC => a.wrapping_add(b).wrapping_add(s.cf() as u32),
+        _ => a.wrapping_sub(b).wrapping_sub(s.cf() as u32),
+    }
+}
+
+/// Records the lazy flags of ALU operation `K` whose result is `r`; called after
+/// the destination write, the last thing that can fault (CF is still the carry-in).
+#[inline(always)]
+fn alu_flags<const K: u8>(s: &mut CpuState, sz: u32, a: u32, b: u32, r: u32) {
+    match K {
+        ADD => s.set_lazy(lf::ADD | sz, a, b, r),
+        SUB | CMP => s.set_lazy(lf::SUB | sz, a, b, r),
+        ADC => {
+            let c = s.cf() as u32;
+            s.set_lazy_carry(lf::ADC | sz, a, b, c, r)
+        }
+        SBB => {
+            let c = s.cf() as u32;
+            s.set_lazy_carry(lf::SBB | sz, a, b, c, r)
+        }
+        _ => s.set_lazy(lf::LOGIC | sz, a, b, r),
+    }
+}
 
 /// `dst = dst OP src` for the eight classic ALU operations (and TEST). `F` is the
 /// operand form chosen at decode time: [`kind::NONE`] for any form, or the
@@ -38,29 +72,8 @@ fn alu<const K: u8, const S: u32, const F: u8>(
             }
         };
         let a = cpu.reg(op.r[0], S);
-        let s = &mut cpu.state;
-        let r = match K {
-            ADD => a.wrapping_add(b),
-            OR => a | b,
-            AND | TEST => a & b,
-            SUB | CMP => a.wrapping_sub(b),
-            XOR => a ^ b,
-            ADC => a.wrapping_add(b).wrapping_add(s.cf() as u32),
-            _ => a.wrapping_sub(b).wrapping_sub(s.cf() as u32),
-        };
-        match K {
-            ADD => s.set_lazy(lf::ADD | sz, a, b, r),
-            SUB | CMP => s.set_lazy(lf::SUB | sz, a, b, r),
-            ADC => {
-                let c = s.cf() as u32;
-                s.set_lazy_carry(lf::ADC | sz, a, b, c, r)
-            }
-            SBB => {
-                let c = s.cf() as u32;
-                s.set_lazy_carry(lf::SBB | sz, a, b, c, r)
-            }
-            _ => s.set_lazy(lf::LOGIC | sz, a, b, r),
-        }
+        let r = alu_result::<K>(&cpu.state, a, b);
+        alu_flags::<K>(&mut cpu.state, sz, a, b, r);
         if K != CMP && K != TEST {
             cpu.set_reg(op.r[0], S, r);
         }
@@ -77,31 +90,9 @@ fn alu<const K: u8, const S: u32, const F: u8>(
         return Ok(());
     }
     let (a, loc) = cpu.rmw_begin(bus, op, S)?;
-    let s = &mut cpu.state;
-    let r = match K {
-        ADD => a.wrapping_add(b),
-        OR => a | b,
-        AND => a & b,
-        SUB => a.wrapping_sub(b),
-        XOR => a ^ b,
-        ADC => a.wrapping_add(b).wrapping_add(s.cf() as u32),
-        _ => a.wrapping_sub(b).wrapping_sub(s.cf() as u32),
-    };
+    let r = alu_result::<K>(&cpu.state, a, b);
     cpu.rmw_end(bus, loc, S, r)?;
-    let s = &mut cpu.state;
-    match K {
-        ADD => s.set_lazy(lf::ADD | sz, a, b, r),
-        SUB => s.set_lazy(lf::SUB | sz, a, b, r),
-        ADC => {
-            let c = s.cf() as u32;
-            s.set_lazy_carry(lf::ADC | sz, a, b, c, r)
-        }
-        SBB => {
-            let c = s.cf() as u32;
-            s.set_lazy_carry(lf::SBB | sz, a, b, c, r)
-        }
-        _ => s.set_lazy(lf::LOGIC | sz, a, b, r),
-    }
+    alu_flags::<K>(&mut cpu.state, sz, a, b, r);
     Ok(())
 }
 
