@@ -177,7 +177,13 @@ impl Cpu {
             self.note_mmio(p1, bus);
             return Ok(v);
         }
-        let p = self.translate(bus, lin, false, who)?;
+        // ROM (and MMIO) pages never pass the RAM fast path, but their TLB entry
+        // still answers with the fetch masks (the same rights as a read), so a
+        // guest reading constants from ROM does not walk the page tables each time.
+        let p = match self.tlb.lookup(lin, self.masks.xmask, self.masks.xwant) {
+            Some(frame) if who == Priv::Cpl => frame | (lin & 0xFFF),
+            _ => self.translate(bus, lin, false, who)?,
+        };
         self.note_mmio(p, bus);
         Ok(self.mem.read(p, size as u8, bus))
     }
@@ -247,7 +253,8 @@ impl Cpu {
 
     #[inline]
     fn note_mmio(&mut self, phys: u32, bus: &mut dyn Bus) {
-        if !matches!(self.mem.region(phys), tab86_mmu::Region::Ram) {
+        // ROM reads have no side effects; only MMIO ends the block.
+        if matches!(self.mem.region(phys), tab86_mmu::Region::Mmio) {
             self.stop = true;
             bus.set_icount(self.state.icount);
         }
