@@ -182,19 +182,10 @@ apt_update() {
     APT_UPDATED=1
 }
 
-missing=()
 # arch-test: mmdebstrap checks with it that the host runs i386 binaries.
-for pair in mmdebstrap:mmdebstrap arch-test:arch-test mke2fs:e2fsprogs; do
-    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing host tools: ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-        apt_update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-            die "cannot install ${missing[*]}"
-    fi
-fi
+# shellcheck source=images/lib.sh
+source "$HERE/lib.sh"
+need_tools mmdebstrap:mmdebstrap arch-test:arch-test mke2fs:e2fsprogs
 
 # The host's Debian sources for $SUITE, its -updates and -security, as
 # one-line entries for the chroot: whatever mirror the host uses.

@@ -143,18 +143,9 @@ if ! dpkg --print-foreign-architectures | grep -qx i386 && [ "$(dpkg --print-arc
 fi
 
 # Host tools: command -> Debian package.
-missing=()
-for pair in cpio:cpio xz:xz-utils gzip:gzip mke2fs:e2fsprogs; do
-    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    log "installing host tools: ${missing[*]}"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-        apt_update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-            die "cannot install ${missing[*]}"
-    fi
-fi
+# shellcheck source=images/lib.sh
+source "$HERE/lib.sh"
+need_tools cpio:cpio xz:xz-utils gzip:gzip mke2fs:e2fsprogs
 
 # Candidate version of an i386 package (empty if unknown to apt).
 candidate() {
