@@ -459,6 +459,11 @@ impl Machine {
         (self.cpu.state.seg[sreg::CS].selector, self.cpu.state.eip)
     }
 
+    /// CS base and EIP (the linear address of the next instruction is their sum).
+    pub fn linear_eip(&self) -> (u32, u32) {
+        (self.cpu.state.seg[sreg::CS].base, self.cpu.state.eip)
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {

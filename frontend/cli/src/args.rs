@@ -36,6 +36,8 @@ pub struct Args {
     pub trace: Option<(bool, bool, bool)>,
     pub trace_file: Option<String>,
     pub trace_start: u64,
+    /// `--profile FILE`: guest EIP samples, one per slice.
+    pub profile: Option<String>,
 }
 
 /// Usage text.
@@ -64,6 +66,8 @@ options:
   --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
   --trace-file FILE     write the trace to FILE (default stderr)
   --trace-start N       start tracing after N instructions
+  --profile FILE        sample the guest's linear EIP at the end of every slice, weighted by the
+                        instructions it retired; write 'count address' lines to FILE at exit
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
 
@@ -113,6 +117,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         trace: None,
         trace_file: None,
         trace_start: 0,
+        profile: None,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -201,6 +206,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.trace = Some(t);
             }
             "--trace-file" => a.trace_file = Some(val()?),
+            "--profile" => a.profile = Some(val()?),
             "--trace-start" => {
                 let v = val()?;
                 a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;

@@ -145,6 +145,10 @@ fn run(args: Args) -> i32 {
         drop(in_tx);
     }
 
+    let mut profile = args
+        .profile
+        .as_ref()
+        .map(|_| std::collections::HashMap::<u32, u64>::new());
     let mut stdout = std::io::stdout();
     let mut pending_in: Vec<u8> = Vec::new();
     let mut ctrl_a = false;
@@ -182,7 +186,12 @@ fn run(args: Args) -> i32 {
                 pending_in.drain(..n);
             }
         }
+        let before = m.stats().instructions;
         let ev = m.run(args.slice);
+        if let Some(p) = profile.as_mut() {
+            let (base, eip) = m.linear_eip();
+            *p.entry(base.wrapping_add(eip)).or_insert(0) += m.stats().instructions - before;
+        }
         // Console output.
         while let Ok(bytes) = out_rx.try_recv() {
             let _ = stdout.write_all(&bytes);
@@ -266,6 +275,11 @@ fn run(args: Args) -> i32 {
             eprintln!("tab86: cannot write {path}: {e}");
         }
     }
+    if let (Some(path), Some(p)) = (&args.profile, profile) {
+        if let Err(e) = write_profile(path, p) {
+            eprintln!("tab86: cannot write {path}: {e}");
+        }
+    }
     if args.stats {
         let s = m.stats();
         let secs = started.elapsed().as_secs_f64();
@@ -280,4 +294,15 @@ fn run(args: Args) -> i32 {
         disk::print_stats(&disk_stores);
     }
     result
+}
+
+/// Writes the `--profile` samples, most instructions first.
+fn write_profile(path: &str, p: std::collections::HashMap<u32, u64>) -> std::io::Result<()> {
+    let mut v: Vec<(u32, u64)> = p.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut out = String::new();
+    for (addr, n) in v {
+        out.push_str(&format!("{n} {addr:08x}\n"));
+    }
+    std::fs::write(path, out)
 }
