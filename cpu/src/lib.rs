@@ -11,6 +11,7 @@ mod exec;
 pub mod fault;
 pub mod flags;
 mod interrupt;
+pub mod jit;
 pub mod mem;
 pub mod msr;
 pub mod ops;
