@@ -74,7 +74,7 @@ impl Cpu {
             let p = if l & !0xFFF == lin & !0xFFF {
                 Some(phys.wrapping_add(i as u32))
             } else {
-                let e = self.tlb.entries[Tlb::index(l)];
+                let e = self.tlb.entries()[Tlb::index(l)];
                 (e.tag & Tlb::VALID != 0 && e.tag & !0xFFF == l & !0xFFF)
                     .then_some(e.frame | (l & 0xFFF))
             };

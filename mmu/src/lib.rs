@@ -5,11 +5,13 @@
 //! MMIO [`Bus`] supplied by the board.
 #![deny(missing_docs)]
 
+mod arena;
 mod bus;
 mod paging;
 mod phys;
 mod tlb;
 
+pub use arena::{Arena, ArenaLayout, ARENA_ALIGN};
 pub use bus::{Bus, NullBus};
 pub use paging::{walk, Access, PageFault, PagingMode, Translation};
 pub use phys::{PhysMem, Region};

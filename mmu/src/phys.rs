@@ -1,6 +1,8 @@
 //! The physical address space of the PC: RAM, the legacy holes, and the firmware ROM.
 
+use crate::arena::Arena;
 use crate::Bus;
+use std::sync::Arc;
 
 /// What a physical address decodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,15 +22,18 @@ pub const LOW_END: u32 = 0x10_0000;
 
 /// Guest physical memory: one contiguous RAM buffer, an optional ROM image, and a
 /// bitmap of the RAM pages that hold decoded (or compiled) code, so that a write
-/// to such a page can invalidate it.
+/// to such a page can invalidate it. RAM and the bitmap live in the [`Arena`], where
+/// generated code reaches them too.
 pub struct PhysMem {
-    ram: Box<[u8]>,
+    arena: Arc<Arena>,
+    ram: *mut u8,
+    code_pages: *mut u64,
+    code_words: usize,
     ram_size: u32,
     rom: Box<[u8]>,
     rom_low_base: u32,
     rom_high_base: u32,
     a20_mask: u32,
-    code_pages: Vec<u64>,
     invalidated: Vec<u32>,
 }
 
@@ -36,18 +41,18 @@ impl PhysMem {
     /// Creates `ram_size` bytes of zeroed RAM (rounded down to 4 KiB), no ROM, A20 enabled.
     pub fn new(ram_size: u32) -> Self {
         let ram_size = ram_size & !0xFFF;
-        // Four bytes of padding let an unaligned 4-byte access at the very end read
-        // without a bounds split; the padding is never visible to the guest.
-        let ram = vec![0u8; ram_size as usize + 4].into_boxed_slice();
-        let pages = (ram_size as usize).div_ceil(4096);
+        let arena = Arc::new(Arena::new(ram_size));
+        let l = *arena.layout();
         PhysMem {
-            ram,
+            ram: arena.at(l.ram),
+            code_pages: arena.at(l.code_bits) as *mut u64,
+            code_words: l.code_words(),
+            arena,
             ram_size,
             rom: Box::new([]),
             rom_low_base: LOW_END,
             rom_high_base: 0,
             a20_mask: !0,
-            code_pages: vec![0; pages.div_ceil(64)],
             invalidated: Vec::new(),
         }
     }
@@ -66,21 +71,42 @@ impl PhysMem {
         self.ram_size
     }
 
+    /// The arena that holds RAM, the code-page bitmap, the TLB and the JIT window.
+    pub fn arena(&self) -> &Arc<Arena> {
+        &self.arena
+    }
+
     /// The whole RAM buffer (guest physical address = index).
+    #[inline(always)]
     pub fn ram(&self) -> &[u8] {
-        &self.ram[..self.ram_size as usize]
+        // SAFETY: `ram` points at `ram_size` (+4 padding) bytes inside the arena,
+        // which `self.arena` keeps alive; `&self` excludes writers through `self`.
+        unsafe { std::slice::from_raw_parts(self.ram, self.ram_size as usize) }
     }
 
     /// The whole RAM buffer, mutable. Writers that bypass [`PhysMem::write`] must call
     /// [`PhysMem::note_write`] for code invalidation.
+    #[inline(always)]
     pub fn ram_mut(&mut self) -> &mut [u8] {
-        let n = self.ram_size as usize;
-        &mut self.ram[..n]
+        // SAFETY: as in `ram`, with `&mut self` for exclusive access.
+        unsafe { std::slice::from_raw_parts_mut(self.ram, self.ram_size as usize) }
     }
 
     /// Raw pointer to RAM, for generated code and the CPU's fast paths.
     pub fn ram_ptr(&mut self) -> *mut u8 {
-        self.ram.as_mut_ptr()
+        self.ram
+    }
+
+    #[inline(always)]
+    fn code_words(&self) -> &[u64] {
+        // SAFETY: `code_words` words inside the arena, kept alive by `self.arena`.
+        unsafe { std::slice::from_raw_parts(self.code_pages, self.code_words) }
+    }
+
+    #[inline(always)]
+    fn code_words_mut(&mut self) -> &mut [u64] {
+        // SAFETY: as in `code_words`, with `&mut self`.
+        unsafe { std::slice::from_raw_parts_mut(self.code_pages, self.code_words) }
     }
 
     /// Sets the A20 gate; when off, physical address bit 20 is forced to zero.
@@ -140,7 +166,7 @@ impl PhysMem {
             Region::Ram if addr as u64 + size as u64 <= self.ram_size as u64 => {
                 let a = addr as usize;
                 let mut b = [0u8; 4];
-                b[..size as usize].copy_from_slice(&self.ram[a..a + size as usize]);
+                b[..size as usize].copy_from_slice(&self.ram()[a..a + size as usize]);
                 u32::from_le_bytes(b)
             }
             Region::Rom(off) if off as usize + size as usize <= self.rom.len() => {
@@ -170,7 +196,7 @@ impl PhysMem {
         match self.region(addr) {
             Region::Ram if addr as u64 + size as u64 <= self.ram_size as u64 => {
                 let a = addr as usize;
-                self.ram[a..a + size as usize]
+                self.ram_mut()[a..a + size as usize]
                     .copy_from_slice(&value.to_le_bytes()[..size as usize]);
                 self.note_write(addr, size as u32);
             }
@@ -191,20 +217,17 @@ impl PhysMem {
         let start = addr as usize;
         let end = (start + data.len()).min(self.ram_size as usize);
         if start < end {
-            self.ram[start..end].copy_from_slice(&data[..end - start]);
+            self.ram_mut()[start..end].copy_from_slice(&data[..end - start]);
             self.note_write(addr, (end - start) as u32);
         }
     }
 
     /// Copies bytes out of RAM; parts outside RAM read as zero.
     pub fn read_bytes(&self, addr: u32, out: &mut [u8]) {
+        let ram = self.ram();
         for (i, b) in out.iter_mut().enumerate() {
             let a = addr as usize + i;
-            *b = if a < self.ram_size as usize {
-                self.ram[a]
-            } else {
-                0
-            };
+            *b = if a < ram.len() { ram[a] } else { 0 };
         }
     }
 
@@ -212,7 +235,7 @@ impl PhysMem {
     #[inline]
     pub fn mark_code(&mut self, addr: u32) {
         let p = (addr >> 12) as usize;
-        if let Some(w) = self.code_pages.get_mut(p / 64) {
+        if let Some(w) = self.code_words_mut().get_mut(p / 64) {
             *w |= 1 << (p % 64);
         }
     }
@@ -221,7 +244,7 @@ impl PhysMem {
     #[inline]
     pub fn is_code(&self, addr: u32) -> bool {
         let p = (addr >> 12) as usize;
-        self.code_pages
+        self.code_words()
             .get(p / 64)
             .is_some_and(|w| w >> (p % 64) & 1 != 0)
     }
@@ -237,7 +260,7 @@ impl PhysMem {
         let last = addr.saturating_add(len - 1) >> 12;
         for page in first..=last {
             let p = page as usize;
-            if let Some(w) = self.code_pages.get_mut(p / 64) {
+            if let Some(w) = self.code_words_mut().get_mut(p / 64) {
                 if *w >> (p % 64) & 1 != 0 {
                     *w &= !(1 << (p % 64));
                     self.invalidated.push(page << 12);

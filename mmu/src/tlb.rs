@@ -4,6 +4,9 @@
 //! The tag holds the linear page number in bits 31..12 and permission bits below, so a
 //! lookup is one mask and one compare: `entry.tag & mask == page | want`.
 
+use crate::arena::Arena;
+use std::sync::Arc;
+
 /// Number of entries (a power of two).
 pub const TLB_ENTRIES: usize = 4096;
 
@@ -17,11 +20,11 @@ pub struct TlbEntry {
     pub frame: u32,
 }
 
-/// A TLB owned by one CPU.
+/// A TLB owned by one CPU. Its entries live in the [`Arena`], where generated code
+/// indexes them too.
 pub struct Tlb {
-    /// The entries, indexed by linear page number modulo [`TLB_ENTRIES`] (a fixed
-    /// size, so a masked index needs no bounds check).
-    pub entries: Box<[TlbEntry; TLB_ENTRIES]>,
+    entries: *mut [TlbEntry; TLB_ENTRIES],
+    _arena: Arc<Arena>,
 }
 
 impl Tlb {
@@ -38,11 +41,35 @@ impl Tlb {
     /// The frame is plain RAM, so the fast path may touch the buffer directly.
     pub const RAM: u32 = 0x20;
 
-    /// An empty TLB.
+    /// An empty TLB with an arena of its own (tests, tools).
     pub fn new() -> Self {
-        Tlb {
-            entries: Box::new([TlbEntry::default(); TLB_ENTRIES]),
-        }
+        Self::in_arena(Arc::new(Arena::new(0)))
+    }
+
+    /// An empty TLB stored in `arena` (its TLB part is zeroed: no valid entries).
+    pub fn in_arena(arena: Arc<Arena>) -> Self {
+        let entries = arena.at(arena.layout().tlb) as *mut [TlbEntry; TLB_ENTRIES];
+        let mut t = Tlb {
+            entries,
+            _arena: arena,
+        };
+        t.flush(false);
+        t
+    }
+
+    /// The entries, indexed by linear page number modulo [`TLB_ENTRIES`] (a fixed
+    /// size, so a masked index needs no bounds check).
+    #[inline(always)]
+    pub fn entries(&self) -> &[TlbEntry; TLB_ENTRIES] {
+        // SAFETY: 8-byte aligned entries inside the arena that `_arena` keeps alive;
+        // `&self` excludes writers through this TLB.
+        unsafe { &*self.entries }
+    }
+
+    #[inline(always)]
+    fn entries_mut(&mut self) -> &mut [TlbEntry; TLB_ENTRIES] {
+        // SAFETY: as in `entries`, with `&mut self`.
+        unsafe { &mut *self.entries }
     }
 
     /// The slot for a linear address.
@@ -54,7 +81,7 @@ impl Tlb {
     /// Looks up `lin`: returns the frame when `tag & mask == page | want`.
     #[inline(always)]
     pub fn lookup(&self, lin: u32, mask: u32, want: u32) -> Option<u32> {
-        let e = self.entries[Self::index(lin)];
+        let e = self.entries()[Self::index(lin)];
         if e.tag & mask == (lin & 0xFFFF_F000) | want {
             Some(e.frame)
         } else {
@@ -65,7 +92,7 @@ impl Tlb {
     /// Installs a translation.
     #[inline]
     pub fn insert(&mut self, lin: u32, frame: u32, flags: u32) {
-        self.entries[Self::index(lin)] = TlbEntry {
+        self.entries_mut()[Self::index(lin)] = TlbEntry {
             tag: (lin & 0xFFFF_F000) | flags | Self::VALID,
             frame,
         };
@@ -73,7 +100,7 @@ impl Tlb {
 
     /// Drops every entry (or every non-global one, for a CR3 load with PGE on).
     pub fn flush(&mut self, keep_global: bool) {
-        for e in self.entries.iter_mut() {
+        for e in self.entries_mut().iter_mut() {
             if !(keep_global && e.tag & Self::GLOBAL != 0) {
                 e.tag = 0;
             }
@@ -82,7 +109,7 @@ impl Tlb {
 
     /// INVLPG: drops the translation of one linear page, global or not.
     pub fn flush_page(&mut self, lin: u32) {
-        let e = &mut self.entries[Self::index(lin)];
+        let e = &mut self.entries_mut()[Self::index(lin)];
         if e.tag & 0xFFFF_F000 == lin & 0xFFFF_F000 {
             e.tag = 0;
         }
@@ -90,7 +117,7 @@ impl Tlb {
 
     /// Drops every entry whose frame is `frame` (used when a page's kind changes).
     pub fn flush_frame(&mut self, frame: u32) {
-        for e in self.entries.iter_mut() {
+        for e in self.entries_mut().iter_mut() {
             if e.tag & Self::VALID != 0 && e.frame == frame & 0xFFFF_F000 {
                 e.tag = 0;
             }
