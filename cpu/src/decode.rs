@@ -233,6 +233,10 @@ pub struct Block {
     /// the EIP it was reached at and a weak reference that dies with the block when
     /// its page is invalidated. See [`Block::chained`].
     links: RefCell<[(u32, Weak<Block>); 2]>,
+    /// Times the interpreter ran this block (counts up to the JIT's hot mark).
+    pub(crate) hits: std::cell::Cell<u32>,
+    /// The page's wasm module has an entry at this block.
+    pub(crate) jit_entry: std::cell::Cell<bool>,
 }
 
 impl Block {
@@ -241,6 +245,8 @@ impl Block {
             ops: ops.into_boxed_slice(),
             phys,
             links: RefCell::new([(0, Weak::new()), (0, Weak::new())]),
+            hits: std::cell::Cell::new(0),
+            jit_entry: std::cell::Cell::new(false),
         }
     }
 
@@ -269,8 +275,8 @@ impl Block {
 /// A direct-mapped table of recently executed blocks sits in front of the hash map,
 /// so the common lookup is one index and one compare.
 pub struct CodeCache {
-    blocks: HashMap<u64, Rc<Block>>,
-    by_page: HashMap<u32, Vec<u64>>,
+    pub(crate) blocks: HashMap<u64, Rc<Block>>,
+    pub(crate) by_page: HashMap<u32, Vec<u64>>,
     fast: Box<[FastEntry]>,
 }
 
@@ -456,6 +462,9 @@ impl Cpu {
     pub(crate) fn drop_invalidated(&mut self) {
         for page in self.mem.take_invalidated() {
             self.cache.invalidate_page(page);
+            if let Some(j) = self.jit.as_mut() {
+                j.invalidate_page(page);
+            }
         }
     }
 }

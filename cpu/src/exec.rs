@@ -53,15 +53,18 @@ pub struct Cpu {
     exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
+    /// The WebAssembly JIT, when the platform provides an engine.
+    pub(crate) jit: Option<Box<crate::jit::Jit>>,
 }
 
 impl Cpu {
     /// A CPU in the RESET state with `mem` as its physical memory.
     pub fn new(mem: PhysMem) -> Self {
+        let tlb = Tlb::in_arena(mem.arena().clone());
         Cpu {
             state: CpuState::reset(),
             mem,
-            tlb: Tlb::new(),
+            tlb,
             fpu: Fpu::default(),
             simd: Default::default(),
             time: Default::default(),
@@ -73,6 +76,7 @@ impl Cpu {
             trace: None,
             exit: None,
             delivering: None,
+            jit: None,
         }
     }
 
@@ -83,6 +87,9 @@ impl Cpu {
         self.simd = Default::default();
         self.tlb.flush(false);
         self.cache.clear();
+        if let Some(j) = self.jit.as_mut() {
+            j.clear();
+        }
         self.update_masks();
         self.delivering = None;
     }
@@ -92,6 +99,9 @@ impl Cpu {
     pub fn invalidate_all(&mut self) {
         self.tlb.flush(false);
         self.cache.clear();
+        if let Some(j) = self.jit.as_mut() {
+            j.clear();
+        }
         self.mem.take_invalidated();
         self.update_masks();
     }
@@ -201,6 +211,21 @@ impl Cpu {
                     }
                 },
             };
+            if !TRACE && self.jit.is_some() && !shadow {
+                if block.jit_entry.get() {
+                    if self.jit_run(&block, end) {
+                        prev = None;
+                        poll = false;
+                        continue;
+                    }
+                } else {
+                    let h = block.hits.get().wrapping_add(1);
+                    block.hits.set(h);
+                    if self.jit.as_ref().is_some_and(|j| j.hot == h) && self.state.code32() {
+                        self.jit_compile(block.phys & !0xFFF);
+                    }
+                }
+            }
             let branched = self.exec_block::<TRACE>(bus, &block, end);
             if let Some(x) = self.exit.take() {
                 return x;

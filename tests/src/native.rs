@@ -28,6 +28,8 @@ pub struct Outcome {
     pub exit: Option<i32>,
     /// Why the run stopped early (fault, budget, bad image), if it did.
     pub error: Option<String>,
+    /// JIT counters at the end, when a JIT was attached.
+    pub jit: Option<tab86_cpu::jit::JitStats>,
 }
 
 fn u32_at(b: &[u8], off: usize) -> Option<u32> {
@@ -152,6 +154,22 @@ fn syscall(cpu: &mut Cpu, out: &mut Outcome) -> Option<i32> {
 
 /// Runs an i386 static executable for at most `budget` instructions.
 pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
+    run_elf_with(img, budget, &mut |_| {})
+}
+
+/// A CPU in flat ring-0 protected mode (the layout above) with `code` loaded at
+/// `entry` and ESP near the top of RAM.
+pub fn flat_cpu(code: &[u8], entry: u32) -> Result<Cpu, String> {
+    let mut mem = PhysMem::new(RAM);
+    write_tables(&mut mem);
+    mem.write_bytes(entry, code);
+    let mut cpu = Cpu::new(mem);
+    enter_flat(&mut cpu, entry)?;
+    Ok(cpu)
+}
+
+/// [`run_elf`] with `setup` applied to the CPU before it starts (e.g. to attach a JIT).
+pub fn run_elf_with(img: &[u8], budget: u64, setup: &mut dyn FnMut(&mut Cpu)) -> Outcome {
     let mut out = Outcome::default();
     let mut mem = PhysMem::new(RAM);
     write_tables(&mut mem);
@@ -167,6 +185,14 @@ pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
         out.error = Some(e);
         return out;
     }
+    setup(&mut cpu);
+    drive(&mut cpu, &mut out, budget);
+    out.jit = cpu.jit_stats();
+    out
+}
+
+/// The run loop of [`run_elf_with`]: services system calls until exit, a fault or the budget.
+fn drive(cpu: &mut Cpu, out: &mut Outcome, budget: u64) {
     let bus = &mut NullBus;
     loop {
         let left = budget.saturating_sub(cpu.state.icount);
@@ -175,42 +201,42 @@ pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
                 "instruction budget used up at EIP {:#x}",
                 cpu.state.eip
             ));
-            return out;
+            return;
         }
         match cpu.run(bus, left) {
             Exit::Budget => continue,
             Exit::TripleFault => {
                 out.error = Some(format!("triple fault at EIP {:#x}", cpu.state.eip));
-                return out;
+                return;
             }
             Exit::Halted | Exit::HaltedNoWake => {}
         }
         let at = cpu.state.eip.wrapping_sub(1);
         if !(STUBS..STUBS + 256).contains(&at) {
             out.error = Some(format!("HLT at EIP {at:#x}"));
-            return out;
+            return;
         }
         let v = at - STUBS;
         let esp = cpu.state.gpr[reg::ESP];
         if v == 0x80 {
-            if let Some(code) = syscall(&mut cpu, &mut out) {
+            if let Some(code) = syscall(cpu, out) {
                 out.exit = Some(code);
-                return out;
+                return;
             }
             // Return from the interrupt: EIP, CS, EFLAGS at the same privilege level.
-            cpu.state.eip = read_u32(&cpu, esp);
-            let fl = read_u32(&cpu, esp + 8);
+            cpu.state.eip = read_u32(cpu, esp);
+            let fl = read_u32(cpu, esp + 8);
             cpu.write_flags(fl, !0);
             cpu.state.gpr[reg::ESP] = esp + 12;
             cpu.state.halted = false;
             continue;
         }
         let has_code = matches!(v, 8 | 10..=14 | 17);
-        let eip = read_u32(&cpu, if has_code { esp + 4 } else { esp });
+        let eip = read_u32(cpu, if has_code { esp + 4 } else { esp });
         let mut bytes = [0u8; 8];
         cpu.mem.read_bytes(eip, &mut bytes);
         let code = if has_code {
-            format!(" code {:#x}", read_u32(&cpu, esp))
+            format!(" code {:#x}", read_u32(cpu, esp))
         } else {
             String::new()
         };
@@ -218,7 +244,7 @@ pub fn run_elf(img: &[u8], budget: u64) -> Outcome {
             "exception {v}{code} at EIP {eip:#x} (bytes {})",
             bytes.map(|b| format!("{b:02x}")).join(" ")
         ));
-        return out;
+        return;
     }
 }
 
@@ -283,6 +309,13 @@ pub fn native_and_emulated(
     };
     let img = std::fs::read(&bin).map_err(|e| e.to_string())?;
     Ok((want, run_elf(&img, budget)))
+}
+
+/// Builds the native programs into `bin_dir` (once per process) and returns the
+/// image of program `name`; `Err` means the toolchain is missing.
+pub fn built_image(bin_dir: &std::path::Path, name: &str) -> Result<Vec<u8>, String> {
+    native_and_emulated(bin_dir, name, 1)?;
+    std::fs::read(bin_dir.join(name)).map_err(|e| e.to_string())
 }
 
 /// Runs program `name` (built into `bin_dir`) natively and emulated and asserts that every output line

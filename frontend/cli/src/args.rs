@@ -38,6 +38,8 @@ pub struct Args {
     pub trace_start: u64,
     /// `--profile FILE`: guest EIP samples, one per slice.
     pub profile: Option<String>,
+    /// `--no-jit`: interpret only.
+    pub no_jit: bool,
 }
 
 /// Usage text.
@@ -66,6 +68,7 @@ options:
   --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
   --trace-file FILE     write the trace to FILE (default stderr)
   --trace-start N       start tracing after N instructions
+  --no-jit              interpret only (by default hot code is compiled to wasm and run by wasmtime)
   --profile FILE        sample the guest's linear EIP at the end of every slice, weighted by the
                         instructions it retired; write 'count address' lines to FILE at exit
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
@@ -118,6 +121,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         trace_file: None,
         trace_start: 0,
         profile: None,
+        no_jit: false,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -207,6 +211,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--trace-file" => a.trace_file = Some(val()?),
             "--profile" => a.profile = Some(val()?),
+            "--no-jit" => a.no_jit = true,
             "--trace-start" => {
                 let v = val()?;
                 a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;

@@ -87,6 +87,13 @@ fn run(args: Args) -> i32 {
             return status::ERROR;
         }
     };
+    if !args.no_jit {
+        let a = m.cpu.mem.arena().clone();
+        match tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone()) {
+            Ok(h) => m.cpu.set_jit(Box::new(h), Some(host_ns)),
+            Err(e) => eprintln!("tab86: JIT unavailable, interpreting only: {e}"),
+        }
+    }
     match args.trace() {
         Ok(t) => m.cpu.trace = t.map(Box::new),
         Err(e) => {
@@ -291,9 +298,29 @@ fn run(args: Args) -> i32 {
             s.blocks,
             s.virtual_ns as f64 / 1e9
         );
+        if let Some(j) = m.cpu.jit_stats() {
+            eprintln!(
+                "tab86: jit: {} modules ({} KiB wasm, {:.3} s to generate and load), {} calls, {} instructions ({:.1}%), {} invalidated, {} trapped",
+                j.modules,
+                j.wasm_bytes / 1024,
+                j.compile_ns as f64 / 1e9,
+                j.calls,
+                j.instructions,
+                100.0 * j.instructions as f64 / s.instructions.max(1) as f64,
+                j.invalidations,
+                j.traps
+            );
+        }
         disk::print_stats(&disk_stores);
     }
     result
+}
+
+/// Host nanoseconds (for JIT compile-time statistics; differences only).
+fn host_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Writes the `--profile` samples, most instructions first.

@@ -1,0 +1,1223 @@
+//! Translation of the decoded blocks of one physical page into one wasm module.
+//!
+//! The module's `run` function loads the registers from the state window into
+//! locals, then loops: a `br_table` on the page offset of EIP selects the compiled
+//! block (a "case"); each case checks the instruction budget, runs its instructions
+//! and either branches back to the dispatch loop (targets in the page) or leaves
+//! (targets elsewhere, returns, anything the code cannot do here). Leaving stores the
+//! locals back. Control flow stays structured and the wasm stack bounded: a jump is
+//! a `br`, never a call.
+//!
+//! Generated code never faults and never calls the host. Before an instruction that
+//! would need the slow path — a TLB miss, a page-crossing access, MMIO, a write to a
+//! page holding code — it leaves with EIP at that instruction, which the interpreter
+//! then executes. The preconditions the caller checks (flat 32-bit segments, no
+//! single-stepping) make every other instruction compiled here fault-free.
+
+use super::flags::{self as fx, FlagLocals, Known};
+use super::window::off;
+use crate::decode::{kind, Op, NO_REG};
+use crate::flags::lf;
+use crate::state::{fl, sreg};
+use iced_x86::{Code, ConditionCode};
+use std::borrow::Cow;
+use tab86_mmu::ArenaLayout;
+use wasm_encoder::{
+    BlockType, CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
+    ImportSection, Instruction as I, MemArg, MemoryType, Module, TypeSection, ValType,
+};
+
+// Locals of `run`.
+const EFL: u32 = 8;
+const LOP: u32 = 9;
+const LRES: u32 = 10;
+const LA: u32 = 11;
+const LB: u32 = 12;
+const LCIN: u32 = 13;
+const BUDGET: u32 = 14;
+const EIPHI: u32 = 15;
+const OFF: u32 = 16;
+const OUTEIP: u32 = 17;
+const RMASK: u32 = 18;
+const RWANT: u32 = 19;
+const WMASK: u32 = 20;
+const WWANT: u32 = 21;
+const LIN: u32 = 22;
+const ADDR: u32 = 23;
+const T0: u32 = 24;
+const T1: u32 = 25;
+const T2: u32 = 26;
+const W0: u32 = 27; // i64
+const N_I32_LOCALS: u32 = 27;
+
+const FLAG_LOCALS: FlagLocals = FlagLocals {
+    efl: EFL,
+    op: LOP,
+    res: LRES,
+    a: LA,
+    b: LB,
+    cin: LCIN,
+};
+
+/// Index of the flags helper function.
+const HELPER: u32 = 1;
+
+/// One block of the page to compile: its offset in the page and its instructions.
+pub struct PageBlock<'a> {
+    /// Offset of the first instruction in the page.
+    pub offset: u32,
+    /// The decoded instructions.
+    pub ops: &'a [Op],
+}
+
+/// A compiled page.
+pub struct Compiled {
+    /// The module bytes.
+    pub wasm: Vec<u8>,
+    /// Page offsets that have a compiled entry.
+    pub entries: Vec<u32>,
+    /// Instructions compiled (over all entries).
+    pub instructions: usize,
+}
+
+/// ALU operations in the interpreter's numbering.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Alu {
+    Add,
+    Or,
+    Adc,
+    Sbb,
+    And,
+    Sub,
+    Xor,
+    Cmp,
+    Test,
+}
+
+/// What generated code knows how to do with an instruction.
+#[derive(Clone, Copy)]
+enum Form {
+    Mov(u32),
+    Movzx(u32),
+    Movsx(u32),
+    Lea,
+    Alu(Alu, u32),
+    Inc(u32),
+    Dec(u32),
+    Neg(u32),
+    Not(u32),
+    Shift(u8),
+    Imul,
+    Jcc(u8),
+    Jmp,
+    JmpRm,
+    Call,
+    Ret,
+    Push,
+    Pop,
+    PushImm,
+    Setcc(u8),
+    Cmov(u8),
+    Cdq,
+    Nop,
+}
+
+fn size_of_name(n: &str) -> Option<u32> {
+    // The operand size from iced's form name: the first operand token decides.
+    for t in n.split('_').skip(1) {
+        let s = match t {
+            "rm8" | "r8" | "AL" => 1,
+            "rm16" | "r16" | "AX" => 2,
+            "rm32" | "r32" | "EAX" => 4,
+            _ => continue,
+        };
+        return Some(s);
+    }
+    None
+}
+
+fn cc_of(code: Code) -> Option<u8> {
+    let c = code.condition_code();
+    let n = match c {
+        ConditionCode::o => 0,
+        ConditionCode::no => 1,
+        ConditionCode::b => 2,
+        ConditionCode::ae => 3,
+        ConditionCode::e => 4,
+        ConditionCode::ne => 5,
+        ConditionCode::be => 6,
+        ConditionCode::a => 7,
+        ConditionCode::s => 8,
+        ConditionCode::ns => 9,
+        ConditionCode::p => 10,
+        ConditionCode::np => 11,
+        ConditionCode::l => 12,
+        ConditionCode::ge => 13,
+        ConditionCode::le => 14,
+        ConditionCode::g => 15,
+        _ => return None,
+    };
+    Some(n)
+}
+
+/// Classifies `op` for generated code; `None` leaves it to the interpreter.
+fn form(op: &Op) -> Option<Form> {
+    if op.prefix != 0 || op.addr16 {
+        return None;
+    }
+    // Memory operands must be in a flat segment (ES, CS, SS, DS; checked at entry).
+    if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::DS {
+        return None;
+    }
+    if op.kind.contains(&kind::STR) {
+        return None;
+    }
+    let code = op.code;
+    let name = format!("{code:?}");
+    let mnem = name.split('_').next().unwrap_or("");
+    let size = size_of_name(&name);
+    let f = match (mnem, code) {
+        (_, Code::Movzx_r32_rm8) => Form::Movzx(1),
+        (_, Code::Movzx_r32_rm16) => Form::Movzx(2),
+        (_, Code::Movsx_r32_rm8) => Form::Movsx(1),
+        (_, Code::Movsx_r32_rm16) => Form::Movsx(2),
+        (_, Code::Lea_r32_m) => Form::Lea,
+        (_, Code::Imul_r32_rm32 | Code::Imul_r32_rm32_imm8 | Code::Imul_r32_rm32_imm32) => {
+            Form::Imul
+        }
+        (_, Code::Jmp_rel8_32 | Code::Jmp_rel32_32) => Form::Jmp,
+        (_, Code::Jmp_rm32) => Form::JmpRm,
+        (_, Code::Call_rel32_32) => Form::Call,
+        (_, Code::Retnd) => Form::Ret,
+        (_, Code::Push_r32) => Form::Push,
+        (_, Code::Pop_r32) if op.r[0] != 4 => Form::Pop,
+        (_, Code::Pushd_imm8 | Code::Pushd_imm32) => Form::PushImm,
+        (_, Code::Cdq) => Form::Cdq,
+        (_, Code::Nopd | Code::Nopw | Code::Nop_rm32 | Code::Nop_rm16) => Form::Nop,
+        (
+            _,
+            Code::Mov_rm8_r8
+            | Code::Mov_rm16_r16
+            | Code::Mov_rm32_r32
+            | Code::Mov_r8_rm8
+            | Code::Mov_r16_rm16
+            | Code::Mov_r32_rm32
+            | Code::Mov_r8_imm8
+            | Code::Mov_r32_imm32
+            | Code::Mov_rm8_imm8
+            | Code::Mov_rm16_imm16
+            | Code::Mov_rm32_imm32
+            | Code::Mov_AL_moffs8
+            | Code::Mov_EAX_moffs32
+            | Code::Mov_moffs8_AL
+            | Code::Mov_moffs32_EAX,
+        ) => Form::Mov(size?),
+        ("Add" | "Or" | "Adc" | "Sbb" | "And" | "Sub" | "Xor" | "Cmp" | "Test", _) => {
+            let k = match mnem {
+                "Add" => Alu::Add,
+                "Or" => Alu::Or,
+                "Adc" => Alu::Adc,
+                "Sbb" => Alu::Sbb,
+                "And" => Alu::And,
+                "Sub" => Alu::Sub,
+                "Xor" => Alu::Xor,
+                "Cmp" => Alu::Cmp,
+                _ => Alu::Test,
+            };
+            Form::Alu(k, size?)
+        }
+        ("Inc", _) => Form::Inc(size?),
+        ("Dec", _) => Form::Dec(size?),
+        ("Neg", _) => Form::Neg(size?),
+        ("Not", _) => Form::Not(size?),
+        ("Shl" | "Sal", _) if size == Some(4) => Form::Shift(4),
+        ("Shr", _) if size == Some(4) => Form::Shift(5),
+        ("Sar", _) if size == Some(4) => Form::Shift(7),
+        (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
+            Form::Jcc(cc_of(code)?)
+        }
+        (m, _) if m.starts_with("Set") && op.kind[0] == kind::REG => Form::Setcc(cc_of(code)?),
+        (m, _) if m.starts_with("Cmov") && size == Some(4) => Form::Cmov(cc_of(code)?),
+        _ => return None,
+    };
+    // Sizes and operand kinds the emitters handle.
+    match f {
+        _ if op.kind[0] == kind::MEM && op.seg as usize == sreg::CS => None,
+        Form::Shift(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
+        Form::Jcc(_) if code == Code::Jecxz_rel8_32 => None,
+        _ => Some(f),
+    }
+}
+
+/// Whether generated code can run `op` (used by tests and statistics).
+pub fn supported(op: &Op) -> bool {
+    form(op).is_some()
+}
+
+/// The code generator for one module.
+struct Gen {
+    f: Function,
+    /// Base of the arena in the wasm memory, plus the layout offsets.
+    state: u64,
+    tlb: u64,
+    bits: u64,
+    ram: u64,
+    /// Nesting inside the current case (extra blocks/ifs).
+    depth: u32,
+    /// Depth of `$out` and `$disp` from the case's top level.
+    out_depth: u32,
+    disp_depth: u32,
+    /// The flag producer known at this point of the case.
+    known: Option<Known>,
+}
+
+fn memarg(offset: u64, align: u32) -> MemArg {
+    MemArg {
+        offset,
+        align,
+        target: wasm_encoder::MemArgTarget::Memory(0),
+        ordering: None,
+    }
+}
+
+impl Gen {
+    fn i(&mut self, ins: I) {
+        self.f.instruction(&ins);
+    }
+
+    fn get(&mut self, l: u32) {
+        self.i(I::LocalGet(l));
+    }
+
+    fn set(&mut self, l: u32) {
+        self.i(I::LocalSet(l));
+    }
+
+    fn c(&mut self, v: u32) {
+        self.i(I::I32Const(v as i32));
+    }
+
+    fn if_(&mut self) {
+        self.i(I::If(BlockType::Empty));
+        self.depth += 1;
+    }
+
+    fn end(&mut self) {
+        self.i(I::End);
+        self.depth -= 1;
+    }
+
+    /// Leaves `run` with EIP at page offset `at` (relative to the page, may be
+    /// outside it) and `back` unexecuted instructions returned to the budget.
+    fn exit_to(&mut self, at: u32, back: u32) {
+        self.get(EIPHI);
+        self.c(at);
+        self.i(I::I32Add);
+        self.set(OUTEIP);
+        if back != 0 {
+            self.get(BUDGET);
+            self.c(back);
+            self.i(I::I32Add);
+            self.set(BUDGET);
+        }
+        self.i(I::Br(self.out_depth + self.depth));
+    }
+
+    /// Continues at page offset `t` (in the page: through the dispatch loop).
+    fn goto(&mut self, t: i64) {
+        if (0..4096).contains(&t) {
+            self.c(t as u32);
+            self.set(OFF);
+            self.i(I::Br(self.disp_depth + self.depth));
+        } else {
+            self.exit_to(t as u32, 0);
+        }
+    }
+
+    /// Continues at the linear EIP on the stack (in the page through dispatch).
+    fn goto_dynamic(&mut self) {
+        self.set(T0);
+        self.get(T0);
+        self.c(0xFFFF_F000);
+        self.i(I::I32And);
+        self.get(EIPHI);
+        self.i(I::I32Eq);
+        self.if_();
+        self.get(T0);
+        self.c(0xFFF);
+        self.i(I::I32And);
+        self.set(OFF);
+        self.i(I::Br(self.disp_depth + self.depth));
+        self.end();
+        self.get(T0);
+        self.set(OUTEIP);
+        self.i(I::Br(self.out_depth + self.depth));
+    }
+
+    fn reg(&mut self, n: u8, size: u32) {
+        match size {
+            1 => {
+                self.get((n & 3) as u32);
+                if n & 4 != 0 {
+                    self.c(8);
+                    self.i(I::I32ShrU);
+                }
+                self.c(0xFF);
+                self.i(I::I32And);
+            }
+            2 => {
+                self.get((n & 7) as u32);
+                self.c(0xFFFF);
+                self.i(I::I32And);
+            }
+            _ => self.get((n & 7) as u32),
+        }
+    }
+
+    /// Writes the value on the stack to register `n` of `size`.
+    fn set_reg(&mut self, n: u8, size: u32) {
+        match size {
+            1 => {
+                let r = (n & 3) as u32;
+                let sh = if n & 4 != 0 { 8 } else { 0 };
+                self.c(0xFF);
+                self.i(I::I32And);
+                if sh != 0 {
+                    self.c(sh);
+                    self.i(I::I32Shl);
+                }
+                self.get(r);
+                self.c(!(0xFFu32 << sh));
+                self.i(I::I32And);
+                self.i(I::I32Or);
+                self.set(r);
+            }
+            2 => {
+                let r = (n & 7) as u32;
+                self.c(0xFFFF);
+                self.i(I::I32And);
+                self.get(r);
+                self.c(0xFFFF_0000);
+                self.i(I::I32And);
+                self.i(I::I32Or);
+                self.set(r);
+            }
+            _ => self.set((n & 7) as u32),
+        }
+    }
+
+    /// Computes the linear address of the memory operand into `LIN`.
+    fn ea(&mut self, op: &Op) {
+        self.c(op.disp);
+        if op.base != NO_REG {
+            self.get((op.base & 7) as u32);
+            self.i(I::I32Add);
+        }
+        if op.index != NO_REG {
+            self.get((op.index & 7) as u32);
+            if op.scale != 0 {
+                self.c(op.scale as u32);
+                self.i(I::I32Shl);
+            }
+            self.i(I::I32Add);
+        }
+        self.set(LIN);
+    }
+
+    /// Translates `LIN` for an access of `size` bytes through the TLB into `ADDR`
+    /// (an offset from the RAM base), or leaves before instruction `at`.
+    fn check(&mut self, size: u32, write: bool, at: u32, back: u32) {
+        // Page-crossing accesses take the slow path.
+        self.get(LIN);
+        self.c(0xFFF);
+        self.i(I::I32And);
+        self.c(0x1000 - size);
+        self.i(I::I32GtU);
+        // TLB slot address.
+        self.get(LIN);
+        self.c(12);
+        self.i(I::I32ShrU);
+        self.c((tab86_mmu::TLB_ENTRIES - 1) as u32);
+        self.i(I::I32And);
+        self.c(3);
+        self.i(I::I32Shl);
+        self.set(T1);
+        // tag & mask != page | want
+        self.get(T1);
+        self.i(I::I32Load(memarg(self.tlb, 2)));
+        self.get(if write { WMASK } else { RMASK });
+        self.i(I::I32And);
+        self.get(LIN);
+        self.c(0xFFFF_F000);
+        self.i(I::I32And);
+        self.get(if write { WWANT } else { RWANT });
+        self.i(I::I32Or);
+        self.i(I::I32Ne);
+        self.i(I::I32Or);
+        self.if_();
+        self.exit_to(at, back);
+        self.end();
+        // ADDR = frame | (lin & 0xFFF)
+        self.get(T1);
+        self.i(I::I32Load(memarg(self.tlb + 4, 2)));
+        self.set(T1);
+        if write {
+            // A write to a page that holds code goes through the interpreter, which
+            // invalidates what was decoded or compiled from it.
+            self.get(T1);
+            self.c(15);
+            self.i(I::I32ShrU);
+            self.i(I::I32Load8U(memarg(self.bits, 0)));
+            self.get(T1);
+            self.c(12);
+            self.i(I::I32ShrU);
+            self.c(7);
+            self.i(I::I32And);
+            self.i(I::I32ShrU);
+            self.c(1);
+            self.i(I::I32And);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+        }
+        self.get(T1);
+        self.get(LIN);
+        self.c(0xFFF);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        self.set(ADDR);
+    }
+
+    fn load(&mut self, size: u32) {
+        self.get(ADDR);
+        let m = memarg(self.ram, 0);
+        self.i(match size {
+            1 => I::I32Load8U(m),
+            2 => I::I32Load16U(m),
+            _ => I::I32Load(m),
+        });
+    }
+
+    /// Stores the value in `T2` at `ADDR`.
+    fn store_t2(&mut self, size: u32) {
+        self.get(ADDR);
+        self.get(T2);
+        let m = memarg(self.ram, 0);
+        self.i(match size {
+            1 => I::I32Store8(m),
+            2 => I::I32Store16(m),
+            _ => I::I32Store(m),
+        });
+    }
+
+    /// Pushes operand `n` (register, immediate, or the memory operand already
+    /// checked into `ADDR`).
+    fn operand(&mut self, op: &Op, n: usize, size: u32) {
+        match op.kind[n] {
+            kind::REG => self.reg(op.r[n], size),
+            kind::MEM => self.load(size),
+            _ => self.c(op.imm),
+        }
+    }
+
+    /// Records a lazy flag producer (the interpreter's `set_lazy`).
+    fn lazy(&mut self, kind_: u32, size: u32, a: u32, b: u32, res: u32, cin: Option<u32>) {
+        let sc = size_code(size);
+        self.c(kind_ | sc << 8);
+        self.set(LOP);
+        self.get(a);
+        self.set(LA);
+        self.get(b);
+        self.set(LB);
+        self.get(res);
+        self.set(LRES);
+        match cin {
+            Some(c) => self.get(c),
+            None => self.c(0),
+        }
+        self.set(LCIN);
+        self.known = Some(Known {
+            kind: kind_,
+            size: sc,
+        });
+    }
+
+    /// Pushes CF as the interpreter's `cf()` sees it now.
+    fn cf(&mut self) {
+        match self.known {
+            Some(k) => fx::cf(&mut self.f, &FLAG_LOCALS, k),
+            None => {
+                self.materialize_dynamic();
+                fx::cf(&mut self.f, &FLAG_LOCALS, self.known.unwrap_or(NONE));
+            }
+        }
+    }
+
+    /// Evaluates an unknown lazy state into EFLAGS through the helper.
+    fn materialize_dynamic(&mut self) {
+        for x in [LOP, LRES, LA, LB, LCIN, EFL] {
+            self.get(x);
+        }
+        self.i(I::Call(HELPER));
+        self.set(EFL);
+        self.c(lf::NONE);
+        self.set(LOP);
+        self.known = Some(NONE);
+    }
+
+    fn cond(&mut self, cc: u8) {
+        let k = self.known;
+        fx::cond(&mut self.f, &FLAG_LOCALS, k, cc, HELPER);
+        if k.is_none() {
+            self.known = Some(NONE);
+        }
+    }
+
+    /// Sets the six status flags from the value on the stack (`set_arith_flags`).
+    fn set_arith(&mut self) {
+        self.get(EFL);
+        self.c(!fl::ARITH);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.c(lf::NONE);
+        self.set(LOP);
+        self.known = Some(NONE);
+    }
+
+    /// Pushes SZP of the value in `local` for a 32-bit result (`CpuState::szp`).
+    fn szp32(&mut self, local: u32) {
+        self.get(local);
+        self.i(I::I32Eqz);
+        self.c(6);
+        self.i(I::I32Shl);
+        self.get(local);
+        self.c(31);
+        self.i(I::I32ShrU);
+        self.c(7);
+        self.i(I::I32Shl);
+        self.i(I::I32Or);
+        self.get(local);
+        self.c(0xFF);
+        self.i(I::I32And);
+        self.i(I::I32Popcnt);
+        self.c(1);
+        self.i(I::I32And);
+        self.i(I::I32Eqz);
+        self.c(2);
+        self.i(I::I32Shl);
+        self.i(I::I32Or);
+    }
+
+    /// Emits instruction `op` at page offset `at`, the `idx`-th of `n` in its case.
+    /// Returns false when the instruction ended the case (a branch).
+    fn insn(&mut self, op: &Op, form: Form, at: u32, back: u32) -> bool {
+        let next = at as i64 + op.len as i64;
+        let mem = op.kind.contains(&kind::MEM);
+        match form {
+            Form::Nop => {}
+            Form::Mov(s) => {
+                if op.kind[0] == kind::MEM {
+                    self.ea(op);
+                    self.check(s, true, at, back);
+                    self.operand(op, 1, s);
+                    self.set(T2);
+                    self.store_t2(s);
+                } else {
+                    if mem {
+                        self.ea(op);
+                        self.check(s, false, at, back);
+                    }
+                    self.operand(op, 1, s);
+                    self.set_reg(op.r[0], s);
+                }
+            }
+            Form::Movzx(s) | Form::Movsx(s) => {
+                if mem {
+                    self.ea(op);
+                    self.check(s, false, at, back);
+                }
+                self.operand(op, 1, s);
+                if let Form::Movsx(_) = form {
+                    self.i(if s == 1 {
+                        I::I32Extend8S
+                    } else {
+                        I::I32Extend16S
+                    });
+                }
+                self.set_reg(op.r[0], 4);
+            }
+            Form::Lea => {
+                self.ea(op);
+                self.get(LIN);
+                self.set_reg(op.r[0], 4);
+            }
+            Form::Alu(k, s) => self.alu(op, k, s, at, back),
+            Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) => {
+                if mem {
+                    self.ea(op);
+                    self.check(s, true, at, back);
+                }
+                // CF of the previous producer survives INC/DEC: pin it first.
+                if let Form::Inc(_) | Form::Dec(_) = form {
+                    self.get(EFL);
+                    self.c(!fl::CF);
+                    self.i(I::I32And);
+                    self.cf();
+                    self.i(I::I32Or);
+                    self.set(EFL);
+                }
+                self.operand(op, 0, s);
+                self.set(T0);
+                match form {
+                    Form::Inc(_) => {
+                        self.get(T0);
+                        self.c(1);
+                        self.i(I::I32Add);
+                    }
+                    Form::Dec(_) => {
+                        self.get(T0);
+                        self.c(1);
+                        self.i(I::I32Sub);
+                    }
+                    Form::Neg(_) => {
+                        self.c(0);
+                        self.get(T0);
+                        self.i(I::I32Sub);
+                    }
+                    _ => {
+                        self.get(T0);
+                        self.c(u32::MAX);
+                        self.i(I::I32Xor);
+                    }
+                }
+                self.set(T2);
+                if op.kind[0] == kind::MEM {
+                    self.store_t2(s);
+                } else {
+                    self.get(T2);
+                    self.set_reg(op.r[0], s);
+                }
+                match form {
+                    Form::Inc(_) => {
+                        self.c(1);
+                        self.set(T1);
+                        self.lazy(lf::INC, s, T0, T1, T2, None);
+                    }
+                    Form::Dec(_) => {
+                        self.c(1);
+                        self.set(T1);
+                        self.lazy(lf::DEC, s, T0, T1, T2, None);
+                    }
+                    Form::Neg(_) => {
+                        self.c(0);
+                        self.set(T1);
+                        self.lazy(lf::NEG, s, T1, T0, T2, None);
+                    }
+                    _ => {}
+                }
+            }
+            Form::Shift(k) => self.shift(op, k, at, back),
+            Form::Imul => {
+                if mem {
+                    self.ea(op);
+                    self.check(4, false, at, back);
+                }
+                self.operand(op, 1, 4);
+                self.i(I::I64ExtendI32S);
+                if op.code == Code::Imul_r32_rm32 {
+                    self.reg(op.r[0], 4);
+                } else {
+                    // Immediate forms: op.imm (iced gives the sign-extended value).
+                    self.c(op.imm);
+                }
+                self.i(I::I64ExtendI32S);
+                self.i(I::I64Mul);
+                self.i(I::LocalTee(W0));
+                self.i(I::I32WrapI64);
+                self.set(T2);
+                self.get(T2);
+                self.set_reg(op.r[0], 4);
+                // SZP of the low half, CF = OF = the product did not fit.
+                self.szp32(T2);
+                self.c(fl::CF | fl::OF);
+                self.c(0);
+                self.get(T2);
+                self.i(I::I64ExtendI32S);
+                self.get(W0);
+                self.i(I::I64Ne);
+                self.i(I::Select);
+                self.i(I::I32Or);
+                self.set_arith();
+            }
+            Form::Jcc(cc) => {
+                self.cond(cc);
+                self.if_();
+                self.goto(next + op.imm as i32 as i64);
+                self.end();
+                self.goto(next);
+                return false;
+            }
+            Form::Jmp => {
+                self.goto(next + op.imm as i32 as i64);
+                return false;
+            }
+            Form::JmpRm => {
+                if mem {
+                    self.ea(op);
+                    self.check(4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.goto_dynamic();
+                return false;
+            }
+            Form::Call => {
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                self.get(EIPHI);
+                self.c(next as u32);
+                self.i(I::I32Add);
+                self.set(T2);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+                self.goto(next + op.imm as i32 as i64);
+                return false;
+            }
+            Form::Ret => {
+                self.get(4);
+                self.set(LIN);
+                self.check(4, false, at, back);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Add);
+                self.set(4);
+                self.load(4);
+                self.goto_dynamic();
+                return false;
+            }
+            Form::Push | Form::PushImm => {
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                if let Form::Push = form {
+                    self.reg(op.r[0], 4);
+                } else {
+                    self.c(op.imm);
+                }
+                self.set(T2);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+            }
+            Form::Pop => {
+                self.get(4);
+                self.set(LIN);
+                self.check(4, false, at, back);
+                self.load(4);
+                self.set(T2);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Add);
+                self.set(4);
+                self.get(T2);
+                self.set_reg(op.r[0], 4);
+            }
+            Form::Setcc(cc) => {
+                self.cond(cc);
+                self.set_reg(op.r[0], 1);
+            }
+            Form::Cmov(cc) => {
+                if mem {
+                    self.ea(op);
+                    self.check(4, false, at, back);
+                }
+                self.operand(op, 1, 4);
+                self.set(T2);
+                self.cond(cc);
+                self.if_();
+                self.get(T2);
+                self.set_reg(op.r[0], 4);
+                self.end();
+            }
+            Form::Cdq => {
+                self.get(0);
+                self.c(31);
+                self.i(I::I32ShrS);
+                self.set(2);
+            }
+        }
+        true
+    }
+
+    fn alu(&mut self, op: &Op, k: Alu, s: u32, at: u32, back: u32) {
+        let dst_mem = op.kind[0] == kind::MEM;
+        let writes = !matches!(k, Alu::Cmp | Alu::Test);
+        if op.kind.contains(&kind::MEM) {
+            self.ea(op);
+            self.check(s, dst_mem && writes, at, back);
+        }
+        // T0 = a, T1 = b, T2 = result
+        self.operand(op, 0, s);
+        self.set(T0);
+        self.operand(op, 1, s);
+        self.set(T1);
+        let carry = matches!(k, Alu::Adc | Alu::Sbb);
+        if carry {
+            // The carry in (CF of the previous producer), kept for the lazy record.
+            self.cf();
+            self.set(LCIN);
+        }
+        self.get(T0);
+        self.get(T1);
+        self.i(match k {
+            Alu::Add | Alu::Adc => I::I32Add,
+            Alu::Or => I::I32Or,
+            Alu::And | Alu::Test => I::I32And,
+            Alu::Xor => I::I32Xor,
+            _ => I::I32Sub,
+        });
+        if carry {
+            self.get(LCIN);
+            self.i(if k == Alu::Adc { I::I32Add } else { I::I32Sub });
+        }
+        self.set(T2);
+        if writes {
+            if dst_mem {
+                self.store_t2(s);
+            } else {
+                self.get(T2);
+                self.set_reg(op.r[0], s);
+            }
+        }
+        let kind_ = match k {
+            Alu::Add => lf::ADD,
+            Alu::Adc => lf::ADC,
+            Alu::Sub | Alu::Cmp => lf::SUB,
+            Alu::Sbb => lf::SBB,
+            _ => lf::LOGIC,
+        };
+        if carry {
+            // LCIN already holds the carry in.
+            self.c(kind_ | size_code(s) << 8);
+            self.set(LOP);
+            self.get(T0);
+            self.set(LA);
+            self.get(T1);
+            self.set(LB);
+            self.get(T2);
+            self.set(LRES);
+            self.known = Some(Known {
+                kind: kind_,
+                size: size_code(s),
+            });
+        } else {
+            self.lazy(kind_, s, T0, T1, T2, None);
+        }
+    }
+
+    /// SHL/SHR/SAR of a 32-bit operand by 1, CL or imm8 (`ops::shift::compute`).
+    fn shift(&mut self, op: &Op, k: u8, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.ea(op);
+            self.check(4, true, at, back);
+        }
+        if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
+            return;
+        }
+        // Count in T1.
+        match op.kind[1] {
+            kind::REG => {
+                self.get(1);
+                self.c(0x1F);
+                self.i(I::I32And);
+            }
+            kind::IMM => self.c(op.imm & 0x1F),
+            _ => self.c(1),
+        }
+        self.set(T1);
+        self.get(T1);
+        self.if_();
+        self.operand(op, 0, 4);
+        self.set(T0);
+        // Result in T2.
+        self.get(T0);
+        self.get(T1);
+        self.i(match k {
+            4 => I::I32Shl,
+            5 => I::I32ShrU,
+            _ => I::I32ShrS,
+        });
+        self.set(T2);
+        if mem {
+            self.store_t2(4);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], 4);
+        }
+        // Flags: SZP | CF | OF (AF = 0).
+        self.szp32(T2);
+        // CF: SHL the bit (32 - c) of a; SHR/SAR the bit (c - 1).
+        self.get(T0);
+        if k == 4 {
+            self.c(32);
+            self.get(T1);
+            self.i(I::I32Sub);
+            self.i(I::I32ShrU);
+        } else {
+            self.get(T1);
+            self.c(1);
+            self.i(I::I32Sub);
+            self.i(if k == 5 { I::I32ShrU } else { I::I32ShrS });
+        }
+        self.c(1);
+        self.i(I::I32And);
+        self.set(T1);
+        self.get(T1);
+        self.i(I::I32Or);
+        match k {
+            4 => {
+                // OF = MSB(result) ^ CF
+                self.get(T2);
+                self.c(31);
+                self.i(I::I32ShrU);
+                self.get(T1);
+                self.i(I::I32Xor);
+                self.c(11);
+                self.i(I::I32Shl);
+                self.i(I::I32Or);
+            }
+            5 => {
+                // OF = MSB(result) ^ MSB-1(result)
+                self.get(T2);
+                self.get(T2);
+                self.c(1);
+                self.i(I::I32Shl);
+                self.i(I::I32Xor);
+                self.c(31);
+                self.i(I::I32ShrU);
+                self.c(11);
+                self.i(I::I32Shl);
+                self.i(I::I32Or);
+            }
+            _ => {}
+        }
+        self.get(EFL);
+        self.c(!fl::ARITH);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.c(lf::NONE);
+        self.set(LOP);
+        self.end();
+        // A zero count leaves the flags as they were; merge the two paths' knowledge.
+        let zero_count_possible = op.kind[1] == kind::REG;
+        self.known = if zero_count_possible {
+            None
+        } else {
+            Some(NONE)
+        };
+    }
+}
+
+const NONE: Known = Known {
+    kind: lf::NONE,
+    size: 2,
+};
+
+fn size_code(size: u32) -> u32 {
+    size >> 1
+}
+
+/// Compiles the blocks of one page. `base` is the arena's address in the wasm
+/// memory. Returns `None` when no block has a compilable first instruction.
+pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<Compiled> {
+    // The compilable prefix of each block.
+    let mut cases: Vec<(u32, Vec<(&Op, Form)>)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for b in blocks {
+        if b.offset >= 4096 || !seen.insert(b.offset) {
+            continue;
+        }
+        let mut v = Vec::new();
+        for op in b.ops {
+            match form(op) {
+                Some(f) => v.push((op, f)),
+                None => break,
+            }
+        }
+        if !v.is_empty() {
+            cases.push((b.offset, v));
+        }
+    }
+    if cases.is_empty() {
+        return None;
+    }
+    let n = cases.len() as u32;
+    let base = base as u64;
+    let mut g = Gen {
+        f: Function::new([(N_I32_LOCALS, ValType::I32), (1, ValType::I64)]),
+        state: base + layout.state as u64,
+        tlb: base + layout.tlb as u64,
+        bits: base + layout.code_bits as u64,
+        ram: base + layout.ram as u64,
+        depth: 0,
+        out_depth: 0,
+        disp_depth: 0,
+        known: None,
+    };
+    // Prologue: window -> locals.
+    let st = g.state;
+    let load = |g: &mut Gen, at: u32, l: u32| {
+        g.c(0);
+        g.i(I::I32Load(memarg(st + at as u64, 2)));
+        g.set(l);
+    };
+    for r in 0..8 {
+        load(&mut g, off::GPR + 4 * r, r);
+    }
+    load(&mut g, off::EFLAGS, EFL);
+    load(&mut g, off::LOP, LOP);
+    load(&mut g, off::LRES, LRES);
+    load(&mut g, off::LA, LA);
+    load(&mut g, off::LB, LB);
+    load(&mut g, off::LCIN, LCIN);
+    load(&mut g, off::BUDGET, BUDGET);
+    load(&mut g, off::RMASK, RMASK);
+    load(&mut g, off::RWANT, RWANT);
+    load(&mut g, off::WMASK, WMASK);
+    load(&mut g, off::WWANT, WWANT);
+    load(&mut g, off::EIP, T0);
+    g.get(T0);
+    g.c(0xFFFF_F000);
+    g.i(I::I32And);
+    g.set(EIPHI);
+    g.get(T0);
+    g.c(0xFFF);
+    g.i(I::I32And);
+    g.set(OFF);
+    // block $out; loop $disp; block $c_{n-1} ... block $c_0; block $default
+    g.i(I::Block(BlockType::Empty));
+    g.i(I::Loop(BlockType::Empty));
+    for _ in 0..n {
+        g.i(I::Block(BlockType::Empty));
+    }
+    g.i(I::Block(BlockType::Empty));
+    // The table spans the compiled offsets only; others take the default.
+    let lo = cases.iter().map(|(o, _)| *o).min().unwrap_or(0);
+    let hi = cases.iter().map(|(o, _)| *o).max().unwrap_or(0);
+    let mut table = vec![0u32; (hi - lo + 1) as usize];
+    for (i, (o, _)) in cases.iter().enumerate() {
+        table[(*o - lo) as usize] = 1 + i as u32;
+    }
+    g.get(OFF);
+    g.c(lo);
+    g.i(I::I32Sub);
+    g.i(I::BrTable(Cow::Owned(table), 0));
+    g.i(I::End);
+    // $default: not compiled here.
+    g.get(EIPHI);
+    g.get(OFF);
+    g.i(I::I32Or);
+    g.set(OUTEIP);
+    g.i(I::Br(n + 1));
+    let mut compiled = 0;
+    for (i, (o, ops)) in cases.iter().enumerate() {
+        g.i(I::End); // end of $c_i: case i starts here
+        let i = i as u32;
+        g.depth = 0;
+        g.out_depth = n - i;
+        g.disp_depth = n - 1 - i;
+        g.known = None;
+        let k = ops.len() as u32;
+        compiled += ops.len();
+        // Budget.
+        g.get(BUDGET);
+        g.c(k);
+        g.i(I::I32LtU);
+        g.if_();
+        g.exit_to(*o, 0);
+        g.end();
+        g.get(BUDGET);
+        g.c(k);
+        g.i(I::I32Sub);
+        g.set(BUDGET);
+        let mut at = *o;
+        let mut open = true;
+        for (j, (op, f)) in ops.iter().enumerate() {
+            let back = k - j as u32;
+            open = g.insn(op, *f, at, back);
+            at += op.len as u32;
+            if !open {
+                break;
+            }
+        }
+        if open {
+            // Fell off the compiled prefix: continue at the next instruction.
+            g.goto(at as i64);
+        }
+    }
+    g.i(I::End); // loop
+    g.i(I::End); // $out
+                 // Epilogue: locals -> window.
+    let store = |g: &mut Gen, at: u32, l: u32| {
+        g.c(0);
+        g.get(l);
+        g.i(I::I32Store(memarg(st + at as u64, 2)));
+    };
+    for r in 0..8 {
+        store(&mut g, off::GPR + 4 * r, r);
+    }
+    store(&mut g, off::EIP, OUTEIP);
+    store(&mut g, off::EFLAGS, EFL);
+    store(&mut g, off::LOP, LOP);
+    store(&mut g, off::LRES, LRES);
+    store(&mut g, off::LA, LA);
+    store(&mut g, off::LB, LB);
+    store(&mut g, off::LCIN, LCIN);
+    store(&mut g, off::BUDGET, BUDGET);
+    g.c(0);
+    g.i(I::End);
+
+    let mut types = TypeSection::new();
+    types.ty().function([], [ValType::I32]);
+    types.ty().function([ValType::I32; 6], [ValType::I32]);
+    let mut imports = ImportSection::new();
+    let pages = (layout.len as u64).div_ceil(64 << 10);
+    imports.import(
+        "e",
+        "m",
+        EntityType::Memory(MemoryType {
+            minimum: pages,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        }),
+    );
+    let mut funcs = FunctionSection::new();
+    funcs.function(0);
+    funcs.function(1);
+    let mut exports = ExportSection::new();
+    exports.export("run", ExportKind::Func, 0);
+    let mut code = CodeSection::new();
+    code.function(&g.f);
+    code.function(&fx::helper_body());
+    let mut m = Module::new();
+    m.section(&types)
+        .section(&imports)
+        .section(&funcs)
+        .section(&exports)
+        .section(&code);
+    Some(Compiled {
+        wasm: m.finish(),
+        entries: cases.iter().map(|(o, _)| *o).collect(),
+        instructions: compiled,
+    })
+}

@@ -1,0 +1,351 @@
+//! Lazy flags in generated code: the same representation as the interpreter's
+//! (`crate::flags`), evaluated with the operation kind known at compile time when
+//! the producer is in the same block, or by a helper function in the module.
+
+use crate::flags::lf;
+use crate::state::fl;
+use wasm_encoder::{Function, Instruction as I};
+
+/// The locals that hold the lazy flags and EFLAGS.
+#[derive(Clone, Copy)]
+pub struct FlagLocals {
+    /// EFLAGS.
+    pub efl: u32,
+    /// Lazy op (kind | size).
+    pub op: u32,
+    /// Lazy result.
+    pub res: u32,
+    /// Lazy first operand.
+    pub a: u32,
+    /// Lazy second operand.
+    pub b: u32,
+    /// Lazy carry-in.
+    pub cin: u32,
+}
+
+const MASK: [u32; 3] = [0xFF, 0xFFFF, 0xFFFF_FFFF];
+const SIGN: [u32; 3] = [0x80, 0x8000, 0x8000_0000];
+
+/// A flag producer known at compile time: kind and size code (0, 1, 2).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Known {
+    /// `lf::*` kind.
+    pub kind: u32,
+    /// Size code.
+    pub size: u32,
+}
+
+fn masked(f: &mut Function, local: u32, s: u32) {
+    f.instruction(&I::LocalGet(local));
+    if s < 2 {
+        f.instruction(&I::I32Const(MASK[s as usize] as i32));
+        f.instruction(&I::I32And);
+    }
+}
+
+fn efl_bit(f: &mut Function, l: &FlagLocals, bit: u32) {
+    f.instruction(&I::LocalGet(l.efl));
+    f.instruction(&I::I32Const(bit.trailing_zeros() as i32));
+    f.instruction(&I::I32ShrU);
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::I32And);
+}
+
+/// Pushes CF (0 or 1) for a known producer.
+pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
+    let s = k.size;
+    match k.kind {
+        lf::ADD | lf::ADC => {
+            // res < a, or res <= a with a carry in (`select` picks its first
+            // operand when the condition is non-zero).
+            if k.kind == lf::ADC {
+                masked(f, l.res, s);
+                masked(f, l.a, s);
+                f.instruction(&I::I32LeU);
+            }
+            masked(f, l.res, s);
+            masked(f, l.a, s);
+            f.instruction(&I::I32LtU);
+            if k.kind == lf::ADC {
+                f.instruction(&I::LocalGet(l.cin));
+                f.instruction(&I::Select);
+            }
+        }
+        lf::SUB | lf::SBB => {
+            if k.kind == lf::SBB {
+                masked(f, l.a, s);
+                masked(f, l.b, s);
+                f.instruction(&I::I32LeU);
+            }
+            masked(f, l.a, s);
+            masked(f, l.b, s);
+            f.instruction(&I::I32LtU);
+            if k.kind == lf::SBB {
+                f.instruction(&I::LocalGet(l.cin));
+                f.instruction(&I::Select);
+            }
+        }
+        lf::NEG => {
+            masked(f, l.b, s);
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Ne);
+        }
+        lf::LOGIC => {
+            f.instruction(&I::I32Const(0));
+        }
+        _ => efl_bit(f, l, fl::CF),
+    }
+}
+
+/// Pushes ZF.
+pub fn zf(f: &mut Function, l: &FlagLocals, k: Known) {
+    if k.kind == lf::NONE {
+        return efl_bit(f, l, fl::ZF);
+    }
+    masked(f, l.res, k.size);
+    f.instruction(&I::I32Eqz);
+}
+
+/// Pushes SF.
+pub fn sf(f: &mut Function, l: &FlagLocals, k: Known) {
+    if k.kind == lf::NONE {
+        return efl_bit(f, l, fl::SF);
+    }
+    f.instruction(&I::LocalGet(l.res));
+    f.instruction(&I::I32Const(
+        (SIGN[k.size as usize].trailing_zeros()) as i32,
+    ));
+    f.instruction(&I::I32ShrU);
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::I32And);
+}
+
+/// Pushes PF (even parity of the low byte).
+pub fn pf(f: &mut Function, l: &FlagLocals, k: Known) {
+    if k.kind == lf::NONE {
+        return efl_bit(f, l, fl::PF);
+    }
+    f.instruction(&I::LocalGet(l.res));
+    f.instruction(&I::I32Const(0xFF));
+    f.instruction(&I::I32And);
+    f.instruction(&I::I32Popcnt);
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::I32And);
+    f.instruction(&I::I32Eqz);
+}
+
+/// Pushes AF.
+pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
+    match k.kind {
+        lf::NONE => efl_bit(f, l, fl::AF),
+        lf::LOGIC => {
+            f.instruction(&I::I32Const(0));
+        }
+        _ => {
+            if k.kind != lf::NEG {
+                f.instruction(&I::LocalGet(l.a));
+            }
+            f.instruction(&I::LocalGet(l.b));
+            if k.kind != lf::NEG {
+                f.instruction(&I::I32Xor);
+            }
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32Const(4));
+            f.instruction(&I::I32ShrU);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+    }
+}
+
+/// Pushes OF.
+pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
+    let sign = SIGN[k.size as usize];
+    let shift = sign.trailing_zeros() as i32;
+    match k.kind {
+        lf::ADD | lf::ADC | lf::INC => {
+            // (a ^ res) & (b ^ res) & sign
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32And);
+            f.instruction(&I::I32Const(shift));
+            f.instruction(&I::I32ShrU);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        lf::SUB | lf::SBB | lf::DEC => {
+            // (a ^ b) & (a ^ res) & sign
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32And);
+            f.instruction(&I::I32Const(shift));
+            f.instruction(&I::I32ShrU);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        lf::NEG => {
+            masked(f, l.res, k.size);
+            f.instruction(&I::I32Const(sign as i32));
+            f.instruction(&I::I32Eq);
+        }
+        lf::LOGIC => {
+            f.instruction(&I::I32Const(0));
+        }
+        _ => efl_bit(f, l, fl::OF),
+    }
+}
+
+/// Emits the code that pushes one flag.
+type FlagEmitter = fn(&mut Function, &FlagLocals, Known);
+
+/// Pushes the full EFLAGS value for a known producer (`CpuState::flags`).
+pub fn materialize(f: &mut Function, l: &FlagLocals, k: Known) {
+    f.instruction(&I::LocalGet(l.efl));
+    if k.kind == lf::NONE {
+        return;
+    }
+    f.instruction(&I::I32Const(!fl::ARITH as i32));
+    f.instruction(&I::I32And);
+    let parts: [(FlagEmitter, u32); 6] = [
+        (cf, fl::CF),
+        (pf, fl::PF),
+        (af, fl::AF),
+        (zf, fl::ZF),
+        (sf, fl::SF),
+        (of, fl::OF),
+    ];
+    for (g, bit) in parts {
+        g(f, l, k);
+        let sh = bit.trailing_zeros() as i32;
+        if sh != 0 {
+            f.instruction(&I::I32Const(sh));
+            f.instruction(&I::I32Shl);
+        }
+        f.instruction(&I::I32Or);
+    }
+}
+
+/// All producers the interpreter records (kind, size code).
+pub fn all_known() -> impl Iterator<Item = Known> {
+    [
+        lf::ADD,
+        lf::ADC,
+        lf::SUB,
+        lf::SBB,
+        lf::LOGIC,
+        lf::INC,
+        lf::DEC,
+        lf::NEG,
+    ]
+    .into_iter()
+    .flat_map(|kind| (0..3).map(move |size| Known { kind, size }))
+}
+
+/// The body of the module's `flags(op, res, a, b, cin, eflags) -> eflags` helper,
+/// which evaluates a lazy state whose producer is only known at run time.
+pub fn helper_body() -> Function {
+    let mut f = Function::new([]);
+    let l = FlagLocals {
+        op: 0,
+        res: 1,
+        a: 2,
+        b: 3,
+        cin: 4,
+        efl: 5,
+    };
+    for k in all_known() {
+        f.instruction(&I::LocalGet(l.op));
+        f.instruction(&I::I32Const((k.kind | k.size << 8) as i32));
+        f.instruction(&I::I32Eq);
+        f.instruction(&I::If(wasm_encoder::BlockType::Empty));
+        materialize(&mut f, &l, k);
+        f.instruction(&I::Return);
+        f.instruction(&I::End);
+    }
+    f.instruction(&I::LocalGet(l.efl));
+    f.instruction(&I::End);
+    f
+}
+
+/// Pushes condition `cc` (0-15, the low nibble of Jcc) as 0/1.
+pub fn cond(f: &mut Function, l: &FlagLocals, k: Option<Known>, cc: u8, helper: u32) {
+    let Some(k) = k else {
+        // Producer unknown here: evaluate the flags through the helper and test bits.
+        for x in [l.op, l.res, l.a, l.b, l.cin, l.efl] {
+            f.instruction(&I::LocalGet(x));
+        }
+        f.instruction(&I::Call(helper));
+        f.instruction(&I::LocalSet(l.efl));
+        f.instruction(&I::I32Const(lf::NONE as i32));
+        f.instruction(&I::LocalSet(l.op));
+        return cond(
+            f,
+            l,
+            Some(Known {
+                kind: lf::NONE,
+                size: 2,
+            }),
+            cc,
+            helper,
+        );
+    };
+    // Direct comparisons for 32-bit SUB/CMP, the common producer of branches.
+    if k.kind == lf::SUB
+        && k.size == 2
+        && cc >> 1 != 0
+        && cc >> 1 != 2
+        && cc >> 1 != 4
+        && cc >> 1 != 5
+    {
+        f.instruction(&I::LocalGet(l.a));
+        f.instruction(&I::LocalGet(l.b));
+        let ins = match cc {
+            0x2 => I::I32LtU,
+            0x3 => I::I32GeU,
+            0x6 => I::I32LeU,
+            0x7 => I::I32GtU,
+            0xC => I::I32LtS,
+            0xD => I::I32GeS,
+            0xE => I::I32LeS,
+            _ => I::I32GtS,
+        };
+        f.instruction(&ins);
+        return;
+    }
+    match cc >> 1 {
+        0 => of(f, l, k),
+        1 => cf(f, l, k),
+        2 => zf(f, l, k),
+        3 => {
+            cf(f, l, k);
+            zf(f, l, k);
+            f.instruction(&I::I32Or);
+        }
+        4 => sf(f, l, k),
+        5 => pf(f, l, k),
+        6 => {
+            sf(f, l, k);
+            of(f, l, k);
+            f.instruction(&I::I32Xor);
+        }
+        _ => {
+            zf(f, l, k);
+            sf(f, l, k);
+            of(f, l, k);
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32Or);
+        }
+    }
+    if cc & 1 != 0 {
+        f.instruction(&I::I32Eqz);
+    }
+}

@@ -1,0 +1,160 @@
+//! The CPU's side of the JIT: compiling a hot page and calling into its module.
+
+use super::codegen::{self, PageBlock};
+use super::window::Window;
+use super::{Jit, JitHost, JitStats, PageModule, MAX_RECOMPILES, MAX_REWRITES};
+use crate::decode::Block;
+use crate::state::{fl, sreg, Segment};
+use crate::Cpu;
+use std::rc::Rc;
+
+impl Cpu {
+    /// Gives the CPU a wasm engine: from now on hot pages are compiled and run there.
+    /// `host` must run modules against this CPU's arena (`cpu.mem.arena()`).
+    /// `clock` (host nanoseconds) is used for compile-time statistics only.
+    pub fn set_jit(&mut self, host: Box<dyn JitHost>, clock: Option<fn() -> u64>) {
+        let arena = self.mem.arena().clone();
+        let layout = *arena.layout();
+        let base = host.arena_base();
+        self.jit = Some(Box::new(Jit {
+            host,
+            base,
+            layout,
+            window: arena.ptr().wrapping_add(layout.state as usize),
+            pages: Default::default(),
+            stats: JitStats::default(),
+            clock,
+            hot: super::HOT,
+            rewritten: Default::default(),
+        }));
+    }
+
+    /// Sets how many runs make a block hot (tests compile early with a small value).
+    pub fn set_jit_threshold(&mut self, runs: u32) {
+        if let Some(j) = self.jit.as_mut() {
+            j.hot = runs.max(1);
+        }
+    }
+
+    /// JIT counters, when a JIT is installed.
+    pub fn jit_stats(&self) -> Option<JitStats> {
+        self.jit.as_ref().map(|j| j.stats)
+    }
+
+    /// Whether generated code may run now: 32-bit flat code, data and stack
+    /// segments (base 0, 4 GiB, the rights generated code assumes), no single-step,
+    /// no virtual-8086 mode.
+    fn jit_flat(&self) -> bool {
+        let s = &self.state;
+        if s.eflags & (fl::TF | fl::VM) != 0 {
+            return false;
+        }
+        let flat = |n: usize, need: u16| {
+            let g = &s.seg[n];
+            g.base == 0 && g.lo == 0 && g.hi == u32::MAX && g.rights & need == need
+        };
+        flat(sreg::CS, Segment::READ | Segment::EXEC)
+            && s.seg[sreg::CS].big()
+            && flat(sreg::SS, Segment::READ | Segment::WRITE)
+            && s.seg[sreg::SS].big()
+            && flat(sreg::DS, Segment::READ | Segment::WRITE)
+            && flat(sreg::ES, Segment::READ | Segment::WRITE)
+    }
+
+    /// Runs the page module from `block`; false when it could not make progress
+    /// (the interpreter then runs the block).
+    pub(crate) fn jit_run(&mut self, block: &Rc<Block>, end: u64) -> bool {
+        if !self.jit_flat() {
+            return false;
+        }
+        let budget = (end - self.state.icount).min(u32::MAX as u64) as u32;
+        let Some(jit) = self.jit.as_mut() else {
+            return false;
+        };
+        let page = block.phys & !0xFFF;
+        let Some(pm) = jit.pages.get(&page) else {
+            block.jit_entry.set(false);
+            return false;
+        };
+        let handle = pm.handle;
+        let w = Window(jit.window);
+        w.store(&self.state, &self.masks, budget);
+        let entry = self.state.eip;
+        match jit.host.run(handle) {
+            Ok(_) => {
+                let left = w.load(&mut self.state);
+                let ran = budget.saturating_sub(left) as u64;
+                self.state.icount += ran;
+                jit.stats.calls += 1;
+                jit.stats.instructions += ran;
+                ran > 0 || self.state.eip != entry
+            }
+            Err(e) => {
+                // A trap is a JIT bug: drop the module and interpret the page. The
+                // window was not written back, so the registers are as before.
+                log::error!("jit: module for page {page:#x} trapped: {e}");
+                jit.stats.traps += 1;
+                if let Some(p) = jit.pages.remove(&page) {
+                    jit.host.unload(p.handle);
+                }
+                block.jit_entry.set(false);
+                false
+            }
+        }
+    }
+
+    /// Compiles every 32-bit block cached for physical page `page` into one module.
+    pub(crate) fn jit_compile(&mut self, page: u32) {
+        let Some(jit) = self.jit.as_mut() else {
+            return;
+        };
+        let compiles = jit.pages.get(&page).map_or(0, |p| p.compiles);
+        if compiles > MAX_RECOMPILES || jit.rewritten.get(&page).is_some_and(|&n| n > MAX_REWRITES)
+        {
+            return;
+        }
+        let t0 = jit.clock.map(|c| c());
+        let keys = self.cache.by_page.get(&page).cloned().unwrap_or_default();
+        let blocks: Vec<Rc<Block>> = keys
+            .iter()
+            .filter(|k| *k >> 32 != 0)
+            .filter_map(|k| self.cache.blocks.get(k).cloned())
+            .collect();
+        let page_blocks: Vec<PageBlock> = blocks
+            .iter()
+            .map(|b| PageBlock {
+                offset: b.phys & 0xFFF,
+                ops: &b.ops,
+            })
+            .collect();
+        let Some(c) = codegen::compile(&page_blocks, &jit.layout, jit.base) else {
+            return;
+        };
+        let handle = match jit.host.load(&c.wasm) {
+            Ok(h) => h,
+            Err(e) => {
+                log::error!("jit: module for page {page:#x} failed to load: {e}");
+                return;
+            }
+        };
+        if let Some(old) = jit.pages.insert(
+            page,
+            PageModule {
+                handle,
+                compiles: compiles + 1,
+            },
+        ) {
+            jit.host.unload(old.handle);
+        }
+        for b in &blocks {
+            if c.entries.contains(&(b.phys & 0xFFF)) {
+                b.jit_entry.set(true);
+            }
+        }
+        jit.stats.modules += 1;
+        jit.stats.wasm_bytes += c.wasm.len() as u64;
+        if let (Some(t0), Some(clock)) = (t0, jit.clock) {
+            jit.stats.compile_ns += clock().saturating_sub(t0);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The JIT state window: the registers generated code works on, copied from
+//! [`CpuState`] into the arena before a call and back after it.
+
+use crate::flags::LazyFlags;
+use crate::mem::TlbMasks;
+use crate::state::CpuState;
+
+/// Byte offsets of the fields in the window (relative to `ArenaLayout::state`).
+pub mod off {
+    /// EAX..EDI, 4 bytes each.
+    pub const GPR: u32 = 0;
+    /// EIP.
+    pub const EIP: u32 = 32;
+    /// EFLAGS (arithmetic bits stale while `LOP` is not NONE).
+    pub const EFLAGS: u32 = 36;
+    /// Lazy flags: op, res, a, b, cin.
+    pub const LOP: u32 = 40;
+    /// Lazy result.
+    pub const LRES: u32 = 44;
+    /// Lazy first operand.
+    pub const LA: u32 = 48;
+    /// Lazy second operand.
+    pub const LB: u32 = 52;
+    /// Lazy carry-in.
+    pub const LCIN: u32 = 56;
+    /// In: instructions the code may retire; out: instructions left.
+    pub const BUDGET: u32 = 60;
+    /// TLB masks for reads and writes at the current CPL.
+    pub const RMASK: u32 = 64;
+    /// Wanted bits for reads.
+    pub const RWANT: u32 = 68;
+    /// Mask for writes.
+    pub const WMASK: u32 = 72;
+    /// Wanted bits for writes.
+    pub const WWANT: u32 = 76;
+    /// Size of the window in use.
+    pub const SIZE: u32 = 80;
+}
+
+/// Reads and writes the window at `base` (the arena's state window).
+pub(crate) struct Window(pub *mut u8);
+
+impl Window {
+    fn put(&self, at: u32, v: u32) {
+        // SAFETY: `at` < off::SIZE, inside the 4 KiB window of a live arena.
+        unsafe { (self.0.add(at as usize) as *mut u32).write_unaligned(v) }
+    }
+
+    fn get(&self, at: u32) -> u32 {
+        // SAFETY: as in `put`.
+        unsafe { (self.0.add(at as usize) as *const u32).read_unaligned() }
+    }
+
+    /// Copies the registers, flags and masks in, with `budget` instructions allowed.
+    pub fn store(&self, s: &CpuState, m: &TlbMasks, budget: u32) {
+        for (i, g) in s.gpr.iter().enumerate() {
+            self.put(off::GPR + 4 * i as u32, *g);
+        }
+        self.put(off::EIP, s.eip);
+        self.put(off::EFLAGS, s.eflags);
+        self.put(off::LOP, s.lazy.op);
+        self.put(off::LRES, s.lazy.res);
+        self.put(off::LA, s.lazy.a);
+        self.put(off::LB, s.lazy.b);
+        self.put(off::LCIN, s.lazy.cin);
+        self.put(off::BUDGET, budget);
+        self.put(off::RMASK, m.rmask);
+        self.put(off::RWANT, m.rwant);
+        self.put(off::WMASK, m.wmask);
+        self.put(off::WWANT, m.wwant);
+    }
+
+    /// Copies the registers and flags back; returns the instructions left.
+    pub fn load(&self, s: &mut CpuState) -> u32 {
+        for i in 0..8 {
+            s.gpr[i] = self.get(off::GPR + 4 * i as u32);
+        }
+        s.eip = self.get(off::EIP);
+        s.eflags = self.get(off::EFLAGS);
+        s.lazy = LazyFlags {
+            op: self.get(off::LOP),
+            res: self.get(off::LRES),
+            a: self.get(off::LA),
+            b: self.get(off::LB),
+            cin: self.get(off::LCIN),
+        };
+        self.get(off::BUDGET)
+    }
+}

@@ -1,0 +1,396 @@
+//! The native [`JitHost`]: runs the CPU's WebAssembly JIT modules on wasmtime.
+//!
+//! A browser runs the same modules on its own engine; natively wasmtime does it, so
+//! the CPU has one JIT and two hosts. The memory every module imports as `"e" "m"`
+//! is the machine's arena itself (no copy): wasmtime is given a custom
+//! [`MemoryCreator`] that hands out the arena's pointer (to a tiny built-in module
+//! that only defines and exports that memory, instantiated once per store), and the
+//! engine is set up without guard pages or reservations, so the generated code
+//! checks bounds explicitly against the arena's length.
+//!
+//! Instances live in one wasmtime [`Store`], which never frees an instance before
+//! it is dropped itself. So the host replaces its store (and the memory object over
+//! the same arena) once enough unloaded instances have piled up; the compiled
+//! [`Module`] of every live handle is kept and re-instantiated lazily, on its next
+//! [`JitHost::run`], into the new store. Handles stay valid across such resets.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tab86_cpu::jit::JitHost;
+use wasmtime::{
+    Config, Engine, ExternType, Instance, LinearMemory, Memory, MemoryCreator, MemoryType, Module,
+    OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
+
+/// Size of a wasm page: the arena's alignment and length granule.
+const WASM_PAGE: usize = 64 * 1024;
+/// Largest arena a 32-bit wasm memory with a declared maximum can describe.
+const MAX_ARENA: usize = (1 << 32) - WASM_PAGE;
+/// Unloaded-but-not-freed instances tolerated in a store before it is replaced
+/// (the threshold grows with the number of live instances, see `maybe_reset`).
+const RESET_GARBAGE_MIN: usize = 4096;
+
+/// The arena as wasmtime sees it: a raw pointer plus the owner that keeps it alive.
+#[derive(Clone)]
+struct ArenaRef {
+    ptr: *mut u8,
+    len: usize,
+    /// Held by every copy, so the allocation lives as long as any wasmtime memory
+    /// object (or the engine's memory creator) that can reach `ptr`.
+    _keep: Arc<dyn Any + Send + Sync>,
+}
+
+// SAFETY: `ArenaRef` is a pointer plus an `Arc` that keeps its allocation alive.
+// Nothing in this crate dereferences the pointer; only wasm code does, and wasm
+// code runs only inside `TypedFunc::call` on the `Store` that `WasmtimeHost` owns
+// and borrows mutably for the call, i.e. on one thread at a time. Sending or
+// sharing the pointer value itself between threads is harmless. Races between the
+// wasm code and the machine's own accesses to the arena are the caller's concern:
+// the CPU only calls `run` while it does not touch the arena itself.
+unsafe impl Send for ArenaRef {}
+// SAFETY: see `Send` above; no `&ArenaRef` method reads or writes through `ptr`.
+unsafe impl Sync for ArenaRef {}
+
+/// The wasm linear memory object over the arena. It never grows, moves or frees.
+struct ArenaMemory(ArenaRef);
+
+// SAFETY: the memory is `len` bytes at `ptr`, 64 KiB aligned and a multiple of the
+// wasm page (checked in `WasmtimeHost::new`), valid for reads and writes as long as
+// `_keep` is held, which this object does. Its size never changes (`grow_to`
+// refuses), and the engine is configured with no guard region and no reservation
+// (checked again in `ArenaCreator::new_memory`), so compiled code bounds-checks
+// every access against `byte_size` and never relies on unmapped pages after it.
+unsafe impl LinearMemory for ArenaMemory {
+    fn byte_size(&self) -> usize {
+        self.0.len
+    }
+
+    fn byte_capacity(&self) -> usize {
+        self.0.len
+    }
+
+    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
+        if new_size <= self.0.len {
+            return Ok(());
+        }
+        wasmtime::bail!("the arena has a fixed size of {} bytes", self.0.len)
+    }
+
+    fn as_ptr(&self) -> *mut u8 {
+        self.0.ptr
+    }
+}
+
+/// Hands wasmtime the arena, exactly when the host asks for its one memory.
+struct ArenaCreator {
+    arena: ArenaRef,
+    /// Set only around the host's own `Memory::new`: any other memory wasmtime
+    /// would create (a module defining its own memory) is refused, so nothing but
+    /// the `"e" "m"` import ever aliases the arena.
+    armed: AtomicBool,
+}
+
+// SAFETY: the returned memory is the arena (see `ArenaMemory`). It is handed out
+// only while `armed`, i.e. for the one host memory of a store, with the exact type
+// the host asked for, and only when wasmtime expects no guard region and no
+// reservation beyond the arena's length.
+unsafe impl MemoryCreator for ArenaCreator {
+    fn new_memory(
+        &self,
+        _ty: MemoryType,
+        minimum: usize,
+        maximum: Option<usize>,
+        reserved_size_in_bytes: Option<usize>,
+        guard_size_in_bytes: usize,
+    ) -> Result<Box<dyn LinearMemory>, String> {
+        let len = self.arena.len;
+        if !self.armed.load(Ordering::Relaxed) {
+            return Err("JIT modules must import their memory as \"e\" \"m\"".into());
+        }
+        if guard_size_in_bytes != 0 {
+            return Err(format!(
+                "arena has no guard region ({guard_size_in_bytes} asked)"
+            ));
+        }
+        if reserved_size_in_bytes.is_some_and(|r| r > len) {
+            return Err(format!(
+                "arena cannot reserve {reserved_size_in_bytes:?} bytes"
+            ));
+        }
+        if minimum != len || maximum != Some(len) {
+            return Err(format!(
+                "arena memory must be exactly {len} bytes (asked {minimum}..{maximum:?})"
+            ));
+        }
+        Ok(Box::new(ArenaMemory(self.arena.clone())))
+    }
+}
+
+/// One loaded module: its compiled code, and its entry point in the current store
+/// (`None` after a store reset until the next `run` re-instantiates it).
+struct Slot {
+    module: Module,
+    run: Option<TypedFunc<(), i32>>,
+}
+
+/// A [`JitHost`] on wasmtime whose wasm memory is the machine's arena (at wasm
+/// address 0). One engine and one store per host; not shared between machines.
+pub struct WasmtimeHost {
+    engine: Engine,
+    creator: Arc<ArenaCreator>,
+    /// Compiled [`provider_wasm`], instantiated once per store.
+    provider: Module,
+    store: Store<StoreLimits>,
+    memory: Memory,
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    /// Instances created in the current store (live or not: a store frees none).
+    store_instances: usize,
+    /// Slots whose `run` is an instance in the current store.
+    live_in_store: usize,
+    resets: u64,
+}
+
+impl WasmtimeHost {
+    /// `ptr..ptr+len` is the machine's arena (64 KiB aligned, len a multiple of
+    /// 64 KiB, up to 4 GiB - 64 KiB); `keep` keeps that allocation alive as long as
+    /// wasmtime may touch it (the host, its engine and its memory objects hold it).
+    pub fn new(ptr: *mut u8, len: usize, keep: Arc<dyn Any + Send + Sync>) -> Result<Self, String> {
+        if ptr.is_null() || !(ptr as usize).is_multiple_of(WASM_PAGE) {
+            return Err(format!("arena at {ptr:p} is not 64 KiB aligned"));
+        }
+        if len == 0 || !len.is_multiple_of(WASM_PAGE) || len > MAX_ARENA {
+            return Err(format!(
+                "arena length {len:#x} is not a non-zero multiple of 64 KiB up to 4 GiB - 64 KiB"
+            ));
+        }
+        let pages = u32::try_from(len / WASM_PAGE).map_err(|e| e.to_string())?;
+        let creator = Arc::new(ArenaCreator {
+            arena: ArenaRef {
+                ptr,
+                len,
+                _keep: keep,
+            },
+            armed: AtomicBool::new(false),
+        });
+        let mut config = Config::new();
+        config
+            .cranelift_opt_level(OptLevel::Speed)
+            .with_host_memory(creator.clone())
+            // The arena is all there is: no virtual reservation, no guard pages, no
+            // growth, a base that never moves. Code checks bounds explicitly.
+            .memory_reservation(0)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0)
+            .memory_may_move(false)
+            .guard_before_linear_memory(false)
+            // The arena is a raw allocation, not an mmap an image could be mapped on.
+            .memory_init_cow(false)
+            // A trap only means "drop the module and interpret": skip backtraces,
+            // and skip unwind info (costly to register per module on some hosts).
+            .wasm_backtrace_max_frames(None)
+            .native_unwind_info(cfg!(windows));
+        let engine = Engine::new(&config).map_err(|e| format!("wasmtime engine: {e:#}"))?;
+        let provider = Module::new(&engine, provider_wasm(pages))
+            .map_err(|e| format!("wasmtime arena provider: {e:#}"))?;
+        let (store, memory) = new_store(&engine, &creator, &provider)?;
+        Ok(WasmtimeHost {
+            engine,
+            creator,
+            provider,
+            store,
+            memory,
+            slots: Vec::new(),
+            free: Vec::new(),
+            store_instances: 0,
+            live_in_store: 0,
+            resets: 0,
+        })
+    }
+
+    /// How many times the store was replaced to free unloaded instances
+    /// (diagnostics; handles are unaffected).
+    pub fn store_resets(&self) -> u64 {
+        self.resets
+    }
+
+    /// Replaces the store once the unloaded instances it still holds outnumber
+    /// both [`RESET_GARBAGE_MIN`] and the live ones, so the re-instantiation work
+    /// a reset causes is paid for by at least as many loads.
+    fn maybe_reset(&mut self) -> Result<(), String> {
+        let garbage = self.store_instances - self.live_in_store;
+        if garbage < RESET_GARBAGE_MIN.max(self.live_in_store) {
+            return Ok(());
+        }
+        // Build the new store first: on failure the old one stays in service.
+        let (store, memory) = new_store(&self.engine, &self.creator, &self.provider)?;
+        self.store = store;
+        self.memory = memory;
+        for slot in self.slots.iter_mut().flatten() {
+            slot.run = None;
+        }
+        self.store_instances = 0;
+        self.live_in_store = 0;
+        self.resets += 1;
+        Ok(())
+    }
+}
+
+/// A fresh store (no instance limit: the host bounds it by resetting) holding
+/// one memory object over the arena.
+///
+/// The memory comes from instantiating `provider` (a module that only defines and
+/// exports it) rather than from `Memory::new`: in wasmtime 48 host-created memories
+/// ignore `Config::with_host_memory`, only memories of instantiated modules go
+/// through the engine's `MemoryCreator`.
+fn new_store(
+    engine: &Engine,
+    creator: &ArenaCreator,
+    provider: &Module,
+) -> Result<(Store<StoreLimits>, Memory), String> {
+    let limits = StoreLimitsBuilder::new()
+        .instances(usize::MAX)
+        .tables(usize::MAX)
+        .memories(usize::MAX)
+        .build();
+    let mut store = Store::new(engine, limits);
+    store.limiter(|limits| limits);
+    creator.armed.store(true, Ordering::Relaxed);
+    let instance = Instance::new(&mut store, provider, &[]);
+    creator.armed.store(false, Ordering::Relaxed);
+    let memory = instance
+        .map_err(|e| format!("wasmtime arena memory: {e:#}"))?
+        .get_memory(&mut store, "m")
+        .ok_or("wasmtime arena memory: provider exports no memory")?;
+    if memory.data_ptr(&store) != creator.arena.ptr || memory.data_size(&store) != creator.arena.len
+    {
+        return Err("wasmtime arena memory is not the arena".into());
+    }
+    Ok((store, memory))
+}
+
+/// The bytes of a module that defines one memory of exactly `pages` pages
+/// (minimum = maximum) and exports it as `"m"`: the arena's provider.
+fn provider_wasm(pages: u32) -> Vec<u8> {
+    fn uleb(out: &mut Vec<u8>, mut v: u32) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(out: &mut Vec<u8>, id: u8, payload: &[u8]) {
+        out.push(id);
+        uleb(out, payload.len() as u32);
+        out.extend_from_slice(payload);
+    }
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    // Memory section: one memory, limits flag 1 (min and max).
+    let mut memories = vec![1, 1];
+    uleb(&mut memories, pages);
+    uleb(&mut memories, pages);
+    section(&mut wasm, 5, &memories);
+    // Export section: one export "m", kind memory (2), index 0.
+    section(&mut wasm, 7, &[1, 1, b'm', 2, 0]);
+    wasm
+}
+
+/// Instantiates `module` against the arena and fetches its `run` export.
+fn instantiate(
+    store: &mut Store<StoreLimits>,
+    memory: Memory,
+    store_instances: &mut usize,
+    module: &Module,
+) -> Result<TypedFunc<(), i32>, String> {
+    // Counted before the attempt: a failed instantiation may still leave data in
+    // the store.
+    *store_instances += 1;
+    let instance = Instance::new(&mut *store, module, &[memory.into()])
+        .map_err(|e| format!("wasm instantiate: {e:#}"))?;
+    instance
+        .get_typed_func::<(), i32>(&mut *store, "run")
+        .map_err(|e| format!("wasm export \"run\" [] -> [i32]: {e:#}"))
+}
+
+impl JitHost for WasmtimeHost {
+    fn arena_base(&self) -> u32 {
+        0
+    }
+
+    fn load(&mut self, wasm: &[u8]) -> Result<u32, String> {
+        let module = Module::new(&self.engine, wasm).map_err(|e| format!("wasm compile: {e:#}"))?;
+        let only_arena = {
+            let mut imports = module.imports();
+            match (imports.next(), imports.next()) {
+                (Some(i), None) => {
+                    i.module() == "e" && i.name() == "m" && matches!(i.ty(), ExternType::Memory(_))
+                }
+                _ => false,
+            }
+        };
+        if !only_arena {
+            return Err("a JIT module must import exactly one thing: memory \"e\" \"m\"".into());
+        }
+        self.maybe_reset()?;
+        let run = instantiate(
+            &mut self.store,
+            self.memory,
+            &mut self.store_instances,
+            &module,
+        )?;
+        self.live_in_store += 1;
+        let slot = Some(Slot {
+            module,
+            run: Some(run),
+        });
+        match self.free.pop() {
+            Some(handle) => {
+                self.slots[handle as usize] = slot;
+                Ok(handle)
+            }
+            None => {
+                let handle = u32::try_from(self.slots.len())
+                    .map_err(|_| "too many JIT modules loaded".to_string())?;
+                self.slots.push(slot);
+                Ok(handle)
+            }
+        }
+    }
+
+    fn run(&mut self, handle: u32) -> Result<i32, String> {
+        let Some(slot) = self.slots.get_mut(handle as usize).and_then(Option::as_mut) else {
+            return Err(format!("no JIT module with handle {handle}"));
+        };
+        let run = match &slot.run {
+            Some(run) => run,
+            None => {
+                // Lazy re-instantiation after a store reset.
+                let run = instantiate(
+                    &mut self.store,
+                    self.memory,
+                    &mut self.store_instances,
+                    &slot.module,
+                )?;
+                self.live_in_store += 1;
+                slot.run.insert(run)
+            }
+        };
+        run.call(&mut self.store, ())
+            .map_err(|e| format!("wasm trap: {e:#}"))
+    }
+
+    fn unload(&mut self, handle: u32) {
+        if let Some(slot) = self.slots.get_mut(handle as usize).and_then(Option::take) {
+            if slot.run.is_some() {
+                self.live_in_store -= 1;
+            }
+            self.free.push(handle);
+        }
+    }
+}

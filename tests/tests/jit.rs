@@ -1,0 +1,352 @@
+//! The WebAssembly JIT against the interpreter: the same programs run both ways
+//! (generated code natively through wasmtime) and must end in the same state.
+//!
+//! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
+//!   block, must print exactly what the interpreter prints;
+//! - random straight-line sequences of the instruction forms the JIT compiles
+//!   (ALU, shifts, IMUL, MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, memory operands
+//!   in all sizes) run in a hot loop and must leave the same registers, flags and
+//!   memory;
+//! - self-modifying code in a hot loop drops the compiled page and still computes
+//!   what the interpreter computes.
+
+use tab86_cpu::state::reg;
+use tab86_cpu::{Cpu, Exit, NullBus};
+use tab86_jit_wasmtime::WasmtimeHost;
+
+fn attach(cpu: &mut Cpu, hot: u32) {
+    let a = cpu.mem.arena().clone();
+    let host = WasmtimeHost::new(a.ptr(), a.len(), a.clone()).expect("wasmtime host");
+    cpu.set_jit(Box::new(host), None);
+    cpu.set_jit_threshold(hot);
+}
+
+#[test]
+fn native_programs_match_the_interpreter() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("native");
+    let mut jitted = 0;
+    for name in [
+        "alu", "muldiv", "bits", "stack", "misc", "shift", "bcd", "string",
+    ] {
+        let img = match tab86_tests::native::built_image(&dir, name) {
+            Ok(i) => i,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("\n!!!!! SKIPPING jit native test: {e}\n");
+                return;
+            }
+            Err(e) => panic!("native suite cannot be built in CI: {e}"),
+        };
+        let want = tab86_tests::native::run_elf(&img, 200_000_000);
+        let got = tab86_tests::native::run_elf_with(&img, 200_000_000, &mut |c| attach(c, 2));
+        let stats = got.jit.expect("jit stats");
+        eprintln!("jit {name}: {stats:?}");
+        assert_eq!(got.error, want.error, "{name}");
+        assert_eq!(got.exit, want.exit, "{name}");
+        let (w, g) = (
+            String::from_utf8_lossy(&want.stdout),
+            String::from_utf8_lossy(&got.stdout),
+        );
+        for (a, b) in w.lines().zip(g.lines()) {
+            assert_eq!(a, b, "{name}: first differing line");
+        }
+        assert_eq!(w.lines().count(), g.lines().count(), "{name}");
+        assert_eq!(stats.traps, 0, "{name}");
+        jitted += stats.instructions;
+    }
+    assert!(
+        jitted > 1_000_000,
+        "generated code ran only {jitted} instructions"
+    );
+}
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 16) as u32
+    }
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+}
+
+/// Registers random code may write: not ESP (4) or EBX (3, the data pointer).
+const DST: [u8; 6] = [0, 1, 2, 5, 6, 7];
+
+fn modrm(md: u8, reg: u8, rm: u8) -> u8 {
+    md << 6 | (reg & 7) << 3 | (rm & 7)
+}
+
+/// One random instruction; memory operands are `[ebx + disp8]` in the data area.
+fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
+    let d = DST[r.below(6) as usize];
+    let s = r.below(8) as u8;
+    let mem = r.below(3) == 0;
+    let disp = (r.below(30) * 4) as u8;
+    // r/m operand: a register (any of the eight for reads) or memory.
+    let rm = |out: &mut Vec<u8>, reg: u8, rm_reg: u8| {
+        if mem {
+            out.push(modrm(1, reg, 3));
+            out.push(disp);
+        } else {
+            out.push(modrm(3, reg, rm_reg));
+        }
+    };
+    match r.below(16) {
+        0 => {
+            // ALU r/m32, r32 (memory destinations too).
+            out.push((r.below(8) as u8) << 3 | 1);
+            rm(out, s, d);
+        }
+        1 => {
+            // ALU r32, r/m32.
+            out.push((r.below(8) as u8) << 3 | 3);
+            rm(out, d, s);
+        }
+        2 => {
+            // ALU r/m32, imm8 (sign-extended).
+            out.push(0x83);
+            rm(out, r.below(8) as u8, d);
+            out.push(r.next() as u8);
+        }
+        3 => {
+            // ALU r/m8, r8 / r8, r/m8 (AH..BH included).
+            // Byte registers other than BL/BH (EBX is the data pointer).
+            let b8 = [0, 1, 2, 4, 5, 6];
+            out.push((r.below(8) as u8) << 3 | if r.below(2) == 0 { 0 } else { 2 });
+            rm(out, b8[r.below(6) as usize], b8[r.below(6) as usize]);
+        }
+        4 => {
+            // INC/DEC r32 (0x40/0x48 + r) or INC/DEC/NEG/NOT r/m32.
+            if r.below(2) == 0 {
+                out.push(if r.below(2) == 0 { 0x40 } else { 0x48 } + d);
+            } else {
+                let (op, ext) = [(0xFF, 0), (0xFF, 1), (0xF7, 3), (0xF7, 2)][r.below(4) as usize];
+                out.push(op);
+                rm(out, ext, d);
+            }
+        }
+        5 => {
+            // SHL/SHR/SAR r/m32 by imm8, 1 or CL.
+            let ext = [4, 5, 7][r.below(3) as usize];
+            match r.below(3) {
+                0 => {
+                    out.push(0xC1);
+                    rm(out, ext, d);
+                    out.push(r.below(40) as u8);
+                }
+                1 => {
+                    out.push(0xD1);
+                    rm(out, ext, d);
+                }
+                _ => {
+                    out.push(0xD3);
+                    rm(out, ext, d);
+                }
+            }
+        }
+        6 => {
+            // IMUL r32, r/m32 [, imm8].
+            if r.below(2) == 0 {
+                out.extend_from_slice(&[0x0F, 0xAF]);
+                rm(out, d, s);
+            } else {
+                out.push(0x6B);
+                rm(out, d, s);
+                out.push(r.next() as u8);
+            }
+        }
+        7 => {
+            // MOVZX/MOVSX r32, r/m8 or r/m16.
+            out.push(0x0F);
+            out.push([0xB6, 0xB7, 0xBE, 0xBF][r.below(4) as usize]);
+            rm(out, d, s);
+        }
+        8 => {
+            // SETcc r8 (AL, CL, DL, AH, CH, DH).
+            out.extend_from_slice(&[0x0F, 0x90 + r.below(16) as u8]);
+            out.push(modrm(3, 0, [0, 1, 2, 4, 5, 6][r.below(6) as usize]));
+        }
+        9 => {
+            // CMOVcc r32, r/m32.
+            out.extend_from_slice(&[0x0F, 0x40 + r.below(16) as u8]);
+            rm(out, d, s);
+        }
+        10 => {
+            // Jcc over the next 2-byte instruction (MOV r32, r32).
+            out.push(0x70 + r.below(16) as u8);
+            out.push(2);
+            out.push(0x89);
+            out.push(modrm(3, s, d));
+        }
+        11 => {
+            // MOV r/m32, r32 / r32, r/m32 / r/m8, imm8 / r32, imm32.
+            match r.below(4) {
+                0 => {
+                    out.push(0x89);
+                    rm(out, s, d);
+                }
+                1 => {
+                    out.push(0x8B);
+                    rm(out, d, s);
+                }
+                2 => {
+                    out.push(0xC6);
+                    rm(out, 0, [0, 1, 2][r.below(3) as usize]);
+                    out.push(r.next() as u8);
+                }
+                _ => {
+                    out.push(0xB8 + d);
+                    out.extend_from_slice(&r.next().to_le_bytes());
+                }
+            }
+        }
+        12 => {
+            // ADC/SBB r32, r/m32 right after a flag producer.
+            out.push(0x01);
+            out.push(modrm(3, s, d));
+            out.push(if r.below(2) == 0 { 0x13 } else { 0x1B });
+            rm(out, d, s);
+        }
+        13 => {
+            // PUSH r32 / POP r32 pair, PUSH imm8 / POP.
+            if r.below(2) == 0 {
+                out.push(0x50 + s);
+            } else {
+                out.push(0x6A);
+                out.push(r.next() as u8);
+            }
+            out.push(0x58 + d);
+        }
+        14 => {
+            // LEA r32, [ebx + disp8]; CDQ.
+            out.push(0x8D);
+            out.push(modrm(1, d, 3));
+            out.push(disp);
+            out.push(0x99);
+        }
+        _ => {
+            // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
+            out.push(0x66);
+            if r.below(2) == 0 {
+                out.push(0x89);
+                rm(out, s, d);
+            } else {
+                out.push(0x8B);
+                rm(out, d, s);
+            }
+        }
+    }
+}
+
+const CODE: u32 = 0x20_0000;
+const DATA: u32 = 0x30_0000;
+
+/// Runs `code` (ending in HLT) to completion and returns the CPU.
+fn run(code: &[u8], jit: bool) -> Cpu {
+    let mut cpu = tab86_tests::native::flat_cpu(code, CODE).expect("flat cpu");
+    cpu.state.gpr[reg::EBX] = DATA;
+    if jit {
+        attach(&mut cpu, 3);
+    }
+    match cpu.run(&mut NullBus, 10_000_000) {
+        Exit::Halted | Exit::HaltedNoWake => {}
+        e => panic!("{e:?} at {:#x}", cpu.state.eip),
+    }
+    cpu
+}
+
+#[test]
+fn random_sequences_match_the_interpreter() {
+    let mut total_jit = 0;
+    for seed in 1..=std::env::var("JS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60u64)
+    {
+        let mut r = Rng(seed * 0x9E37_79B9_7F4A_7C15);
+        let mut code = Vec::new();
+        // Registers from the seed; the data area from the generator.
+        for d in DST {
+            code.push(0xB8 + d);
+            code.extend_from_slice(&r.next().to_le_bytes());
+        }
+        // mov dword [ebx+0x7C], 40: the loop counter.
+        code.extend_from_slice(&[0xC7, 0x43, 0x7C, 40, 0, 0, 0]);
+        let top = code.len();
+        for _ in 0..std::env::var("JN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(12)
+        {
+            random_insn(&mut r, &mut code);
+        }
+        // dec dword [ebx+0x7C]; jnz top; hlt
+        code.extend_from_slice(&[0xFF, 0x4B, 0x7C]);
+        let rel = top as i64 - (code.len() as i64 + 6);
+        code.extend_from_slice(&[0x0F, 0x85]);
+        code.extend_from_slice(&(rel as i32).to_le_bytes());
+        code.push(0xF4);
+        let init: Vec<u8> = (0..0x7C).map(|_| r.next() as u8).collect();
+        let prep = |jit: bool| {
+            let mut cpu = tab86_tests::native::flat_cpu(&code, CODE).expect("flat cpu");
+            cpu.mem.write_bytes(DATA, &init);
+            cpu.state.gpr[reg::EBX] = DATA;
+            if jit {
+                attach(&mut cpu, 3);
+            }
+            match cpu.run(&mut NullBus, 10_000_000) {
+                Exit::Halted | Exit::HaltedNoWake => {}
+                e => panic!("seed {seed}: {e:?} at {:#x}", cpu.state.eip),
+            }
+            cpu
+        };
+        let i = prep(false);
+        let j = prep(true);
+        let mut mi = vec![0; 0x80];
+        let mut mj = vec![0; 0x80];
+        i.mem.read_bytes(DATA, &mut mi);
+        j.mem.read_bytes(DATA, &mut mj);
+        let ctx = || {
+            format!(
+                "seed {seed}: code {}",
+                code.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        };
+        assert_eq!(i.state.gpr, j.state.gpr, "{}", ctx());
+        assert_eq!(i.state.flags(), j.state.flags(), "{}", ctx());
+        assert_eq!(i.state.eip, j.state.eip, "{}", ctx());
+        assert_eq!(i.state.icount, j.state.icount, "{}", ctx());
+        assert_eq!(mi, mj, "{}", ctx());
+        let st = j.jit_stats().unwrap();
+        assert_eq!(st.traps, 0);
+        total_jit += st.instructions;
+    }
+    assert!(
+        total_jit > 10_000,
+        "generated code ran only {total_jit} instructions"
+    );
+}
+
+#[test]
+fn self_modifying_loop_drops_the_compiled_page() {
+    // ecx = 300; loop: add eax, imm32 (patched); inc dword [imm32 operand]; dec ecx; jnz loop; hlt
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0];
+    let top = code.len() as u32;
+    code.extend_from_slice(&[0x05, 1, 0, 0, 0]); // add eax, 1
+    let imm_at = CODE + top + 1;
+    code.extend_from_slice(&[0xFF, 0x05]); // inc dword [imm_at]
+    code.extend_from_slice(&imm_at.to_le_bytes());
+    code.push(0x49); // dec ecx
+    let rel = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x75, rel as i8 as u8, 0xF4]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    // 1 + 2 + ... + 300
+    assert_eq!(j.state.gpr[reg::EAX], 300 * 301 / 2);
+    assert_eq!(j.jit_stats().unwrap().traps, 0);
+}
