@@ -660,10 +660,13 @@ impl Gen {
                 }
                 // CF of the previous producer survives INC/DEC: pin it first.
                 if let Form::Inc(_) | Form::Dec(_) = form {
+                    // CF first: evaluating it may materialize EFLAGS.
+                    self.cf();
+                    self.set(T1);
                     self.get(EFL);
                     self.c(!fl::CF);
                     self.i(I::I32And);
-                    self.cf();
+                    self.get(T1);
                     self.i(I::I32Or);
                     self.set(EFL);
                 }

@@ -51,40 +51,30 @@ fn efl_bit(f: &mut Function, l: &FlagLocals, bit: u32) {
     f.instruction(&I::I32And);
 }
 
+/// Pushes `x < y` (masked to size `s`), or with a carry in `x <= y` when `cin`
+/// is non-zero (ADD: `res < a`; SUB: `a < b`). `select` picks its first operand
+/// when the condition is non-zero, so the carry-in form goes first.
+fn carry(f: &mut Function, l: &FlagLocals, s: u32, (x, y): (u32, u32), with_cin: bool) {
+    if with_cin {
+        masked(f, x, s);
+        masked(f, y, s);
+        f.instruction(&I::I32LeU);
+    }
+    masked(f, x, s);
+    masked(f, y, s);
+    f.instruction(&I::I32LtU);
+    if with_cin {
+        f.instruction(&I::LocalGet(l.cin));
+        f.instruction(&I::Select);
+    }
+}
+
 /// Pushes CF (0 or 1) for a known producer.
 pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
     let s = k.size;
     match k.kind {
-        lf::ADD | lf::ADC => {
-            // res < a, or res <= a with a carry in (`select` picks its first
-            // operand when the condition is non-zero).
-            if k.kind == lf::ADC {
-                masked(f, l.res, s);
-                masked(f, l.a, s);
-                f.instruction(&I::I32LeU);
-            }
-            masked(f, l.res, s);
-            masked(f, l.a, s);
-            f.instruction(&I::I32LtU);
-            if k.kind == lf::ADC {
-                f.instruction(&I::LocalGet(l.cin));
-                f.instruction(&I::Select);
-            }
-        }
-        lf::SUB | lf::SBB => {
-            if k.kind == lf::SBB {
-                masked(f, l.a, s);
-                masked(f, l.b, s);
-                f.instruction(&I::I32LeU);
-            }
-            masked(f, l.a, s);
-            masked(f, l.b, s);
-            f.instruction(&I::I32LtU);
-            if k.kind == lf::SBB {
-                f.instruction(&I::LocalGet(l.cin));
-                f.instruction(&I::Select);
-            }
-        }
+        lf::ADD | lf::ADC => carry(f, l, s, (l.res, l.a), k.kind == lf::ADC),
+        lf::SUB | lf::SBB => carry(f, l, s, (l.a, l.b), k.kind == lf::SBB),
         lf::NEG => {
             masked(f, l.b, s);
             f.instruction(&I::I32Const(0));
