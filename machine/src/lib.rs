@@ -177,6 +177,10 @@ pub struct Stats {
     pub virtual_ns: u64,
     /// Decoded blocks in the cache.
     pub blocks: usize,
+    /// Calls of [`Machine::run`] (slices between device updates).
+    pub slices: u64,
+    /// Slices that ended with the CPU halted.
+    pub halts: u64,
 }
 
 /// A PC.
@@ -191,6 +195,9 @@ pub struct Machine {
     host_t0: u64,
     /// Virtual time skipped while halted (real-time mode adds it to the host clock).
     stopped: Option<Stop>,
+    /// Counters for [`Stats`].
+    slices: u64,
+    halts: u64,
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -292,6 +299,8 @@ impl Machine {
             bios_mode,
             host_t0: t0,
             stopped: None,
+            slices: 0,
+            halts: 0,
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -326,6 +335,7 @@ impl Machine {
         if let Some(s) = self.stopped {
             return Event::Stopped(s);
         }
+        self.slices += 1;
         let now = self.now_ns();
         if self.clock == ClockMode::RealTime {
             // Re-anchor to the wall clock, never moving backwards.
@@ -382,6 +392,7 @@ impl Machine {
         match exit {
             Exit::Budget => Event::Ran,
             Exit::Halted => {
+                self.halts += 1;
                 if self.board.chipset.intr_pending() {
                     return Event::Ran;
                 }
@@ -470,6 +481,8 @@ impl Machine {
             instructions: self.cpu.state.icount,
             virtual_ns: self.now_ns(),
             blocks: self.cpu.cached_blocks(),
+            slices: self.slices,
+            halts: self.halts,
         }
     }
 }

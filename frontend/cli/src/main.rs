@@ -160,6 +160,8 @@ fn run(args: Args) -> i32 {
     let mut pending_in: Vec<u8> = Vec::new();
     let mut ctrl_a = false;
     let deadline = args.timeout.map(|s| started + Duration::from_secs_f64(s));
+    // Host time spent waiting for the guest's next timer event (CPU halted).
+    let mut idle = Duration::ZERO;
     let result: i32 = loop {
         // Console input (with the Ctrl-A escapes on a terminal).
         while let Ok(bytes) = in_rx.try_recv() {
@@ -218,9 +220,11 @@ fn run(args: Args) -> i32 {
                     Action::Mark(name) => {
                         let st = m.stats();
                         eprintln!(
-                            "\ntab86: mark {name}: {:.3} s, {} instructions",
+                            "\ntab86: mark {name}: {:.3} s ({:.3} s idle), {} instructions, virtual time {:.3} s",
                             started.elapsed().as_secs_f64(),
-                            st.instructions
+                            idle.as_secs_f64(),
+                            st.instructions,
+                            st.virtual_ns as f64 / 1e9
                         );
                         disk::print_stats(&disk_stores);
                     }
@@ -249,9 +253,15 @@ fn run(args: Args) -> i32 {
             Event::Idle { wait_ns } => {
                 // Real-time mode: nothing to do until the next timer event or input.
                 let wait = Duration::from_nanos(wait_ns.min(10_000_000));
-                if let Ok(bytes) = in_rx.recv_timeout(wait) {
-                    pending_in.extend_from_slice(&bytes);
+                let t = Instant::now();
+                match in_rx.recv_timeout(wait) {
+                    Ok(bytes) => pending_in.extend_from_slice(&bytes),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    // No console input (a script drives it, or stdin ended): sleep
+                    // instead of spinning.
+                    Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
                 }
+                idle += t.elapsed();
             }
             Event::Stopped(stop) => {
                 drop(raw);
@@ -291,12 +301,14 @@ fn run(args: Args) -> i32 {
         let s = m.stats();
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "tab86: stats: {} instructions in {:.3} s = {:.1} MIPS; {} cached blocks; virtual time {:.3} s",
+            "tab86: stats: {} instructions in {:.3} s = {:.1} MIPS; {} cached blocks; virtual time {:.3} s; {} slices ({} halted)",
             s.instructions,
             secs,
             s.instructions as f64 / secs / 1e6,
             s.blocks,
-            s.virtual_ns as f64 / 1e9
+            s.virtual_ns as f64 / 1e9,
+            s.slices,
+            s.halts
         );
         if let Some(j) = m.cpu.jit_stats() {
             eprintln!(
