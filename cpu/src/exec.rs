@@ -144,12 +144,17 @@ impl Cpu {
         if self.mem.has_invalidated() {
             self.drop_invalidated();
         }
+        if self.jit.as_ref().is_some_and(|j| !j.pending.is_empty()) {
+            self.jit_collect();
+        }
         let end = self.state.icount.saturating_add(budget);
         let mut poll = true;
         // The block just executed (if it ended without `stop`) with the link slot
         // that applies, and the linear page it was fetched from.
         let mut prev: Option<(Rc<Block>, usize)> = None;
         let mut lin_page = 0;
+        // Set after generated code left at a non-entry of its own page.
+        let mut resume_in: Option<u32> = None;
         while self.state.icount < end {
             if poll
                 && self.state.eflags & fl::IF != 0
@@ -211,27 +216,45 @@ impl Cpu {
                     }
                 },
             };
+            let mut block_end = end;
             if !TRACE && self.jit.is_some() && !shadow {
+                if !block.jit_entry.get() {
+                    let h = block.hits.get().wrapping_add(1);
+                    block.hits.set(h);
+                    // A block first seen on a compiled page may start at one of
+                    // its module's entries (a resume point after an instruction
+                    // the module leaves to the interpreter).
+                    if h == 1 && self.jit_is_entry(block.phys) {
+                        block.jit_entry.set(true);
+                    } else if self.jit.as_ref().is_some_and(|j| h == j.hot) && self.state.code32() {
+                        self.jit_compile(block.phys & !0xFFF, block.phys & 0xFFF);
+                    }
+                }
                 if block.jit_entry.get() {
+                    resume_in = None;
+                    let page = block.phys & !0xFFF;
                     if self.jit_run(&block, end) {
+                        // Left inside its own page, at an instruction it does not
+                        // compile (or before a slow memory access): interpret just
+                        // that instruction, then look for an entry again.
+                        let lin = self.state.seg[sreg::CS].base.wrapping_add(self.state.eip);
+                        if lin & !0xFFF == lin_page {
+                            resume_in = Some(page);
+                        }
                         prev = None;
                         poll = false;
                         continue;
                     }
-                } else {
-                    let h = block.hits.get().wrapping_add(1);
-                    block.hits.set(h);
-                    if self.jit.as_ref().is_some_and(|j| j.hot == h) && self.state.code32() {
-                        self.jit_compile(block.phys & !0xFFF);
-                    }
+                } else if resume_in.take() == Some(block.phys & !0xFFF) {
+                    block_end = end.min(self.state.icount + 1);
                 }
             }
-            let branched = self.exec_block::<TRACE>(bus, &block, end);
+            let branched = self.exec_block::<TRACE>(bus, &block, block_end);
             if let Some(x) = self.exit.take() {
                 return x;
             }
             poll = self.stop | shadow;
-            prev = if self.stop {
+            prev = if self.stop || block_end != end {
                 None
             } else {
                 Some((block, branched as usize))

@@ -1041,22 +1041,30 @@ fn size_code(size: u32) -> u32 {
 /// Compiles the blocks of one page. `base` is the arena's address in the wasm
 /// memory. Returns `None` when no block has a compilable first instruction.
 pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<Compiled> {
-    // The compilable prefix of each block.
+    // Each block's runs of compilable instructions: the first starts at the
+    // block, the others right after an instruction left to the interpreter, so
+    // that after running that one instruction the interpreter can come back in.
     let mut cases: Vec<(u32, Vec<(&Op, Form)>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for b in blocks {
-        if b.offset >= 4096 || !seen.insert(b.offset) {
-            continue;
-        }
+        let mut at = b.offset;
         let mut v = Vec::new();
+        let mut start = at;
         for op in b.ops {
             match form(op) {
                 Some(f) => v.push((op, f)),
-                None => break,
+                None => {
+                    if !v.is_empty() && start < 4096 && seen.insert(start) {
+                        cases.push((start, std::mem::take(&mut v)));
+                    }
+                    v.clear();
+                    start = at + op.len as u32;
+                }
             }
+            at += op.len as u32;
         }
-        if !v.is_empty() {
-            cases.push((b.offset, v));
+        if !v.is_empty() && start < 4096 && seen.insert(start) {
+            cases.push((start, v));
         }
     }
     if cases.is_empty() {

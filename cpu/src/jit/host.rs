@@ -4,6 +4,27 @@
 //! Natively this is wasmtime (`frontend/jit-wasmtime`); in a browser it is the page's
 //! own WebAssembly engine. The CPU only sees this trait.
 
+/// What [`JitHost::submit`] did with a module.
+#[derive(Debug)]
+pub enum Submitted {
+    /// Compiled and instantiated already: the handle, or why it failed.
+    Done(Result<u32, String>),
+    /// Compiling elsewhere (a background thread, an async browser compile); the
+    /// result comes back from [`JitHost::finished`] with this ticket.
+    Pending(u32),
+}
+
+/// A module compiled in the background, reported by [`JitHost::finished`].
+#[derive(Debug)]
+pub struct Finished {
+    /// The ticket [`JitHost::submit`] returned.
+    pub ticket: u32,
+    /// The module's handle for [`JitHost::run`], or why it failed.
+    pub result: Result<u32, String>,
+    /// Host nanoseconds the compilation took (off the CPU's thread).
+    pub compile_ns: u64,
+}
+
 /// A WebAssembly engine that runs the JIT's modules against the machine's arena.
 ///
 /// Every module imports one memory, `"e" "m"`, which must be the arena itself
@@ -15,6 +36,15 @@ pub trait JitHost {
     fn arena_base(&self) -> u32;
     /// Compiles and instantiates `wasm`; returns a handle for [`JitHost::run`].
     fn load(&mut self, wasm: &[u8]) -> Result<u32, String>;
+    /// Starts compiling `wasm`. A host that can compile off the CPU's thread
+    /// returns [`Submitted::Pending`], so the guest keeps running (interpreted)
+    /// meanwhile; the default compiles at once with [`JitHost::load`].
+    fn submit(&mut self, wasm: Vec<u8>) -> Submitted {
+        Submitted::Done(self.load(&wasm))
+    }
+    /// Appends the background compilations that have finished since the last call
+    /// (instantiated and ready to run, or failed). Never blocks.
+    fn finished(&mut self, _out: &mut Vec<Finished>) {}
     /// Calls the export `"run"` of module `handle` and returns its result; an error
     /// means the module trapped (the caller drops it and goes on interpreting).
     fn run(&mut self, handle: u32) -> Result<i32, String>;

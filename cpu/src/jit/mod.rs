@@ -14,7 +14,7 @@ mod host;
 mod run;
 mod window;
 
-pub use host::JitHost;
+pub use host::{Finished, JitHost, Submitted};
 pub use window::off as window_offsets;
 
 use hashbrown::HashMap;
@@ -23,9 +23,13 @@ use tab86_mmu::ArenaLayout;
 /// Runs of one block after which its page is compiled.
 pub const HOT: u32 = 20_000;
 
+/// A page's module gets the blocks that ran at least `HOT / WARM_FRACTION` times
+/// (and those its previous module had).
+const WARM_FRACTION: u32 = 64;
+
 /// Recompilations of one page (new blocks became hot after it was compiled) before
-/// the JIT stops recompiling it.
-const MAX_RECOMPILES: u32 = 4;
+/// the JIT stops recompiling it. Each is paid for by a block's [`HOT`] runs.
+const MAX_RECOMPILES: u32 = 16;
 
 /// Counters, for `--stats` and benchmarks.
 #[derive(Debug, Default, Clone, Copy)]
@@ -34,8 +38,13 @@ pub struct JitStats {
     pub modules: u64,
     /// Bytes of wasm generated.
     pub wasm_bytes: u64,
-    /// Host nanoseconds spent generating and loading modules.
+    /// Host nanoseconds the CPU's thread spent generating and loading modules.
     pub compile_ns: u64,
+    /// Host nanoseconds spent compiling modules off the CPU's thread.
+    pub background_ns: u64,
+    /// Background compilations whose page was written (or whose module was no
+    /// longer wanted) before they finished.
+    pub discarded: u64,
     /// Calls into generated code.
     pub calls: u64,
     /// Guest instructions retired by generated code.
@@ -49,6 +58,27 @@ pub struct JitStats {
 pub(crate) struct PageModule {
     pub handle: u32,
     pub compiles: u32,
+    /// Page offsets with an entry in the module, one bit each.
+    pub entries: Box<[u64; 64]>,
+}
+
+impl PageModule {
+    pub(crate) fn is_entry(&self, offset: u32) -> bool {
+        let o = (offset & 0xFFF) as usize;
+        self.entries[o / 64] >> (o % 64) & 1 != 0
+    }
+}
+
+/// A page's module being compiled in the background.
+pub(crate) struct PendingModule {
+    pub page: u32,
+    /// Page offsets of the blocks the module has entries for.
+    pub entries: Vec<u32>,
+    /// Compilations of the page including this one.
+    pub compiles: u32,
+    /// Another block of the page became hot meanwhile: compile the page again
+    /// once this module is in.
+    pub again: bool,
 }
 
 /// The JIT's state in a CPU.
@@ -58,6 +88,11 @@ pub struct Jit {
     pub(crate) layout: ArenaLayout,
     pub(crate) window: *mut u8,
     pub(crate) pages: HashMap<u32, PageModule>,
+    /// Background compilations by ticket, and the ticket of each page's.
+    pub(crate) pending: HashMap<u32, PendingModule>,
+    pub(crate) pending_pages: HashMap<u32, u32>,
+    /// Reused buffer for [`JitHost::finished`].
+    pub(crate) done: Vec<Finished>,
     pub(crate) stats: JitStats,
     /// Reads the host clock for compile-time statistics (none: not measured).
     pub(crate) clock: Option<fn() -> u64>,
@@ -74,6 +109,11 @@ const MAX_REWRITES: u32 = 16;
 impl Jit {
     /// Drops the module of a physical page (its code was written).
     pub(crate) fn invalidate_page(&mut self, page: u32) {
+        // A module still compiling was made from the old bytes: forget it (its
+        // result is unloaded when it arrives).
+        if let Some(t) = self.pending_pages.remove(&page) {
+            self.pending.remove(&t);
+        }
         if let Some(p) = self.pages.remove(&page) {
             self.host.unload(p.handle);
             self.stats.invalidations += 1;
@@ -83,6 +123,8 @@ impl Jit {
 
     /// Drops every module.
     pub(crate) fn clear(&mut self) {
+        self.pending.clear();
+        self.pending_pages.clear();
         for (_, p) in self.pages.drain() {
             self.host.unload(p.handle);
         }

@@ -2,7 +2,10 @@
 
 use super::codegen::{self, PageBlock};
 use super::window::Window;
-use super::{Jit, JitHost, JitStats, PageModule, MAX_RECOMPILES, MAX_REWRITES};
+use super::{
+    Jit, JitHost, JitStats, PageModule, PendingModule, Submitted, MAX_RECOMPILES, MAX_REWRITES,
+    WARM_FRACTION,
+};
 use crate::decode::Block;
 use crate::state::{fl, sreg, Segment};
 use crate::Cpu;
@@ -22,6 +25,9 @@ impl Cpu {
             layout,
             window: arena.ptr().wrapping_add(layout.state as usize),
             pages: Default::default(),
+            pending: Default::default(),
+            pending_pages: Default::default(),
+            done: Vec::new(),
             stats: JitStats::default(),
             clock,
             hot: super::HOT,
@@ -59,6 +65,14 @@ impl Cpu {
             && s.seg[sreg::SS].big()
             && flat(sreg::DS, Segment::READ | Segment::WRITE)
             && flat(sreg::ES, Segment::READ | Segment::WRITE)
+    }
+
+    /// Whether the module of `phys`'s page has an entry at `phys`.
+    pub(crate) fn jit_is_entry(&self, phys: u32) -> bool {
+        self.jit
+            .as_ref()
+            .and_then(|j| j.pages.get(&(phys & !0xFFF)))
+            .is_some_and(|p| p.is_entry(phys))
     }
 
     /// Runs the page module from `block`; false when it could not make progress
@@ -103,22 +117,38 @@ impl Cpu {
         }
     }
 
-    /// Compiles every 32-bit block cached for physical page `page` into one module.
-    pub(crate) fn jit_compile(&mut self, page: u32) {
+    /// Compiles every 32-bit block cached for physical page `page` into one module
+    /// (in the background when the host can; the page stays interpreted until then).
+    /// `offset` is the block that became hot (if a compilation of the page is
+    /// under way and lacks it, the page is compiled again after that one).
+    pub(crate) fn jit_compile(&mut self, page: u32, offset: u32) {
         let Some(jit) = self.jit.as_mut() else {
             return;
         };
+        if let Some(t) = jit.pending_pages.get(&page) {
+            // Already compiling: if this block is not in that module, compile the
+            // page again once it is in.
+            if let Some(p) = jit.pending.get_mut(t) {
+                p.again |= !p.entries.contains(&offset);
+            }
+            return;
+        }
         let compiles = jit.pages.get(&page).map_or(0, |p| p.compiles);
         if compiles > MAX_RECOMPILES || jit.rewritten.get(&page).is_some_and(|&n| n > MAX_REWRITES)
         {
             return;
         }
         let t0 = jit.clock.map(|c| c());
+        // Only blocks that ran often enough to matter: cold code would make the
+        // module bigger (Cranelift's time grows faster than the code) for nothing.
+        // A block left out that becomes hot later compiles the page again.
+        let warm = (jit.hot / WARM_FRACTION).max(1);
         let keys = self.cache.by_page.get(&page).cloned().unwrap_or_default();
         let blocks: Vec<Rc<Block>> = keys
             .iter()
             .filter(|k| *k >> 32 != 0)
             .filter_map(|k| self.cache.blocks.get(k).cloned())
+            .filter(|b| b.hits.get() >= warm || b.jit_entry.get())
             .collect();
         let page_blocks: Vec<PageBlock> = blocks
             .iter()
@@ -130,31 +160,98 @@ impl Cpu {
         let Some(c) = codegen::compile(&page_blocks, &jit.layout, jit.base) else {
             return;
         };
-        let handle = match jit.host.load(&c.wasm) {
-            Ok(h) => h,
-            Err(e) => {
-                log::error!("jit: module for page {page:#x} failed to load: {e}");
-                return;
-            }
-        };
-        if let Some(old) = jit.pages.insert(
+        jit.stats.modules += 1;
+        jit.stats.wasm_bytes += c.wasm.len() as u64;
+        let submitted = jit.host.submit(c.wasm);
+        let pending = PendingModule {
             page,
+            entries: c.entries,
+            compiles: compiles + 1,
+            again: false,
+        };
+        match submitted {
+            Submitted::Done(Ok(handle)) => self.jit_install(pending, handle),
+            Submitted::Done(Err(e)) => {
+                log::error!("jit: module for page {page:#x} failed to load: {e}");
+            }
+            Submitted::Pending(ticket) => {
+                let jit = self.jit.as_mut().expect("jit");
+                jit.pending_pages.insert(page, ticket);
+                jit.pending.insert(ticket, pending);
+            }
+        }
+        let jit = self.jit.as_mut().expect("jit");
+        if let (Some(t0), Some(clock)) = (t0, jit.clock) {
+            jit.stats.compile_ns += clock().saturating_sub(t0);
+        }
+    }
+
+    /// Installs the modules the host finished compiling in the background.
+    pub(crate) fn jit_collect(&mut self) {
+        let Some(jit) = self.jit.as_mut() else {
+            return;
+        };
+        let mut done = std::mem::take(&mut jit.done);
+        jit.host.finished(&mut done);
+        for f in done.drain(..) {
+            let jit = self.jit.as_mut().expect("jit");
+            jit.stats.background_ns += f.compile_ns;
+            let Some(p) = jit.pending.remove(&f.ticket) else {
+                // Its page was written (or everything dropped) meanwhile.
+                jit.stats.discarded += 1;
+                if let Ok(h) = f.result {
+                    jit.host.unload(h);
+                }
+                continue;
+            };
+            jit.pending_pages.remove(&p.page);
+            match f.result {
+                Ok(handle) => {
+                    let (page, again) = (p.page, p.again);
+                    self.jit_install(p, handle);
+                    if again {
+                        self.jit_compile(page, u32::MAX);
+                    }
+                }
+                Err(e) => log::error!("jit: module for page {:#x} failed to load: {e}", p.page),
+            }
+        }
+        if let Some(jit) = self.jit.as_mut() {
+            jit.done = done;
+        }
+    }
+
+    /// Makes `handle` the module of page `p.page` and lets the page's blocks with
+    /// a compiled entry run there. The page was not written since the module was
+    /// generated (a write drops the pending compilation), so blocks decoded since
+    /// then at an entry offset run the same bytes.
+    fn jit_install(&mut self, p: PendingModule, handle: u32) {
+        let Some(jit) = self.jit.as_mut() else {
+            return;
+        };
+        let mut bits = Box::new([0u64; 64]);
+        for &o in &p.entries {
+            let o = (o & 0xFFF) as usize;
+            bits[o / 64] |= 1 << (o % 64);
+        }
+        if let Some(old) = jit.pages.insert(
+            p.page,
             PageModule {
                 handle,
-                compiles: compiles + 1,
+                compiles: p.compiles,
+                entries: bits,
             },
         ) {
             jit.host.unload(old.handle);
         }
-        for b in &blocks {
-            if c.entries.contains(&(b.phys & 0xFFF)) {
-                b.jit_entry.set(true);
+        if let Some(keys) = self.cache.by_page.get(&p.page) {
+            for k in keys.iter().filter(|k| *k >> 32 != 0) {
+                if let Some(b) = self.cache.blocks.get(k) {
+                    if p.entries.contains(&(b.phys & 0xFFF)) {
+                        b.jit_entry.set(true);
+                    }
+                }
             }
-        }
-        jit.stats.modules += 1;
-        jit.stats.wasm_bytes += c.wasm.len() as u64;
-        if let (Some(t0), Some(clock)) = (t0, jit.clock) {
-            jit.stats.compile_ns += clock().saturating_sub(t0);
         }
     }
 }

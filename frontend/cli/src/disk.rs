@@ -10,19 +10,27 @@ use tab86_storage::pack::{pack, DEFAULT_CHUNK_SIZE};
 use tab86_storage::serve::{ServeOptions, Server};
 use tab86_storage::{DiskOptions, Store};
 
-/// Prints the storage crate's log lines (info and above) on stderr.
+/// Prints the storage layer's log lines (info and above) and the other crates'
+/// warnings and errors (e.g. a JIT module that failed) on stderr.
 struct StorageLog;
 
 impl log::Log for StorageLog {
     fn enabled(&self, m: &log::Metadata) -> bool {
-        m.target().starts_with("tab86_storage") && m.level() <= log::Level::Info
+        let level = if m.target().starts_with("tab86_storage") {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        m.target().starts_with("tab86") && m.level() <= level
     }
     fn log(&self, r: &log::Record) {
         if self.enabled(r.metadata()) {
             // SAFETY: isatty only inspects the descriptor.
             let tty = unsafe { libc::isatty(2) } == 1;
             let eol = if tty { "\r\n" } else { "\n" };
-            eprint!("tab86: storage {}: {}{eol}", r.level(), r.args());
+            let what = r.target().trim_start_matches("tab86_");
+            let what = what.split("::").next().unwrap_or(what);
+            eprint!("tab86: {what} {}: {}{eol}", r.level(), r.args());
         }
     }
     fn flush(&self) {}
@@ -30,7 +38,8 @@ impl log::Log for StorageLog {
 
 static LOGGER: StorageLog = StorageLog;
 
-fn init_log() {
+/// Installs the stderr logger (once; later calls do nothing).
+pub fn init_log() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }
@@ -41,7 +50,6 @@ pub fn attach(args: &Args, cfg: &mut Config) -> Result<Vec<Arc<dyn Store>>, Stri
     if args.disks.is_empty() {
         return Ok(Vec::new());
     }
-    init_log();
     let mut opts = DiskOptions::default();
     if let Some(mb) = args.disk_cache_mb {
         opts.fetch.cache_bytes = mb << 20;

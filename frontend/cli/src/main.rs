@@ -72,6 +72,7 @@ fn run(args: Args) -> i32 {
         }
     };
     cfg.serial = Box::new(SerialSink { tx: out_tx });
+    disk::init_log();
     let disk_stores = match disk::attach(&args, &mut cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -90,7 +91,13 @@ fn run(args: Args) -> i32 {
     if !args.no_jit {
         let a = m.cpu.mem.arena().clone();
         match tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone()) {
-            Ok(h) => m.cpu.set_jit(Box::new(h), Some(host_ns)),
+            Ok(mut h) => {
+                // Cranelift runs on the second core while the CPU interprets.
+                if let Err(e) = h.compile_in_background() {
+                    eprintln!("tab86: {e}; compiling on the CPU's thread");
+                }
+                m.cpu.set_jit(Box::new(h), Some(host_ns))
+            }
             Err(e) => eprintln!("tab86: JIT unavailable, interpreting only: {e}"),
         }
     }
@@ -312,10 +319,12 @@ fn run(args: Args) -> i32 {
         );
         if let Some(j) = m.cpu.jit_stats() {
             eprintln!(
-                "tab86: jit: {} modules ({} KiB wasm, {:.3} s to generate and load), {} calls, {} instructions ({:.1}%), {} invalidated, {} trapped",
+                "tab86: jit: {} modules ({} KiB wasm, {:.3} s on the CPU's thread, {:.3} s compiling in the background, {} discarded), {} calls, {} instructions ({:.1}%), {} invalidated, {} trapped",
                 j.modules,
                 j.wasm_bytes / 1024,
                 j.compile_ns as f64 / 1e9,
+                j.background_ns as f64 / 1e9,
+                j.discarded,
                 j.calls,
                 j.instructions,
                 100.0 * j.instructions as f64 / s.instructions.max(1) as f64,

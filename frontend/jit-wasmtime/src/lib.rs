@@ -16,9 +16,10 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
-use tab86_cpu::jit::JitHost;
+use tab86_cpu::jit::{Finished, JitHost, Submitted};
 use wasmtime::{
     Config, Engine, ExternType, Instance, LinearMemory, Memory, MemoryCreator, MemoryType, Module,
     OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
@@ -151,6 +152,19 @@ pub struct WasmtimeHost {
     /// Slots whose `run` is an instance in the current store.
     live_in_store: usize,
     resets: u64,
+    /// The background compiler, once started.
+    worker: Option<Worker>,
+    next_ticket: u32,
+}
+
+/// A module compiled by the worker thread: ticket, module or error, nanoseconds.
+type Compiled = (u32, Result<Module, String>, u64);
+
+/// A thread that runs Cranelift for submitted modules while the CPU goes on.
+/// It ends when the host drops its sender.
+struct Worker {
+    jobs: mpsc::Sender<(u32, Vec<u8>)>,
+    results: mpsc::Receiver<Compiled>,
 }
 
 impl WasmtimeHost {
@@ -207,7 +221,64 @@ impl WasmtimeHost {
             store_instances: 0,
             live_in_store: 0,
             resets: 0,
+            worker: None,
+            next_ticket: 0,
         })
+    }
+
+    /// Compiles submitted modules on a background thread from now on, so the CPU
+    /// keeps interpreting while Cranelift works (see [`JitHost::submit`]). Without
+    /// it every module is compiled on the caller's thread.
+    pub fn compile_in_background(&mut self) -> Result<(), String> {
+        if self.worker.is_some() {
+            return Ok(());
+        }
+        let (jobs, job_rx) = mpsc::channel::<(u32, Vec<u8>)>();
+        let (res_tx, results) = mpsc::channel::<Compiled>();
+        let engine = self.engine.clone();
+        std::thread::Builder::new()
+            .name("tab86-jit".into())
+            .spawn(move || {
+                for (ticket, wasm) in job_rx {
+                    let t0 = Instant::now();
+                    let module = compile(&engine, &wasm);
+                    let ns = t0.elapsed().as_nanos() as u64;
+                    if res_tx.send((ticket, module, ns)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the JIT compiler thread: {e}"))?;
+        self.worker = Some(Worker { jobs, results });
+        Ok(())
+    }
+
+    /// Instantiates a compiled module in the store and gives it a handle.
+    fn install(&mut self, module: Module) -> Result<u32, String> {
+        self.maybe_reset()?;
+        let run = instantiate(
+            &mut self.store,
+            self.memory,
+            &mut self.store_instances,
+            &module,
+        )?;
+        self.live_in_store += 1;
+        let slot = Some(Slot {
+            module,
+            run: Some(run),
+        });
+        match self.free.pop() {
+            Some(handle) => {
+                self.slots[handle as usize] = slot;
+                Ok(handle)
+            }
+            None => {
+                let handle = u32::try_from(self.slots.len())
+                    .map_err(|_| "too many JIT modules loaded".to_string())?;
+                self.slots.push(slot);
+                Ok(handle)
+            }
+        }
     }
 
     /// How many times the store was replaced to free unloaded instances
@@ -301,6 +372,24 @@ fn provider_wasm(pages: u32) -> Vec<u8> {
     wasm
 }
 
+/// Compiles `wasm` and checks that its only import is the arena memory.
+fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, String> {
+    let module = Module::new(engine, wasm).map_err(|e| format!("wasm compile: {e:#}"))?;
+    let only_arena = {
+        let mut imports = module.imports();
+        match (imports.next(), imports.next()) {
+            (Some(i), None) => {
+                i.module() == "e" && i.name() == "m" && matches!(i.ty(), ExternType::Memory(_))
+            }
+            _ => false,
+        }
+    };
+    if !only_arena {
+        return Err("a JIT module must import exactly one thing: memory \"e\" \"m\"".into());
+    }
+    Ok(module)
+}
+
 /// Instantiates `module` against the arena and fetches its `run` export.
 fn instantiate(
     store: &mut Store<StoreLimits>,
@@ -324,42 +413,38 @@ impl JitHost for WasmtimeHost {
     }
 
     fn load(&mut self, wasm: &[u8]) -> Result<u32, String> {
-        let module = Module::new(&self.engine, wasm).map_err(|e| format!("wasm compile: {e:#}"))?;
-        let only_arena = {
-            let mut imports = module.imports();
-            match (imports.next(), imports.next()) {
-                (Some(i), None) => {
-                    i.module() == "e" && i.name() == "m" && matches!(i.ty(), ExternType::Memory(_))
-                }
-                _ => false,
-            }
+        let module = compile(&self.engine, wasm)?;
+        self.install(module)
+    }
+
+    fn submit(&mut self, wasm: Vec<u8>) -> Submitted {
+        let Some(w) = &self.worker else {
+            return Submitted::Done(self.load(&wasm));
         };
-        if !only_arena {
-            return Err("a JIT module must import exactly one thing: memory \"e\" \"m\"".into());
+        let ticket = self.next_ticket;
+        self.next_ticket = self.next_ticket.wrapping_add(1);
+        match w.jobs.send((ticket, wasm)) {
+            Ok(()) => Submitted::Pending(ticket),
+            Err(mpsc::SendError((_, wasm))) => {
+                // The thread is gone (it panicked): compile here from now on.
+                self.worker = None;
+                Submitted::Done(self.load(&wasm))
+            }
         }
-        self.maybe_reset()?;
-        let run = instantiate(
-            &mut self.store,
-            self.memory,
-            &mut self.store_instances,
-            &module,
-        )?;
-        self.live_in_store += 1;
-        let slot = Some(Slot {
-            module,
-            run: Some(run),
-        });
-        match self.free.pop() {
-            Some(handle) => {
-                self.slots[handle as usize] = slot;
-                Ok(handle)
-            }
-            None => {
-                let handle = u32::try_from(self.slots.len())
-                    .map_err(|_| "too many JIT modules loaded".to_string())?;
-                self.slots.push(slot);
-                Ok(handle)
-            }
+    }
+
+    fn finished(&mut self, out: &mut Vec<Finished>) {
+        let Some(w) = &self.worker else {
+            return;
+        };
+        let ready: Vec<Compiled> = w.results.try_iter().collect();
+        for (ticket, module, compile_ns) in ready {
+            let result = module.and_then(|m| self.install(m));
+            out.push(Finished {
+                ticket,
+                result,
+                compile_ns,
+            });
         }
     }
 
