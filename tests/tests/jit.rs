@@ -95,7 +95,7 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(3, reg, rm_reg));
         }
     };
-    match r.below(16) {
+    match r.below(18) {
         0 => {
             // ALU r/m32, r32 (memory destinations too).
             out.push((r.below(8) as u8) << 3 | 1);
@@ -227,6 +227,37 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(1, d, 3));
             out.push(disp);
             out.push(0x99);
+        }
+        16 => {
+            // SHL/SHR/SAR r/m8 or r/m16 by imm8, 1 or CL.
+            let ext = [4, 5, 7][r.below(3) as usize];
+            let word = r.below(2) == 0;
+            if word {
+                out.push(0x66);
+            }
+            let b8 = [0, 1, 2, 4, 5, 6];
+            let dst = if word { d } else { b8[r.below(6) as usize] };
+            let w = if word { 1 } else { 0 };
+            match r.below(3) {
+                0 => {
+                    out.push(0xC0 | w);
+                    rm(out, ext, dst);
+                    out.push(r.below(40) as u8);
+                }
+                1 => {
+                    out.push(0xD0 | w);
+                    rm(out, ext, dst);
+                }
+                _ => {
+                    out.push(0xD2 | w);
+                    rm(out, ext, dst);
+                }
+            }
+        }
+        17 => {
+            // MUL/IMUL r/m32 into EDX:EAX.
+            out.push(0xF7);
+            rm(out, if r.below(2) == 0 { 4 } else { 5 }, s);
         }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).

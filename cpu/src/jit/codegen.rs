@@ -106,7 +106,9 @@ enum Form {
     Dec(u32),
     Neg(u32),
     Not(u32),
-    Shift(u8),
+    Shift(u8, u32),
+    /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
+    Mul1(bool),
     Imul,
     Jcc(u8),
     Jmp,
@@ -230,9 +232,11 @@ fn form(op: &Op) -> Option<Form> {
         ("Dec", _) => Form::Dec(size?),
         ("Neg", _) => Form::Neg(size?),
         ("Not", _) => Form::Not(size?),
-        ("Shl" | "Sal", _) if size == Some(4) => Form::Shift(4),
-        ("Shr", _) if size == Some(4) => Form::Shift(5),
-        ("Sar", _) if size == Some(4) => Form::Shift(7),
+        ("Shl" | "Sal", _) => Form::Shift(4, size?),
+        ("Shr", _) => Form::Shift(5, size?),
+        ("Sar", _) => Form::Shift(7, size?),
+        (_, Code::Mul_rm32) => Form::Mul1(false),
+        (_, Code::Imul_rm32) => Form::Mul1(true),
         (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
             Form::Jcc(cc_of(code)?)
         }
@@ -573,42 +577,6 @@ impl Gen {
         }
     }
 
-    /// Sets the six status flags from the value on the stack (`set_arith_flags`).
-    fn set_arith(&mut self) {
-        self.get(EFL);
-        self.c(!fl::ARITH);
-        self.i(I::I32And);
-        self.i(I::I32Or);
-        self.set(EFL);
-        self.c(lf::NONE);
-        self.set(LOP);
-        self.known = Some(NONE);
-    }
-
-    /// Pushes SZP of the value in `local` for a 32-bit result (`CpuState::szp`).
-    fn szp32(&mut self, local: u32) {
-        self.get(local);
-        self.i(I::I32Eqz);
-        self.c(6);
-        self.i(I::I32Shl);
-        self.get(local);
-        self.c(31);
-        self.i(I::I32ShrU);
-        self.c(7);
-        self.i(I::I32Shl);
-        self.i(I::I32Or);
-        self.get(local);
-        self.c(0xFF);
-        self.i(I::I32And);
-        self.i(I::I32Popcnt);
-        self.c(1);
-        self.i(I::I32And);
-        self.i(I::I32Eqz);
-        self.c(2);
-        self.i(I::I32Shl);
-        self.i(I::I32Or);
-    }
-
     /// Emits instruction `op` at page offset `at`, the `idx`-th of `n` in its case.
     /// Returns false when the instruction ended the case (a branch).
     fn insn(&mut self, op: &Op, form: Form, at: u32, back: u32) -> bool {
@@ -720,7 +688,7 @@ impl Gen {
                     _ => {}
                 }
             }
-            Form::Shift(k) => self.shift(op, k, at, back),
+            Form::Shift(k, s) => self.shift(op, k, s, at, back),
             Form::Imul => {
                 if mem {
                     self.ea(op);
@@ -741,17 +709,55 @@ impl Gen {
                 self.set(T2);
                 self.get(T2);
                 self.set_reg(op.r[0], 4);
-                // SZP of the low half, CF = OF = the product did not fit.
-                self.szp32(T2);
-                self.c(fl::CF | fl::OF);
-                self.c(0);
-                self.get(T2);
-                self.i(I::I64ExtendI32S);
+                // CF = OF = the product did not fit: its high half is not the sign
+                // extension of the low half.
                 self.get(W0);
-                self.i(I::I64Ne);
-                self.i(I::Select);
-                self.i(I::I32Or);
-                self.set_arith();
+                self.i(I::I64Const(32));
+                self.i(I::I64ShrS);
+                self.i(I::I32WrapI64);
+                self.get(T2);
+                self.c(31);
+                self.i(I::I32ShrS);
+                self.i(I::I32Xor);
+                self.set(T1);
+                self.lazy(fx::jk::MUL, 4, T0, T1, T2, None);
+            }
+            Form::Mul1(signed) => {
+                if mem {
+                    self.ea(op);
+                    self.check(4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.i(if signed {
+                    I::I64ExtendI32S
+                } else {
+                    I::I64ExtendI32U
+                });
+                self.get(0);
+                self.i(if signed {
+                    I::I64ExtendI32S
+                } else {
+                    I::I64ExtendI32U
+                });
+                self.i(I::I64Mul);
+                self.i(I::LocalTee(W0));
+                self.i(I::I32WrapI64);
+                self.set(0);
+                self.get(W0);
+                self.i(I::I64Const(32));
+                self.i(I::I64ShrU);
+                self.i(I::I32WrapI64);
+                self.set(2);
+                // MUL: the high half is not zero; IMUL: it is not the sign of the low.
+                self.get(2);
+                if signed {
+                    self.get(0);
+                    self.c(31);
+                    self.i(I::I32ShrS);
+                    self.i(I::I32Xor);
+                }
+                self.set(T1);
+                self.lazy(fx::jk::MUL, 4, T0, T1, 0, None);
             }
             Form::Jcc(cc) => {
                 self.cond(cc);
@@ -924,12 +930,13 @@ impl Gen {
         }
     }
 
-    /// SHL/SHR/SAR of a 32-bit operand by 1, CL or imm8 (`ops::shift::compute`).
-    fn shift(&mut self, op: &Op, k: u8, at: u32, back: u32) {
+    /// SHL/SHR/SAR of an operand of `s` bytes by 1, CL or imm8
+    /// (`ops::shift::compute`); the flags are recorded as a private lazy producer.
+    fn shift(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
         let mem = op.kind[0] == kind::MEM;
         if mem {
             self.ea(op);
-            self.check(4, true, at, back);
+            self.check(s, true, at, back);
         }
         if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
             return;
@@ -945,87 +952,59 @@ impl Gen {
             _ => self.c(1),
         }
         self.set(T1);
-        self.get(T1);
-        self.if_();
-        self.operand(op, 0, 4);
+        let zero_count_possible = op.kind[1] == kind::REG;
+        if zero_count_possible {
+            self.get(T1);
+            self.if_();
+        }
+        // The operand, zero-extended to the size, in T0.
+        self.operand(op, 0, s);
         self.set(T0);
         // Result in T2.
-        self.get(T0);
-        self.get(T1);
-        self.i(match k {
-            4 => I::I32Shl,
-            5 => I::I32ShrU,
-            _ => I::I32ShrS,
-        });
-        self.set(T2);
-        if mem {
-            self.store_t2(4);
-        } else {
-            self.get(T2);
-            self.set_reg(op.r[0], 4);
-        }
-        // Flags: SZP | CF | OF (AF = 0).
-        self.szp32(T2);
-        // CF: SHL the bit (32 - c) of a; SHR/SAR the bit (c - 1).
-        self.get(T0);
-        if k == 4 {
-            self.c(32);
-            self.get(T1);
-            self.i(I::I32Sub);
-            self.i(I::I32ShrU);
-        } else {
-            self.get(T1);
-            self.c(1);
-            self.i(I::I32Sub);
-            self.i(if k == 5 { I::I32ShrU } else { I::I32ShrS });
-        }
-        self.c(1);
-        self.i(I::I32And);
-        self.set(T1);
-        self.get(T1);
-        self.i(I::I32Or);
         match k {
             4 => {
-                // OF = MSB(result) ^ CF
-                self.get(T2);
-                self.c(31);
-                self.i(I::I32ShrU);
+                self.get(T0);
                 self.get(T1);
-                self.i(I::I32Xor);
-                self.c(11);
                 self.i(I::I32Shl);
-                self.i(I::I32Or);
             }
             5 => {
-                // OF = MSB(result) ^ MSB-1(result)
-                self.get(T2);
-                self.get(T2);
-                self.c(1);
-                self.i(I::I32Shl);
-                self.i(I::I32Xor);
-                self.c(31);
+                self.get(T0);
+                self.get(T1);
                 self.i(I::I32ShrU);
-                self.c(11);
-                self.i(I::I32Shl);
-                self.i(I::I32Or);
             }
-            _ => {}
+            _ => {
+                self.get(T0);
+                match s {
+                    1 => self.i(I::I32Extend8S),
+                    2 => self.i(I::I32Extend16S),
+                    _ => {}
+                }
+                self.get(T1);
+                self.i(I::I32ShrS);
+            }
         }
-        self.get(EFL);
-        self.c(!fl::ARITH);
-        self.i(I::I32And);
-        self.i(I::I32Or);
-        self.set(EFL);
-        self.c(lf::NONE);
-        self.set(LOP);
-        self.end();
-        // A zero count leaves the flags as they were; merge the two paths' knowledge.
-        let zero_count_possible = op.kind[1] == kind::REG;
-        self.known = if zero_count_possible {
-            None
+        if s < 4 {
+            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.i(I::I32And);
+        }
+        self.set(T2);
+        if mem {
+            self.store_t2(s);
         } else {
-            Some(NONE)
+            self.get(T2);
+            self.set_reg(op.r[0], s);
+        }
+        let kind_ = match k {
+            4 => fx::jk::SHL,
+            5 => fx::jk::SHR,
+            _ => fx::jk::SAR,
         };
+        self.lazy(kind_, s, T0, T1, T2, None);
+        if zero_count_possible {
+            self.end();
+            // A zero count leaves the flags as they were.
+            self.known = None;
+        }
     }
 }
 
@@ -1168,7 +1147,15 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     }
     g.i(I::End); // loop
     g.i(I::End); // $out
-                 // Epilogue: locals -> window.
+                 // Epilogue: locals -> window, private lazy producers materialized.
+    g.get(LOP);
+    g.c(0xFF);
+    g.i(I::I32And);
+    g.c(fx::jk::FIRST);
+    g.i(I::I32GeU);
+    g.if_();
+    g.materialize_dynamic();
+    g.end();
     let store = |g: &mut Gen, at: u32, l: u32| {
         g.c(0);
         g.get(l);
