@@ -47,8 +47,24 @@ const ADDR: u32 = 23;
 const T0: u32 = 24;
 const T1: u32 = 25;
 const T2: u32 = 26;
-const W0: u32 = 27; // i64
-const N_I32_LOCALS: u32 = 27;
+/// Translation groups: `GROUPS` pairs of (ok, delta) locals, see [`Gen::mem_access`].
+const G0: u32 = 27;
+const GROUPS: u32 = 8;
+const N_I32_LOCALS: u32 = G0 + 2 * GROUPS;
+const W0: u32 = N_I32_LOCALS; // i64
+const WE: u32 = N_I32_LOCALS + 1; // i64: a TLB entry
+const N_I64_LOCALS: u32 = 2;
+
+const fn gok(slot: u32) -> u32 {
+    G0 + 2 * slot
+}
+
+const fn gdelta(slot: u32) -> u32 {
+    G0 + 2 * slot + 1
+}
+
+/// Mask of a TLB slot's byte offset in the TLB array.
+const SLOT_MASK: u32 = ((tab86_mmu::TLB_ENTRIES - 1) * 8) as u32;
 
 const FLAG_LOCALS: FlagLocals = FlagLocals {
     efl: EFL,
@@ -273,6 +289,147 @@ struct Gen {
     disp_depth: u32,
     /// The flag producer known at this point of the case.
     known: Option<Known>,
+    /// Translation groups of the current case and the group of each instruction.
+    groups: Vec<Group>,
+    plan: Vec<Option<Member>>,
+    /// Index of the instruction being emitted in its case.
+    cur: usize,
+}
+
+/// Accesses of one case through the same address registers, checked together.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    /// Locals pair in use.
+    slot: u32,
+    /// Lowest byte, relative to the first member's displacement.
+    lo: i32,
+    /// Bytes from `lo` to the end of the highest access.
+    span: u32,
+    /// Some member writes (a write entry serves reads too).
+    write: bool,
+}
+
+/// An instruction's place in a group.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    group: usize,
+    first: bool,
+    size: u32,
+    write: bool,
+}
+
+/// The access an instruction makes through its memory operand (`Gen::mem_access`):
+/// size and whether it writes.
+fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
+    if !op.kind.contains(&kind::MEM) {
+        return None;
+    }
+    let dst = op.kind[0] == kind::MEM;
+    match f {
+        Form::Mov(s) => Some((s, dst)),
+        Form::Movzx(s) | Form::Movsx(s) => Some((s, false)),
+        Form::Alu(k, s) => Some((s, dst && !matches!(k, Alu::Cmp | Alu::Test))),
+        Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) | Form::Shift(_, s) => {
+            Some((s, true))
+        }
+        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm => Some((4, false)),
+        _ => None,
+    }
+}
+
+/// The general registers an instruction may write (a superset: bit n = register n).
+fn writes(op: &Op, f: Form) -> u8 {
+    let mut w = 0u8;
+    if op.kind[0] == kind::REG && !matches!(f, Form::Alu(Alu::Cmp | Alu::Test, _)) {
+        // Byte registers AH..BH live in registers 0-3.
+        w |= 1 << (op.r[0] & 7) | 1 << (op.r[0] & 3);
+    }
+    match f {
+        Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
+        Form::Cdq => w |= 1 << 2,
+        Form::Push | Form::Pop | Form::PushImm | Form::Call | Form::Ret => w |= 1 << 4,
+        _ => {}
+    }
+    w
+}
+
+/// Widest distance of a group member's displacement from the first member's.
+const GROUP_REACH: i32 = 1024;
+
+/// Finds the translation groups of a case: accesses through the same base, index
+/// and scale with no write to those registers in between, displacements within
+/// [`GROUP_REACH`] of the first. Groups of one access are dropped; at most
+/// [`GROUPS`] groups per case.
+fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
+    struct Open {
+        key: (u8, u8, u8),
+        first: u32,
+        lo: i32,
+        hi: i32,
+        write: bool,
+        members: Vec<(usize, u32, bool)>,
+    }
+    let mut all: Vec<Open> = Vec::new();
+    // Open groups by key (index into `all`).
+    let mut active: Vec<usize> = Vec::new();
+    for (j, (op, f)) in ops.iter().enumerate() {
+        if let Some((size, write)) = access_of(op, *f) {
+            let key = (op.base, op.index, op.scale);
+            let rel = |g: &Open| op.disp.wrapping_sub(g.first) as i32;
+            let hit = active
+                .iter()
+                .copied()
+                .find(|&g| all[g].key == key && rel(&all[g]).abs() <= GROUP_REACH);
+            match hit {
+                Some(g) => {
+                    let r = rel(&all[g]);
+                    let o = &mut all[g];
+                    o.lo = o.lo.min(r);
+                    o.hi = o.hi.max(r + size as i32);
+                    o.write |= write;
+                    o.members.push((j, size, write));
+                }
+                None => {
+                    active.retain(|&g| all[g].key != key);
+                    active.push(all.len());
+                    all.push(Open {
+                        key,
+                        first: op.disp,
+                        lo: 0,
+                        hi: size as i32,
+                        write,
+                        members: vec![(j, size, write)],
+                    });
+                }
+            }
+        }
+        let w = writes(op, *f);
+        let uses = |r: u8| r != NO_REG && w & (1 << (r & 7)) != 0;
+        active.retain(|&g| !uses(all[g].key.0) && !uses(all[g].key.1));
+    }
+    let mut groups = Vec::new();
+    let mut plan = vec![None; ops.len()];
+    for o in all.iter().filter(|o| o.members.len() > 1) {
+        if groups.len() as u32 == GROUPS {
+            break;
+        }
+        let group = groups.len();
+        groups.push(Group {
+            slot: group as u32,
+            lo: o.lo,
+            span: (o.hi - o.lo) as u32,
+            write: o.write,
+        });
+        for (n, &(j, size, write)) in o.members.iter().enumerate() {
+            plan[j] = Some(Member {
+                group,
+                first: n == 0,
+                size,
+                write,
+            });
+        }
+    }
+    (groups, plan)
 }
 
 fn memarg(offset: u64, align: u32) -> MemArg {
@@ -412,7 +569,12 @@ impl Gen {
 
     /// Computes the linear address of the memory operand into `LIN`.
     fn ea(&mut self, op: &Op) {
-        self.c(op.disp);
+        self.ea_disp(op, op.disp);
+    }
+
+    /// Computes the linear address of the memory operand with displacement `disp`.
+    fn ea_disp(&mut self, op: &Op, disp: u32) {
+        self.c(disp);
         if op.base != NO_REG {
             self.get((op.base & 7) as u32);
             self.i(I::I32Add);
@@ -428,68 +590,147 @@ impl Gen {
         self.set(LIN);
     }
 
-    /// Translates `LIN` for an access of `size` bytes through the TLB into `ADDR`
-    /// (an offset from the RAM base), or leaves before instruction `at`.
-    fn check(&mut self, size: u32, write: bool, at: u32, back: u32) {
-        // Page-crossing accesses take the slow path.
+    /// Loads the TLB entry of `LIN`'s slot into `WE` (tag in the low half, frame in
+    /// the high half).
+    fn tlb_entry(&mut self) {
         self.get(LIN);
-        self.c(0xFFF);
-        self.i(I::I32And);
-        self.c(0x1000 - size);
-        self.i(I::I32GtU);
-        // TLB slot address.
-        self.get(LIN);
-        self.c(12);
+        self.c(9);
         self.i(I::I32ShrU);
-        self.c((tab86_mmu::TLB_ENTRIES - 1) as u32);
+        self.c(SLOT_MASK);
         self.i(I::I32And);
-        self.c(3);
-        self.i(I::I32Shl);
-        self.set(T1);
-        // tag & mask != page | want
-        self.get(T1);
-        self.i(I::I32Load(memarg(self.tlb, 2)));
+        self.i(I::I64Load(memarg(self.tlb, 3)));
+        self.set(WE);
+    }
+
+    /// Pushes whether the entry in `WE` misses for bytes `LIN..=LIN + last` with the
+    /// rights of a read or a write. The slot of `LIN`'s page never holds the next
+    /// page, so an access crossing the page misses too.
+    fn tlb_miss(&mut self, last: u32, write: bool) {
+        self.get(WE);
+        self.i(I::I32WrapI64);
         self.get(if write { WMASK } else { RMASK });
         self.i(I::I32And);
         self.get(LIN);
+        if last != 0 {
+            self.c(last);
+            self.i(I::I32Add);
+        }
         self.c(0xFFFF_F000);
         self.i(I::I32And);
         self.get(if write { WWANT } else { RWANT });
         self.i(I::I32Or);
         self.i(I::I32Ne);
-        self.i(I::I32Or);
+    }
+
+    /// Pushes the frame of the entry in `WE`.
+    fn tlb_frame(&mut self) {
+        self.get(WE);
+        self.i(I::I64Const(32));
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+    }
+
+    /// Pushes whether the frame in `local` holds code (its code bit).
+    fn code_bit(&mut self, local: u32) {
+        self.get(local);
+        self.c(15);
+        self.i(I::I32ShrU);
+        self.i(I::I32Load8U(memarg(self.bits, 0)));
+        self.get(local);
+        self.c(12);
+        self.i(I::I32ShrU);
+        self.c(7);
+        self.i(I::I32And);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+    }
+
+    /// Translates `LIN` for an access of `size` bytes through the TLB into `ADDR`
+    /// (an offset from the RAM base), or leaves before instruction `at`.
+    fn check(&mut self, size: u32, write: bool, at: u32, back: u32) {
+        self.tlb_entry();
+        self.tlb_miss(size - 1, write);
         self.if_();
         self.exit_to(at, back);
         self.end();
-        // ADDR = frame | (lin & 0xFFF)
-        self.get(T1);
-        self.i(I::I32Load(memarg(self.tlb + 4, 2)));
+        self.tlb_frame();
         self.set(T1);
         if write {
             // A write to a page that holds code goes through the interpreter, which
             // invalidates what was decoded or compiled from it.
-            self.get(T1);
-            self.c(15);
-            self.i(I::I32ShrU);
-            self.i(I::I32Load8U(memarg(self.bits, 0)));
-            self.get(T1);
-            self.c(12);
-            self.i(I::I32ShrU);
-            self.c(7);
-            self.i(I::I32And);
-            self.i(I::I32ShrU);
-            self.c(1);
-            self.i(I::I32And);
+            self.code_bit(T1);
             self.if_();
             self.exit_to(at, back);
             self.end();
         }
+        // ADDR = frame | (lin & 0xFFF)
         self.get(T1);
         self.get(LIN);
         self.c(0xFFF);
         self.i(I::I32And);
         self.i(I::I32Or);
         self.set(ADDR);
+    }
+
+    /// Computes the address of the memory operand of `op` (the current instruction)
+    /// into `LIN` and translates it into `ADDR` for an access of `size` bytes, or
+    /// leaves before instruction `at`.
+    ///
+    /// Accesses of one case through the same base and index registers, while those
+    /// stay unchanged, form a group (see [`plan_groups`]): its first member checks
+    /// the TLB once for the bytes of all members (one page, all rights needed) and
+    /// records the page's frame; every member then adds that delta to its address.
+    /// When the group check fails (a miss, a page boundary inside the range, a code
+    /// page) each member takes the full check.
+    fn mem_access(&mut self, op: &Op, size: u32, write: bool, at: u32, back: u32) {
+        let m = self.plan.get(self.cur).copied().flatten();
+        if let Some(m) = m.filter(|m| m.first) {
+            let g = self.groups[m.group];
+            self.group_check(op, &g);
+        }
+        // (The plan is made with `access_of`, so the access always matches it.)
+        let Some(m) = m.filter(|m| m.size == size && m.write == write) else {
+            self.ea(op);
+            self.check(size, write, at, back);
+            return;
+        };
+        let g = self.groups[m.group];
+        self.ea(op);
+        self.get(gok(g.slot));
+        self.if_();
+        self.get(LIN);
+        self.get(gdelta(g.slot));
+        self.i(I::I32Add);
+        self.set(ADDR);
+        self.i(I::Else);
+        self.check(size, write, at, back);
+        self.end();
+    }
+
+    /// The check of a translation group: sets its ok and delta locals.
+    fn group_check(&mut self, op: &Op, g: &Group) {
+        self.ea_disp(op, op.disp.wrapping_add(g.lo as u32));
+        self.tlb_entry();
+        self.tlb_miss(g.span - 1, g.write);
+        self.i(I::I32Eqz);
+        self.set(gok(g.slot));
+        self.get(gok(g.slot));
+        self.if_();
+        self.tlb_frame();
+        self.set(T1);
+        self.get(T1);
+        self.get(LIN);
+        self.c(0xFFFF_F000);
+        self.i(I::I32And);
+        self.i(I::I32Sub);
+        self.set(gdelta(g.slot));
+        if g.write {
+            self.code_bit(T1);
+            self.i(I::I32Eqz);
+            self.set(gok(g.slot));
+        }
+        self.end();
     }
 
     fn load(&mut self, size: u32) {
@@ -586,15 +827,13 @@ impl Gen {
             Form::Nop => {}
             Form::Mov(s) => {
                 if op.kind[0] == kind::MEM {
-                    self.ea(op);
-                    self.check(s, true, at, back);
+                    self.mem_access(op, s, true, at, back);
                     self.operand(op, 1, s);
                     self.set(T2);
                     self.store_t2(s);
                 } else {
                     if mem {
-                        self.ea(op);
-                        self.check(s, false, at, back);
+                        self.mem_access(op, s, false, at, back);
                     }
                     self.operand(op, 1, s);
                     self.set_reg(op.r[0], s);
@@ -602,8 +841,7 @@ impl Gen {
             }
             Form::Movzx(s) | Form::Movsx(s) => {
                 if mem {
-                    self.ea(op);
-                    self.check(s, false, at, back);
+                    self.mem_access(op, s, false, at, back);
                 }
                 self.operand(op, 1, s);
                 if let Form::Movsx(_) = form {
@@ -623,8 +861,7 @@ impl Gen {
             Form::Alu(k, s) => self.alu(op, k, s, at, back),
             Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) => {
                 if mem {
-                    self.ea(op);
-                    self.check(s, true, at, back);
+                    self.mem_access(op, s, true, at, back);
                 }
                 // CF of the previous producer survives INC/DEC: pin it first.
                 if let Form::Inc(_) | Form::Dec(_) = form {
@@ -691,8 +928,7 @@ impl Gen {
             Form::Shift(k, s) => self.shift(op, k, s, at, back),
             Form::Imul => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 1, 4);
                 self.i(I::I64ExtendI32S);
@@ -724,8 +960,7 @@ impl Gen {
             }
             Form::Mul1(signed) => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 0, 4);
                 self.i(if signed {
@@ -773,8 +1008,7 @@ impl Gen {
             }
             Form::JmpRm => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 0, 4);
                 self.goto_dynamic();
@@ -843,8 +1077,7 @@ impl Gen {
             }
             Form::Cmov(cc) => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 1, 4);
                 self.set(T2);
@@ -868,8 +1101,7 @@ impl Gen {
         let dst_mem = op.kind[0] == kind::MEM;
         let writes = !matches!(k, Alu::Cmp | Alu::Test);
         if op.kind.contains(&kind::MEM) {
-            self.ea(op);
-            self.check(s, dst_mem && writes, at, back);
+            self.mem_access(op, s, dst_mem && writes, at, back);
         }
         // T0 = a, T1 = b, T2 = result
         self.operand(op, 0, s);
@@ -935,8 +1167,7 @@ impl Gen {
     fn shift(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
         let mem = op.kind[0] == kind::MEM;
         if mem {
-            self.ea(op);
-            self.check(s, true, at, back);
+            self.mem_access(op, s, true, at, back);
         }
         if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
             return;
@@ -1044,7 +1275,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     let n = cases.len() as u32;
     let base = base as u64;
     let mut g = Gen {
-        f: Function::new([(N_I32_LOCALS, ValType::I32), (1, ValType::I64)]),
+        f: Function::new([(N_I32_LOCALS, ValType::I32), (N_I64_LOCALS, ValType::I64)]),
         state: base + layout.state as u64,
         tlb: base + layout.tlb as u64,
         bits: base + layout.code_bits as u64,
@@ -1053,6 +1284,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         out_depth: 0,
         disp_depth: 0,
         known: None,
+        groups: Vec::new(),
+        plan: Vec::new(),
+        cur: 0,
     };
     // Prologue: window -> locals.
     let st = g.state;
@@ -1117,6 +1351,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         g.out_depth = n - i;
         g.disp_depth = n - 1 - i;
         g.known = None;
+        (g.groups, g.plan) = plan_groups(ops);
         let k = ops.len() as u32;
         compiled += ops.len();
         // Budget.
@@ -1134,6 +1369,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         let mut open = true;
         for (j, (op, f)) in ops.iter().enumerate() {
             let back = k - j as u32;
+            g.cur = j;
             open = g.insn(op, *f, at, back);
             at += op.len as u32;
             if !open {
