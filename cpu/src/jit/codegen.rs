@@ -294,6 +294,12 @@ struct Gen {
     plan: Vec<Option<Member>>,
     /// Index of the instruction being emitted in its case.
     cur: usize,
+    /// Page offset of the current case, and of the case laid out after it (which
+    /// a jump there at the case's top level reaches by falling through).
+    case_off: u32,
+    next_case: Option<u32>,
+    /// The case is wrapped in a `loop` that jumps to its own start branch to.
+    self_loop: bool,
 }
 
 /// Accesses of one case through the same address registers, checked together.
@@ -486,6 +492,16 @@ impl Gen {
 
     /// Continues at page offset `t` (in the page: through the dispatch loop).
     fn goto(&mut self, t: i64) {
+        if self.self_loop && t == self.case_off as i64 {
+            // The case's own `loop` is its outermost label.
+            self.i(I::Br(self.depth - 1));
+            return;
+        }
+        let top = if self.self_loop { 1 } else { 0 };
+        if self.depth == top && self.next_case.is_some_and(|n| n as i64 == t) {
+            // The next case follows this one's code.
+            return;
+        }
         if (0..4096).contains(&t) {
             self.c(t as u32);
             self.set(OFF);
@@ -1272,6 +1288,8 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     if cases.is_empty() {
         return None;
     }
+    // In page order, so a case's fall-through is often the next case's code.
+    cases.sort_by_key(|c| c.0);
     let n = cases.len() as u32;
     let base = base as u64;
     let mut g = Gen {
@@ -1287,6 +1305,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         groups: Vec::new(),
         plan: Vec::new(),
         cur: 0,
+        case_off: 0,
+        next_case: None,
+        self_loop: false,
     };
     // Prologue: window -> locals.
     let st = g.state;
@@ -1352,6 +1373,19 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         g.disp_depth = n - 1 - i;
         g.known = None;
         (g.groups, g.plan) = plan_groups(ops);
+        g.case_off = *o;
+        g.next_case = cases.get(i as usize + 1).map(|c| c.0);
+        // A branch back to the case's own start (a one-block loop) continues its
+        // `loop` instead of going through the dispatch table.
+        let mut end = *o as i64;
+        g.self_loop = ops.iter().any(|(op, f)| {
+            end += op.len as i64;
+            matches!(f, Form::Jcc(_) | Form::Jmp) && end + op.imm as i32 as i64 == *o as i64
+        });
+        if g.self_loop {
+            g.i(I::Loop(BlockType::Empty));
+            g.depth = 1;
+        }
         let k = ops.len() as u32;
         compiled += ops.len();
         // Budget.
@@ -1379,6 +1413,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         if open {
             // Fell off the compiled prefix: continue at the next instruction.
             g.goto(at as i64);
+        }
+        if g.self_loop {
+            g.end();
         }
     }
     g.i(I::End); // loop
