@@ -4,9 +4,12 @@
 //! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
 //!   block, must print exactly what the interpreter prints;
 //! - random straight-line sequences of the instruction forms the JIT compiles
-//!   (ALU, shifts, IMUL, MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, memory operands
-//!   in all sizes) run in a hot loop and must leave the same registers, flags and
-//!   memory;
+//!   (ALU, shifts in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX, SETcc,
+//!   CMOVcc, Jcc, PUSH/POP, memory operands in all sizes) run in a hot loop and
+//!   must leave the same registers, flags and memory, once with the data in one
+//!   page and once, with paging on, straddling two pages whose frames are apart;
+//! - grouped accesses whose page turns out to hold compiled code still write
+//!   through the interpreter;
 //! - self-modifying code in a hot loop drops the compiled page and still computes
 //!   what the interpreter computes.
 
