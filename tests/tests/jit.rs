@@ -4,9 +4,12 @@
 //! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
 //!   block, must print exactly what the interpreter prints;
 //! - random straight-line sequences of the instruction forms the JIT compiles
-//!   (ALU, shifts, IMUL, MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, memory operands
-//!   in all sizes) run in a hot loop and must leave the same registers, flags and
-//!   memory;
+//!   (ALU, shifts in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX, SETcc,
+//!   CMOVcc, Jcc, PUSH/POP, memory operands in all sizes) run in a hot loop and
+//!   must leave the same registers, flags and memory, once with the data in one
+//!   page and once, with paging on, straddling two pages whose frames are apart;
+//! - grouped accesses whose page turns out to hold compiled code still write
+//!   through the interpreter;
 //! - self-modifying code in a hot loop drops the compiled page and still computes
 //!   what the interpreter computes.
 
@@ -95,7 +98,7 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(3, reg, rm_reg));
         }
     };
-    match r.below(16) {
+    match r.below(18) {
         0 => {
             // ALU r/m32, r32 (memory destinations too).
             out.push((r.below(8) as u8) << 3 | 1);
@@ -228,6 +231,37 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(disp);
             out.push(0x99);
         }
+        16 => {
+            // SHL/SHR/SAR r/m8 or r/m16 by imm8, 1 or CL.
+            let ext = [4, 5, 7][r.below(3) as usize];
+            let word = r.below(2) == 0;
+            if word {
+                out.push(0x66);
+            }
+            let b8 = [0, 1, 2, 4, 5, 6];
+            let dst = if word { d } else { b8[r.below(6) as usize] };
+            let w = if word { 1 } else { 0 };
+            match r.below(3) {
+                0 => {
+                    out.push(0xC0 | w);
+                    rm(out, ext, dst);
+                    out.push(r.below(40) as u8);
+                }
+                1 => {
+                    out.push(0xD0 | w);
+                    rm(out, ext, dst);
+                }
+                _ => {
+                    out.push(0xD2 | w);
+                    rm(out, ext, dst);
+                }
+            }
+        }
+        17 => {
+            // MUL/IMUL r/m32 into EDX:EAX.
+            out.push(0xF7);
+            rm(out, if r.below(2) == 0 { 4 } else { 5 }, s);
+        }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
             out.push(0x66);
@@ -244,6 +278,38 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
 
 const CODE: u32 = 0x20_0000;
 const DATA: u32 = 0x30_0000;
+/// Where paging puts the linear page after `DATA`'s (see [`page_scrambled`]).
+const FAR: u32 = 0x38_0000;
+
+/// The physical address of linear `lin` under [`page_scrambled`].
+fn scrambled(lin: u32) -> u32 {
+    if lin >> 12 == (DATA >> 12) + 1 {
+        FAR | (lin & 0xFFF)
+    } else {
+        lin
+    }
+}
+
+/// Turns paging on: linear = physical for the harness's 32 MiB, except the page
+/// after `DATA`'s, mapped to `FAR`. Code that took consecutive linear pages for
+/// consecutive frames then touches the wrong memory.
+fn page_scrambled(cpu: &mut Cpu) {
+    const PD: u32 = 0x8_0000;
+    let mut pd = Vec::new();
+    let mut pt = Vec::new();
+    for t in 0..8u32 {
+        pd.extend_from_slice(&((PD + 0x1000 * (t + 1)) | 7).to_le_bytes());
+        for i in 0..1024u32 {
+            let lin = (t << 22) | (i << 12);
+            pt.extend_from_slice(&(scrambled(lin) | 7).to_le_bytes());
+        }
+    }
+    cpu.mem.write_bytes(PD, &pd);
+    cpu.mem.write_bytes(PD + 0x1000, &pt);
+    cpu.set_cr3(PD);
+    cpu.set_cr0(cpu.state.cr0 | tab86_cpu::state::cr::PG)
+        .expect("paging on");
+}
 
 /// Runs `code` (ending in HLT) to completion and returns the CPU.
 fn run(code: &[u8], jit: bool) -> Cpu {
@@ -291,39 +357,55 @@ fn random_sequences_match_the_interpreter() {
         code.extend_from_slice(&(rel as i32).to_le_bytes());
         code.push(0xF4);
         let init: Vec<u8> = (0..0x7C).map(|_| r.next() as u8).collect();
-        let prep = |jit: bool| {
-            let mut cpu = tab86_tests::native::flat_cpu(&code, CODE).expect("flat cpu");
-            cpu.mem.write_bytes(DATA, &init);
-            cpu.state.gpr[reg::EBX] = DATA;
-            if jit {
-                attach(&mut cpu, 3);
-            }
-            match cpu.run(&mut NullBus, 10_000_000) {
-                Exit::Halted | Exit::HaltedNoWake => {}
-                e => panic!("seed {seed}: {e:?} at {:#x}", cpu.state.eip),
-            }
-            cpu
-        };
-        let i = prep(false);
-        let j = prep(true);
-        let mut mi = vec![0; 0x80];
-        let mut mj = vec![0; 0x80];
-        i.mem.read_bytes(DATA, &mut mi);
-        j.mem.read_bytes(DATA, &mut mj);
-        let ctx = || {
-            format!(
-                "seed {seed}: code {}",
-                code.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            )
-        };
-        assert_eq!(i.state.gpr, j.state.gpr, "{}", ctx());
-        assert_eq!(i.state.flags(), j.state.flags(), "{}", ctx());
-        assert_eq!(i.state.eip, j.state.eip, "{}", ctx());
-        assert_eq!(i.state.icount, j.state.icount, "{}", ctx());
-        assert_eq!(mi, mj, "{}", ctx());
-        let st = j.jit_stats().unwrap();
-        assert_eq!(st.traps, 0);
-        total_jit += st.instructions;
+        // The data area in one page, then straddling a page boundary with paging on
+        // (accesses through EBX then span two pages, some cross it, and the second
+        // page's frame is far from the first's).
+        for (data, paged) in [(DATA, false), (DATA + 0x1000 - 0x3E, true)] {
+            let read = |cpu: &Cpu| -> Vec<u8> {
+                (0..0x80u32)
+                    .map(|k| {
+                        let mut b = [0u8];
+                        cpu.mem.read_bytes(scrambled(data + k), &mut b);
+                        b[0]
+                    })
+                    .collect()
+            };
+            let prep = |jit: bool| {
+                let mut cpu = tab86_tests::native::flat_cpu(&code, CODE).expect("flat cpu");
+                if paged {
+                    page_scrambled(&mut cpu);
+                }
+                for (k, b) in init.iter().enumerate() {
+                    cpu.mem.write_bytes(scrambled(data + k as u32), &[*b]);
+                }
+                cpu.state.gpr[reg::EBX] = data;
+                if jit {
+                    attach(&mut cpu, 3);
+                }
+                match cpu.run(&mut NullBus, 10_000_000) {
+                    Exit::Halted | Exit::HaltedNoWake => {}
+                    e => panic!("seed {seed}: {e:?} at {:#x}", cpu.state.eip),
+                }
+                cpu
+            };
+            let i = prep(false);
+            let j = prep(true);
+            let (mi, mj) = (read(&i), read(&j));
+            let ctx = || {
+                format!(
+                    "seed {seed}, data at {data:#x}: code {}",
+                    code.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                )
+            };
+            assert_eq!(i.state.gpr, j.state.gpr, "{}", ctx());
+            assert_eq!(i.state.flags(), j.state.flags(), "{}", ctx());
+            assert_eq!(i.state.eip, j.state.eip, "{}", ctx());
+            assert_eq!(i.state.icount, j.state.icount, "{}", ctx());
+            assert_eq!(mi, mj, "{}", ctx());
+            let st = j.jit_stats().unwrap();
+            assert_eq!(st.traps, 0);
+            total_jit += st.instructions;
+        }
     }
     assert!(
         total_jit > 10_000,
@@ -349,4 +431,34 @@ fn self_modifying_loop_drops_the_compiled_page() {
     // 1 + 2 + ... + 300
     assert_eq!(j.state.gpr[reg::EAX], 300 * 301 / 2);
     assert_eq!(j.jit_stats().unwrap().traps, 0);
+}
+
+#[test]
+fn grouped_writes_to_a_code_page_leave_through_the_interpreter() {
+    // ecx = 300; ebx = 0; esi = DATA;
+    // top:  add ebx, imm32 (imm 1, patched later)
+    //       mov eax, [esi]; add eax, 1; mov [esi], eax
+    //       cmp ecx, 100; jne skip; mov esi, <address of the imm32>
+    // skip: dec ecx; jnz top; hlt
+    // The read and the write through ESI form one translation group. Once the
+    // page is compiled, ESI moves to the code itself: the group's writes must then
+    // go through the interpreter, which drops the stale compiled immediate.
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xDB, 0xBE];
+    code.extend_from_slice(&DATA.to_le_bytes());
+    let top = code.len() as u32;
+    let imm_at = CODE + top + 2;
+    code.extend_from_slice(&[0x81, 0xC3, 1, 0, 0, 0]); // add ebx, 1
+    code.extend_from_slice(&[0x8B, 0x06, 0x83, 0xC0, 0x01, 0x89, 0x06]);
+    code.extend_from_slice(&[0x83, 0xF9, 100, 0x75, 5, 0xBE]); // cmp ecx, 100; jne +5; mov esi,
+    code.extend_from_slice(&imm_at.to_le_bytes());
+    code.push(0x49); // dec ecx
+    let rel = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x75, rel as i8 as u8, 0xF4]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    // 201 iterations add 1, then the immediate counts up from 1 to 99.
+    assert_eq!(j.state.gpr[reg::EBX], 201 + (1..=99).sum::<u32>());
+    assert_eq!(j.jit_stats().unwrap().traps, 0);
+    assert!(j.jit_stats().unwrap().instructions > 500);
 }

@@ -47,8 +47,24 @@ const ADDR: u32 = 23;
 const T0: u32 = 24;
 const T1: u32 = 25;
 const T2: u32 = 26;
-const W0: u32 = 27; // i64
-const N_I32_LOCALS: u32 = 27;
+/// Translation groups: `GROUPS` pairs of (ok, delta) locals, see [`Gen::mem_access`].
+const G0: u32 = 27;
+const GROUPS: u32 = 8;
+const N_I32_LOCALS: u32 = G0 + 2 * GROUPS;
+const W0: u32 = N_I32_LOCALS; // i64
+const WE: u32 = N_I32_LOCALS + 1; // i64: a TLB entry
+const N_I64_LOCALS: u32 = 2;
+
+const fn gok(slot: u32) -> u32 {
+    G0 + 2 * slot
+}
+
+const fn gdelta(slot: u32) -> u32 {
+    G0 + 2 * slot + 1
+}
+
+/// Mask of a TLB slot's byte offset in the TLB array.
+const SLOT_MASK: u32 = ((tab86_mmu::TLB_ENTRIES - 1) * 8) as u32;
 
 const FLAG_LOCALS: FlagLocals = FlagLocals {
     efl: EFL,
@@ -106,7 +122,9 @@ enum Form {
     Dec(u32),
     Neg(u32),
     Not(u32),
-    Shift(u8),
+    Shift(u8, u32),
+    /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
+    Mul1(bool),
     Imul,
     Jcc(u8),
     Jmp,
@@ -230,9 +248,11 @@ fn form(op: &Op) -> Option<Form> {
         ("Dec", _) => Form::Dec(size?),
         ("Neg", _) => Form::Neg(size?),
         ("Not", _) => Form::Not(size?),
-        ("Shl" | "Sal", _) if size == Some(4) => Form::Shift(4),
-        ("Shr", _) if size == Some(4) => Form::Shift(5),
-        ("Sar", _) if size == Some(4) => Form::Shift(7),
+        ("Shl" | "Sal", _) => Form::Shift(4, size?),
+        ("Shr", _) => Form::Shift(5, size?),
+        ("Sar", _) => Form::Shift(7, size?),
+        (_, Code::Mul_rm32) => Form::Mul1(false),
+        (_, Code::Imul_rm32) => Form::Mul1(true),
         (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
             Form::Jcc(cc_of(code)?)
         }
@@ -269,6 +289,153 @@ struct Gen {
     disp_depth: u32,
     /// The flag producer known at this point of the case.
     known: Option<Known>,
+    /// Translation groups of the current case and the group of each instruction.
+    groups: Vec<Group>,
+    plan: Vec<Option<Member>>,
+    /// Index of the instruction being emitted in its case.
+    cur: usize,
+    /// Page offset of the current case, and of the case laid out after it (which
+    /// a jump there at the case's top level reaches by falling through).
+    case_off: u32,
+    next_case: Option<u32>,
+    /// The case is wrapped in a `loop` that jumps to its own start branch to.
+    self_loop: bool,
+}
+
+/// Accesses of one case through the same address registers, checked together.
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    /// Locals pair in use.
+    slot: u32,
+    /// Lowest byte, relative to the first member's displacement.
+    lo: i32,
+    /// Bytes from `lo` to the end of the highest access.
+    span: u32,
+    /// Some member writes (a write entry serves reads too).
+    write: bool,
+}
+
+/// An instruction's place in a group.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    group: usize,
+    first: bool,
+    size: u32,
+    write: bool,
+}
+
+/// The access an instruction makes through its memory operand (`Gen::mem_access`):
+/// size and whether it writes.
+fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
+    if !op.kind.contains(&kind::MEM) {
+        return None;
+    }
+    let dst = op.kind[0] == kind::MEM;
+    match f {
+        Form::Mov(s) => Some((s, dst)),
+        Form::Movzx(s) | Form::Movsx(s) => Some((s, false)),
+        Form::Alu(k, s) => Some((s, dst && !matches!(k, Alu::Cmp | Alu::Test))),
+        Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) | Form::Shift(_, s) => {
+            Some((s, true))
+        }
+        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm => Some((4, false)),
+        _ => None,
+    }
+}
+
+/// The general registers an instruction may write (a superset: bit n = register n).
+fn writes(op: &Op, f: Form) -> u8 {
+    let mut w = 0u8;
+    if op.kind[0] == kind::REG && !matches!(f, Form::Alu(Alu::Cmp | Alu::Test, _)) {
+        // Byte registers AH..BH live in registers 0-3.
+        w |= 1 << (op.r[0] & 7) | 1 << (op.r[0] & 3);
+    }
+    match f {
+        Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
+        Form::Cdq => w |= 1 << 2,
+        Form::Push | Form::Pop | Form::PushImm | Form::Call | Form::Ret => w |= 1 << 4,
+        _ => {}
+    }
+    w
+}
+
+/// Widest distance of a group member's displacement from the first member's.
+const GROUP_REACH: i32 = 1024;
+
+/// Finds the translation groups of a case: accesses through the same base, index
+/// and scale with no write to those registers in between, displacements within
+/// [`GROUP_REACH`] of the first. Groups of one access are dropped; at most
+/// [`GROUPS`] groups per case.
+fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
+    struct Open {
+        key: (u8, u8, u8),
+        first: u32,
+        lo: i32,
+        hi: i32,
+        write: bool,
+        members: Vec<(usize, u32, bool)>,
+    }
+    let mut all: Vec<Open> = Vec::new();
+    // Open groups by key (index into `all`).
+    let mut active: Vec<usize> = Vec::new();
+    for (j, (op, f)) in ops.iter().enumerate() {
+        if let Some((size, write)) = access_of(op, *f) {
+            let key = (op.base, op.index, op.scale);
+            let rel = |g: &Open| op.disp.wrapping_sub(g.first) as i32;
+            let hit = active
+                .iter()
+                .copied()
+                .find(|&g| all[g].key == key && rel(&all[g]).abs() <= GROUP_REACH);
+            match hit {
+                Some(g) => {
+                    let r = rel(&all[g]);
+                    let o = &mut all[g];
+                    o.lo = o.lo.min(r);
+                    o.hi = o.hi.max(r + size as i32);
+                    o.write |= write;
+                    o.members.push((j, size, write));
+                }
+                None => {
+                    active.retain(|&g| all[g].key != key);
+                    active.push(all.len());
+                    all.push(Open {
+                        key,
+                        first: op.disp,
+                        lo: 0,
+                        hi: size as i32,
+                        write,
+                        members: vec![(j, size, write)],
+                    });
+                }
+            }
+        }
+        let w = writes(op, *f);
+        let uses = |r: u8| r != NO_REG && w & (1 << (r & 7)) != 0;
+        active.retain(|&g| !uses(all[g].key.0) && !uses(all[g].key.1));
+    }
+    let mut groups = Vec::new();
+    let mut plan = vec![None; ops.len()];
+    for o in all.iter().filter(|o| o.members.len() > 1) {
+        if groups.len() as u32 == GROUPS {
+            break;
+        }
+        let group = groups.len();
+        groups.push(Group {
+            slot: group as u32,
+            lo: o.lo,
+            span: (o.hi - o.lo) as u32,
+            write: o.write,
+        });
+        for (n, &(j, size, write)) in o.members.iter().enumerate() {
+            plan[j] = Some(Member {
+                group,
+                first: n == 0,
+                size,
+                write,
+            });
+        }
+    }
+    (groups, plan)
 }
 
 fn memarg(offset: u64, align: u32) -> MemArg {
@@ -325,6 +492,16 @@ impl Gen {
 
     /// Continues at page offset `t` (in the page: through the dispatch loop).
     fn goto(&mut self, t: i64) {
+        if self.self_loop && t == self.case_off as i64 {
+            // The case's own `loop` is its outermost label.
+            self.i(I::Br(self.depth - 1));
+            return;
+        }
+        let top = if self.self_loop { 1 } else { 0 };
+        if self.depth == top && self.next_case.is_some_and(|n| n as i64 == t) {
+            // The next case follows this one's code.
+            return;
+        }
         if (0..4096).contains(&t) {
             self.c(t as u32);
             self.set(OFF);
@@ -408,7 +585,12 @@ impl Gen {
 
     /// Computes the linear address of the memory operand into `LIN`.
     fn ea(&mut self, op: &Op) {
-        self.c(op.disp);
+        self.ea_disp(op, op.disp);
+    }
+
+    /// Computes the linear address of the memory operand with displacement `disp`.
+    fn ea_disp(&mut self, op: &Op, disp: u32) {
+        self.c(disp);
         if op.base != NO_REG {
             self.get((op.base & 7) as u32);
             self.i(I::I32Add);
@@ -424,68 +606,147 @@ impl Gen {
         self.set(LIN);
     }
 
-    /// Translates `LIN` for an access of `size` bytes through the TLB into `ADDR`
-    /// (an offset from the RAM base), or leaves before instruction `at`.
-    fn check(&mut self, size: u32, write: bool, at: u32, back: u32) {
-        // Page-crossing accesses take the slow path.
+    /// Loads the TLB entry of `LIN`'s slot into `WE` (tag in the low half, frame in
+    /// the high half).
+    fn tlb_entry(&mut self) {
         self.get(LIN);
-        self.c(0xFFF);
-        self.i(I::I32And);
-        self.c(0x1000 - size);
-        self.i(I::I32GtU);
-        // TLB slot address.
-        self.get(LIN);
-        self.c(12);
+        self.c(9);
         self.i(I::I32ShrU);
-        self.c((tab86_mmu::TLB_ENTRIES - 1) as u32);
+        self.c(SLOT_MASK);
         self.i(I::I32And);
-        self.c(3);
-        self.i(I::I32Shl);
-        self.set(T1);
-        // tag & mask != page | want
-        self.get(T1);
-        self.i(I::I32Load(memarg(self.tlb, 2)));
+        self.i(I::I64Load(memarg(self.tlb, 3)));
+        self.set(WE);
+    }
+
+    /// Pushes whether the entry in `WE` misses for bytes `LIN..=LIN + last` with the
+    /// rights of a read or a write. The slot of `LIN`'s page never holds the next
+    /// page, so an access crossing the page misses too.
+    fn tlb_miss(&mut self, last: u32, write: bool) {
+        self.get(WE);
+        self.i(I::I32WrapI64);
         self.get(if write { WMASK } else { RMASK });
         self.i(I::I32And);
         self.get(LIN);
+        if last != 0 {
+            self.c(last);
+            self.i(I::I32Add);
+        }
         self.c(0xFFFF_F000);
         self.i(I::I32And);
         self.get(if write { WWANT } else { RWANT });
         self.i(I::I32Or);
         self.i(I::I32Ne);
-        self.i(I::I32Or);
+    }
+
+    /// Pushes the frame of the entry in `WE`.
+    fn tlb_frame(&mut self) {
+        self.get(WE);
+        self.i(I::I64Const(32));
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+    }
+
+    /// Pushes whether the frame in `local` holds code (its code bit).
+    fn code_bit(&mut self, local: u32) {
+        self.get(local);
+        self.c(15);
+        self.i(I::I32ShrU);
+        self.i(I::I32Load8U(memarg(self.bits, 0)));
+        self.get(local);
+        self.c(12);
+        self.i(I::I32ShrU);
+        self.c(7);
+        self.i(I::I32And);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+    }
+
+    /// Translates `LIN` for an access of `size` bytes through the TLB into `ADDR`
+    /// (an offset from the RAM base), or leaves before instruction `at`.
+    fn check(&mut self, size: u32, write: bool, at: u32, back: u32) {
+        self.tlb_entry();
+        self.tlb_miss(size - 1, write);
         self.if_();
         self.exit_to(at, back);
         self.end();
-        // ADDR = frame | (lin & 0xFFF)
-        self.get(T1);
-        self.i(I::I32Load(memarg(self.tlb + 4, 2)));
+        self.tlb_frame();
         self.set(T1);
         if write {
             // A write to a page that holds code goes through the interpreter, which
             // invalidates what was decoded or compiled from it.
-            self.get(T1);
-            self.c(15);
-            self.i(I::I32ShrU);
-            self.i(I::I32Load8U(memarg(self.bits, 0)));
-            self.get(T1);
-            self.c(12);
-            self.i(I::I32ShrU);
-            self.c(7);
-            self.i(I::I32And);
-            self.i(I::I32ShrU);
-            self.c(1);
-            self.i(I::I32And);
+            self.code_bit(T1);
             self.if_();
             self.exit_to(at, back);
             self.end();
         }
+        // ADDR = frame | (lin & 0xFFF)
         self.get(T1);
         self.get(LIN);
         self.c(0xFFF);
         self.i(I::I32And);
         self.i(I::I32Or);
         self.set(ADDR);
+    }
+
+    /// Computes the address of the memory operand of `op` (the current instruction)
+    /// into `LIN` and translates it into `ADDR` for an access of `size` bytes, or
+    /// leaves before instruction `at`.
+    ///
+    /// Accesses of one case through the same base and index registers, while those
+    /// stay unchanged, form a group (see [`plan_groups`]): its first member checks
+    /// the TLB once for the bytes of all members (one page, all rights needed) and
+    /// records the page's frame; every member then adds that delta to its address.
+    /// When the group check fails (a miss, a page boundary inside the range, a code
+    /// page) each member takes the full check.
+    fn mem_access(&mut self, op: &Op, size: u32, write: bool, at: u32, back: u32) {
+        let m = self.plan.get(self.cur).copied().flatten();
+        if let Some(m) = m.filter(|m| m.first) {
+            let g = self.groups[m.group];
+            self.group_check(op, &g);
+        }
+        // (The plan is made with `access_of`, so the access always matches it.)
+        let Some(m) = m.filter(|m| m.size == size && m.write == write) else {
+            self.ea(op);
+            self.check(size, write, at, back);
+            return;
+        };
+        let g = self.groups[m.group];
+        self.ea(op);
+        self.get(gok(g.slot));
+        self.if_();
+        self.get(LIN);
+        self.get(gdelta(g.slot));
+        self.i(I::I32Add);
+        self.set(ADDR);
+        self.i(I::Else);
+        self.check(size, write, at, back);
+        self.end();
+    }
+
+    /// The check of a translation group: sets its ok and delta locals.
+    fn group_check(&mut self, op: &Op, g: &Group) {
+        self.ea_disp(op, op.disp.wrapping_add(g.lo as u32));
+        self.tlb_entry();
+        self.tlb_miss(g.span - 1, g.write);
+        self.i(I::I32Eqz);
+        self.set(gok(g.slot));
+        self.get(gok(g.slot));
+        self.if_();
+        self.tlb_frame();
+        self.set(T1);
+        self.get(T1);
+        self.get(LIN);
+        self.c(0xFFFF_F000);
+        self.i(I::I32And);
+        self.i(I::I32Sub);
+        self.set(gdelta(g.slot));
+        if g.write {
+            self.code_bit(T1);
+            self.i(I::I32Eqz);
+            self.set(gok(g.slot));
+        }
+        self.end();
     }
 
     fn load(&mut self, size: u32) {
@@ -573,42 +834,6 @@ impl Gen {
         }
     }
 
-    /// Sets the six status flags from the value on the stack (`set_arith_flags`).
-    fn set_arith(&mut self) {
-        self.get(EFL);
-        self.c(!fl::ARITH);
-        self.i(I::I32And);
-        self.i(I::I32Or);
-        self.set(EFL);
-        self.c(lf::NONE);
-        self.set(LOP);
-        self.known = Some(NONE);
-    }
-
-    /// Pushes SZP of the value in `local` for a 32-bit result (`CpuState::szp`).
-    fn szp32(&mut self, local: u32) {
-        self.get(local);
-        self.i(I::I32Eqz);
-        self.c(6);
-        self.i(I::I32Shl);
-        self.get(local);
-        self.c(31);
-        self.i(I::I32ShrU);
-        self.c(7);
-        self.i(I::I32Shl);
-        self.i(I::I32Or);
-        self.get(local);
-        self.c(0xFF);
-        self.i(I::I32And);
-        self.i(I::I32Popcnt);
-        self.c(1);
-        self.i(I::I32And);
-        self.i(I::I32Eqz);
-        self.c(2);
-        self.i(I::I32Shl);
-        self.i(I::I32Or);
-    }
-
     /// Emits instruction `op` at page offset `at`, the `idx`-th of `n` in its case.
     /// Returns false when the instruction ended the case (a branch).
     fn insn(&mut self, op: &Op, form: Form, at: u32, back: u32) -> bool {
@@ -618,15 +843,13 @@ impl Gen {
             Form::Nop => {}
             Form::Mov(s) => {
                 if op.kind[0] == kind::MEM {
-                    self.ea(op);
-                    self.check(s, true, at, back);
+                    self.mem_access(op, s, true, at, back);
                     self.operand(op, 1, s);
                     self.set(T2);
                     self.store_t2(s);
                 } else {
                     if mem {
-                        self.ea(op);
-                        self.check(s, false, at, back);
+                        self.mem_access(op, s, false, at, back);
                     }
                     self.operand(op, 1, s);
                     self.set_reg(op.r[0], s);
@@ -634,8 +857,7 @@ impl Gen {
             }
             Form::Movzx(s) | Form::Movsx(s) => {
                 if mem {
-                    self.ea(op);
-                    self.check(s, false, at, back);
+                    self.mem_access(op, s, false, at, back);
                 }
                 self.operand(op, 1, s);
                 if let Form::Movsx(_) = form {
@@ -655,8 +877,7 @@ impl Gen {
             Form::Alu(k, s) => self.alu(op, k, s, at, back),
             Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) => {
                 if mem {
-                    self.ea(op);
-                    self.check(s, true, at, back);
+                    self.mem_access(op, s, true, at, back);
                 }
                 // CF of the previous producer survives INC/DEC: pin it first.
                 if let Form::Inc(_) | Form::Dec(_) = form {
@@ -720,11 +941,10 @@ impl Gen {
                     _ => {}
                 }
             }
-            Form::Shift(k) => self.shift(op, k, at, back),
+            Form::Shift(k, s) => self.shift(op, k, s, at, back),
             Form::Imul => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 1, 4);
                 self.i(I::I64ExtendI32S);
@@ -741,17 +961,54 @@ impl Gen {
                 self.set(T2);
                 self.get(T2);
                 self.set_reg(op.r[0], 4);
-                // SZP of the low half, CF = OF = the product did not fit.
-                self.szp32(T2);
-                self.c(fl::CF | fl::OF);
-                self.c(0);
-                self.get(T2);
-                self.i(I::I64ExtendI32S);
+                // CF = OF = the product did not fit: its high half is not the sign
+                // extension of the low half.
                 self.get(W0);
-                self.i(I::I64Ne);
-                self.i(I::Select);
-                self.i(I::I32Or);
-                self.set_arith();
+                self.i(I::I64Const(32));
+                self.i(I::I64ShrS);
+                self.i(I::I32WrapI64);
+                self.get(T2);
+                self.c(31);
+                self.i(I::I32ShrS);
+                self.i(I::I32Xor);
+                self.set(T1);
+                self.lazy(fx::jk::MUL, 4, T0, T1, T2, None);
+            }
+            Form::Mul1(signed) => {
+                if mem {
+                    self.mem_access(op, 4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.i(if signed {
+                    I::I64ExtendI32S
+                } else {
+                    I::I64ExtendI32U
+                });
+                self.get(0);
+                self.i(if signed {
+                    I::I64ExtendI32S
+                } else {
+                    I::I64ExtendI32U
+                });
+                self.i(I::I64Mul);
+                self.i(I::LocalTee(W0));
+                self.i(I::I32WrapI64);
+                self.set(0);
+                self.get(W0);
+                self.i(I::I64Const(32));
+                self.i(I::I64ShrU);
+                self.i(I::I32WrapI64);
+                self.set(2);
+                // MUL: the high half is not zero; IMUL: it is not the sign of the low.
+                self.get(2);
+                if signed {
+                    self.get(0);
+                    self.c(31);
+                    self.i(I::I32ShrS);
+                    self.i(I::I32Xor);
+                }
+                self.set(T1);
+                self.lazy(fx::jk::MUL, 4, T0, T1, 0, None);
             }
             Form::Jcc(cc) => {
                 self.cond(cc);
@@ -767,8 +1024,7 @@ impl Gen {
             }
             Form::JmpRm => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 0, 4);
                 self.goto_dynamic();
@@ -837,8 +1093,7 @@ impl Gen {
             }
             Form::Cmov(cc) => {
                 if mem {
-                    self.ea(op);
-                    self.check(4, false, at, back);
+                    self.mem_access(op, 4, false, at, back);
                 }
                 self.operand(op, 1, 4);
                 self.set(T2);
@@ -862,8 +1117,7 @@ impl Gen {
         let dst_mem = op.kind[0] == kind::MEM;
         let writes = !matches!(k, Alu::Cmp | Alu::Test);
         if op.kind.contains(&kind::MEM) {
-            self.ea(op);
-            self.check(s, dst_mem && writes, at, back);
+            self.mem_access(op, s, dst_mem && writes, at, back);
         }
         // T0 = a, T1 = b, T2 = result
         self.operand(op, 0, s);
@@ -924,12 +1178,12 @@ impl Gen {
         }
     }
 
-    /// SHL/SHR/SAR of a 32-bit operand by 1, CL or imm8 (`ops::shift::compute`).
-    fn shift(&mut self, op: &Op, k: u8, at: u32, back: u32) {
+    /// SHL/SHR/SAR of an operand of `s` bytes by 1, CL or imm8
+    /// (`ops::shift::compute`); the flags are recorded as a private lazy producer.
+    fn shift(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
         let mem = op.kind[0] == kind::MEM;
         if mem {
-            self.ea(op);
-            self.check(4, true, at, back);
+            self.mem_access(op, s, true, at, back);
         }
         if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
             return;
@@ -945,87 +1199,59 @@ impl Gen {
             _ => self.c(1),
         }
         self.set(T1);
-        self.get(T1);
-        self.if_();
-        self.operand(op, 0, 4);
+        let zero_count_possible = op.kind[1] == kind::REG;
+        if zero_count_possible {
+            self.get(T1);
+            self.if_();
+        }
+        // The operand, zero-extended to the size, in T0.
+        self.operand(op, 0, s);
         self.set(T0);
         // Result in T2.
-        self.get(T0);
-        self.get(T1);
-        self.i(match k {
-            4 => I::I32Shl,
-            5 => I::I32ShrU,
-            _ => I::I32ShrS,
-        });
-        self.set(T2);
-        if mem {
-            self.store_t2(4);
-        } else {
-            self.get(T2);
-            self.set_reg(op.r[0], 4);
-        }
-        // Flags: SZP | CF | OF (AF = 0).
-        self.szp32(T2);
-        // CF: SHL the bit (32 - c) of a; SHR/SAR the bit (c - 1).
-        self.get(T0);
-        if k == 4 {
-            self.c(32);
-            self.get(T1);
-            self.i(I::I32Sub);
-            self.i(I::I32ShrU);
-        } else {
-            self.get(T1);
-            self.c(1);
-            self.i(I::I32Sub);
-            self.i(if k == 5 { I::I32ShrU } else { I::I32ShrS });
-        }
-        self.c(1);
-        self.i(I::I32And);
-        self.set(T1);
-        self.get(T1);
-        self.i(I::I32Or);
         match k {
             4 => {
-                // OF = MSB(result) ^ CF
-                self.get(T2);
-                self.c(31);
-                self.i(I::I32ShrU);
+                self.get(T0);
                 self.get(T1);
-                self.i(I::I32Xor);
-                self.c(11);
                 self.i(I::I32Shl);
-                self.i(I::I32Or);
             }
             5 => {
-                // OF = MSB(result) ^ MSB-1(result)
-                self.get(T2);
-                self.get(T2);
-                self.c(1);
-                self.i(I::I32Shl);
-                self.i(I::I32Xor);
-                self.c(31);
+                self.get(T0);
+                self.get(T1);
                 self.i(I::I32ShrU);
-                self.c(11);
-                self.i(I::I32Shl);
-                self.i(I::I32Or);
             }
-            _ => {}
+            _ => {
+                self.get(T0);
+                match s {
+                    1 => self.i(I::I32Extend8S),
+                    2 => self.i(I::I32Extend16S),
+                    _ => {}
+                }
+                self.get(T1);
+                self.i(I::I32ShrS);
+            }
         }
-        self.get(EFL);
-        self.c(!fl::ARITH);
-        self.i(I::I32And);
-        self.i(I::I32Or);
-        self.set(EFL);
-        self.c(lf::NONE);
-        self.set(LOP);
-        self.end();
-        // A zero count leaves the flags as they were; merge the two paths' knowledge.
-        let zero_count_possible = op.kind[1] == kind::REG;
-        self.known = if zero_count_possible {
-            None
+        if s < 4 {
+            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.i(I::I32And);
+        }
+        self.set(T2);
+        if mem {
+            self.store_t2(s);
         } else {
-            Some(NONE)
+            self.get(T2);
+            self.set_reg(op.r[0], s);
+        }
+        let kind_ = match k {
+            4 => fx::jk::SHL,
+            5 => fx::jk::SHR,
+            _ => fx::jk::SAR,
         };
+        self.lazy(kind_, s, T0, T1, T2, None);
+        if zero_count_possible {
+            self.end();
+            // A zero count leaves the flags as they were.
+            self.known = None;
+        }
     }
 }
 
@@ -1070,10 +1296,12 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     if cases.is_empty() {
         return None;
     }
+    // In page order, so a case's fall-through is often the next case's code.
+    cases.sort_by_key(|c| c.0);
     let n = cases.len() as u32;
     let base = base as u64;
     let mut g = Gen {
-        f: Function::new([(N_I32_LOCALS, ValType::I32), (1, ValType::I64)]),
+        f: Function::new([(N_I32_LOCALS, ValType::I32), (N_I64_LOCALS, ValType::I64)]),
         state: base + layout.state as u64,
         tlb: base + layout.tlb as u64,
         bits: base + layout.code_bits as u64,
@@ -1082,6 +1310,12 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         out_depth: 0,
         disp_depth: 0,
         known: None,
+        groups: Vec::new(),
+        plan: Vec::new(),
+        cur: 0,
+        case_off: 0,
+        next_case: None,
+        self_loop: false,
     };
     // Prologue: window -> locals.
     let st = g.state;
@@ -1146,6 +1380,20 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         g.out_depth = n - i;
         g.disp_depth = n - 1 - i;
         g.known = None;
+        (g.groups, g.plan) = plan_groups(ops);
+        g.case_off = *o;
+        g.next_case = cases.get(i as usize + 1).map(|c| c.0);
+        // A branch back to the case's own start (a one-block loop) continues its
+        // `loop` instead of going through the dispatch table.
+        let mut end = *o as i64;
+        g.self_loop = ops.iter().any(|(op, f)| {
+            end += op.len as i64;
+            matches!(f, Form::Jcc(_) | Form::Jmp) && end + op.imm as i32 as i64 == *o as i64
+        });
+        if g.self_loop {
+            g.i(I::Loop(BlockType::Empty));
+            g.depth = 1;
+        }
         let k = ops.len() as u32;
         compiled += ops.len();
         // Budget.
@@ -1163,6 +1411,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         let mut open = true;
         for (j, (op, f)) in ops.iter().enumerate() {
             let back = k - j as u32;
+            g.cur = j;
             open = g.insn(op, *f, at, back);
             at += op.len as u32;
             if !open {
@@ -1173,10 +1422,21 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
             // Fell off the compiled prefix: continue at the next instruction.
             g.goto(at as i64);
         }
+        if g.self_loop {
+            g.end();
+        }
     }
     g.i(I::End); // loop
     g.i(I::End); // $out
-                 // Epilogue: locals -> window.
+                 // Epilogue: locals -> window, private lazy producers materialized.
+    g.get(LOP);
+    g.c(0xFF);
+    g.i(I::I32And);
+    g.c(fx::jk::FIRST);
+    g.i(I::I32GeU);
+    g.if_();
+    g.materialize_dynamic();
+    g.end();
     let store = |g: &mut Gen, at: u32, l: u32| {
         g.c(0);
         g.get(l);

@@ -23,6 +23,25 @@ pub struct FlagLocals {
     pub cin: u32,
 }
 
+/// Producers only generated code records. They never reach the state window: the
+/// module's epilogue materializes them into EFLAGS (`lf::NONE`) before storing, so
+/// the interpreter sees exactly the flags it would have computed itself. They let
+/// shifts and multiplies record their operands instead of computing six flags that
+/// the next ALU instruction usually overwrites.
+pub mod jk {
+    /// First private kind: `op & 0xFF >= FIRST` is private.
+    pub const FIRST: u32 = 0x10;
+    /// SHL/SAL: `a` the operand (masked to the size), `b` the count (1..=31), `res` the result.
+    pub const SHL: u32 = 0x10;
+    /// SHR: as SHL.
+    pub const SHR: u32 = 0x11;
+    /// SAR: as SHL, `a` masked (not sign-extended).
+    pub const SAR: u32 = 0x12;
+    /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
+    /// (CF = OF = `b != 0`, AF = 0).
+    pub const MUL: u32 = 0x13;
+}
+
 const MASK: [u32; 3] = [0xFF, 0xFFFF, 0xFFFF_FFFF];
 const SIGN: [u32; 3] = [0x80, 0x8000, 0x8000_0000];
 
@@ -83,6 +102,45 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
         lf::LOGIC => {
             f.instruction(&I::I32Const(0));
         }
+        jk::SHL => {
+            // Bit `width` of the operand shifted left by the count (0 past the width).
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::I64ExtendI32U);
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I64ExtendI32U);
+            f.instruction(&I::I64Shl);
+            f.instruction(&I::I64Const(8 << s));
+            f.instruction(&I::I64ShrU);
+            f.instruction(&I::I32WrapI64);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        jk::SHR | jk::SAR => {
+            // The last bit shifted out: bit `count - 1` of the (sign-extended) operand.
+            f.instruction(&I::LocalGet(l.a));
+            if k.kind == jk::SAR && s < 2 {
+                f.instruction(if s == 0 {
+                    &I::I32Extend8S
+                } else {
+                    &I::I32Extend16S
+                });
+            }
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Sub);
+            f.instruction(if k.kind == jk::SAR {
+                &I::I32ShrS
+            } else {
+                &I::I32ShrU
+            });
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        jk::MUL => {
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Ne);
+        }
         _ => efl_bit(f, l, fl::CF),
     }
 }
@@ -128,7 +186,7 @@ pub fn pf(f: &mut Function, l: &FlagLocals, k: Known) {
 pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
     match k.kind {
         lf::NONE => efl_bit(f, l, fl::AF),
-        lf::LOGIC => {
+        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL => {
             f.instruction(&I::I32Const(0));
         }
         _ => {
@@ -187,8 +245,35 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(sign as i32));
             f.instruction(&I::I32Eq);
         }
-        lf::LOGIC => {
+        lf::LOGIC | jk::SAR => {
             f.instruction(&I::I32Const(0));
+        }
+        jk::SHL => {
+            // MSB(result) ^ CF
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Const(shift));
+            f.instruction(&I::I32ShrU);
+            cf(f, l, k);
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        jk::SHR => {
+            // MSB(result) ^ MSB-1(result)
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::LocalGet(l.res));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32Shl);
+            f.instruction(&I::I32Xor);
+            f.instruction(&I::I32Const(shift));
+            f.instruction(&I::I32ShrU);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
+        jk::MUL => {
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Const(0));
+            f.instruction(&I::I32Ne);
         }
         _ => efl_bit(f, l, fl::OF),
     }
@@ -240,6 +325,17 @@ pub fn all_known() -> impl Iterator<Item = Known> {
     .flat_map(|kind| (0..3).map(move |size| Known { kind, size }))
 }
 
+/// The private producers generated code records (kind, size code).
+pub fn all_private() -> impl Iterator<Item = Known> {
+    [jk::SHL, jk::SHR, jk::SAR]
+        .into_iter()
+        .flat_map(|kind| (0..3).map(move |size| Known { kind, size }))
+        .chain(std::iter::once(Known {
+            kind: jk::MUL,
+            size: 2,
+        }))
+}
+
 /// The body of the module's `flags(op, res, a, b, cin, eflags) -> eflags` helper,
 /// which evaluates a lazy state whose producer is only known at run time.
 pub fn helper_body() -> Function {
@@ -252,7 +348,7 @@ pub fn helper_body() -> Function {
         cin: 4,
         efl: 5,
     };
-    for k in all_known() {
+    for k in all_known().chain(all_private()) {
         f.instruction(&I::LocalGet(l.op));
         f.instruction(&I::I32Const((k.kind | k.size << 8) as i32));
         f.instruction(&I::I32Eq);
