@@ -355,7 +355,12 @@ impl Machine {
         let mut budget = budget.max(1);
         if let Some(d) = self.board.chipset.next_deadline() {
             let ns = d.saturating_sub(now);
-            let instr = (ns as u128 * 1000 / self.cpu.time.ns_per_kinstr.max(1) as u128) as u64;
+            // Rounded up, so the slice reaches the deadline: rounded down, a
+            // slice of 1 instruction could advance virtual time by 0 ns and the
+            // machine would spin on 1-instruction slices until the wall clock
+            // passed the deadline.
+            let instr =
+                (ns as u128 * 1000).div_ceil(self.cpu.time.ns_per_kinstr.max(1) as u128) as u64;
             budget = budget.min(instr.max(1));
         }
         let host_before = self.host.now_ns();
