@@ -462,3 +462,113 @@ fn grouped_writes_to_a_code_page_leave_through_the_interpreter() {
     assert_eq!(j.jit_stats().unwrap().traps, 0);
     assert!(j.jit_stats().unwrap().instructions > 500);
 }
+
+/// A host that compiles like a background one but hands each module back only
+/// after `delay` polls, so the CPU must keep interpreting meanwhile, install
+/// modules late, and discard those whose page was written in between.
+struct Delayed {
+    inner: WasmtimeHost,
+    delay: u32,
+    queue: Vec<(u32, Vec<u8>, u32)>,
+    next: u32,
+}
+
+impl tab86_cpu::jit::JitHost for Delayed {
+    fn arena_base(&self) -> u32 {
+        self.inner.arena_base()
+    }
+    fn load(&mut self, wasm: &[u8]) -> Result<u32, String> {
+        self.inner.load(wasm)
+    }
+    fn submit(&mut self, wasm: Vec<u8>) -> tab86_cpu::jit::Submitted {
+        self.next += 1;
+        self.queue.push((self.next, wasm, self.delay));
+        tab86_cpu::jit::Submitted::Pending(self.next)
+    }
+    fn finished(&mut self, out: &mut Vec<tab86_cpu::jit::Finished>) {
+        let mut i = 0;
+        while i < self.queue.len() {
+            if self.queue[i].2 == 0 {
+                let (ticket, wasm, _) = self.queue.remove(i);
+                out.push(tab86_cpu::jit::Finished {
+                    ticket,
+                    result: self.inner.load(&wasm),
+                    compile_ns: 0,
+                });
+            } else {
+                self.queue[i].2 -= 1;
+                i += 1;
+            }
+        }
+    }
+    fn run(&mut self, handle: u32) -> Result<i32, String> {
+        self.inner.run(handle)
+    }
+    fn unload(&mut self, handle: u32) {
+        self.inner.unload(handle)
+    }
+}
+
+/// Runs `code` to its HLT in slices of `slice` instructions (the CPU collects
+/// finished modules between slices) with a host that delays every module.
+fn run_delayed(code: &[u8], delay: u32, slice: u64) -> Cpu {
+    let mut cpu = tab86_tests::native::flat_cpu(code, CODE).expect("flat cpu");
+    cpu.state.gpr[reg::EBX] = DATA;
+    let a = cpu.mem.arena().clone();
+    let inner = WasmtimeHost::new(a.ptr(), a.len(), a.clone()).expect("wasmtime host");
+    cpu.set_jit(
+        Box::new(Delayed {
+            inner,
+            delay,
+            queue: Vec::new(),
+            next: 0,
+        }),
+        None,
+    );
+    cpu.set_jit_threshold(3);
+    for _ in 0..1_000_000 {
+        match cpu.run(&mut NullBus, slice) {
+            Exit::Halted | Exit::HaltedNoWake => return cpu,
+            Exit::Budget => {}
+            e => panic!("{e:?} at {:#x}", cpu.state.eip),
+        }
+    }
+    panic!("no HLT at {:#x}", cpu.state.eip)
+}
+
+#[test]
+fn modules_compiled_in_the_background_are_installed_late_or_discarded() {
+    // A plain hot loop: ecx = 5000; loop: add eax, ecx; xor eax, 0x55; dec ecx; jnz loop; hlt
+    let code = [
+        0xB9, 0x88, 0x13, 0, 0, 0x01, 0xC8, 0x83, 0xF0, 0x55, 0x49, 0x75, 0xF8, 0xF4,
+    ];
+    let i = run(&code, false);
+    let j = run_delayed(&code, 5, 40);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.icount, j.state.icount);
+    let s = j.jit_stats().unwrap();
+    assert!(s.instructions > 1000, "late module never ran: {s:?}");
+    assert_eq!(s.discarded, 0, "{s:?}");
+
+    // The same loop writing once into its own page (not its code) while the
+    // page's module is still compiling: the result must be discarded, the page
+    // compiled again, and the answer still the interpreter's.
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0];
+    let top = code.len();
+    code.extend_from_slice(&[0x01, 0xC8]); // add eax, ecx
+    code.extend_from_slice(&[0x81, 0xF9, 250, 0, 0, 0]); // cmp ecx, 250
+    code.extend_from_slice(&[0x75, 0x06, 0x89, 0x0D]); // jne skip; mov [same page], ecx
+    code.extend_from_slice(&((CODE & !0xFFF) + 0x800).to_le_bytes());
+    code.push(0x49); // skip: dec ecx
+    let rel = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x75, rel as i8 as u8, 0xF4]);
+    const { assert!(CODE & 0xFFF < 0x700) };
+    let i = run(&code, false);
+    let j = run_delayed(&code, 50, 7);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(j.state.gpr[reg::EAX], 300 * 301 / 2);
+    let s = j.jit_stats().unwrap();
+    assert!(s.discarded > 0, "{s:?}");
+    assert!(s.instructions > 100, "recompiled module never ran: {s:?}");
+    assert_eq!(s.traps, 0);
+}
