@@ -199,12 +199,24 @@ pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
             }
             f.instruction(&I::LocalGet(l.res));
             f.instruction(&I::I32Xor);
-            f.instruction(&I::I32Const(4));
-            f.instruction(&I::I32ShrU);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
+            bit(f, 4);
         }
     }
+}
+
+/// Shifts the value on the stack right by `n` and keeps bit 0 (one flag bit).
+fn bit(f: &mut Function, n: i32) {
+    f.instruction(&I::I32Const(n));
+    f.instruction(&I::I32ShrU);
+    f.instruction(&I::I32Const(1));
+    f.instruction(&I::I32And);
+}
+
+/// Pushes `x ^ y` of two locals.
+fn xor(f: &mut Function, x: u32, y: u32) {
+    f.instruction(&I::LocalGet(x));
+    f.instruction(&I::LocalGet(y));
+    f.instruction(&I::I32Xor);
 }
 
 /// Pushes OF.
@@ -214,31 +226,17 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
     match k.kind {
         lf::ADD | lf::ADC | lf::INC => {
             // (a ^ res) & (b ^ res) & sign
-            f.instruction(&I::LocalGet(l.a));
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Xor);
-            f.instruction(&I::LocalGet(l.b));
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Xor);
+            xor(f, l.a, l.res);
+            xor(f, l.b, l.res);
             f.instruction(&I::I32And);
-            f.instruction(&I::I32Const(shift));
-            f.instruction(&I::I32ShrU);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
+            bit(f, shift);
         }
         lf::SUB | lf::SBB | lf::DEC => {
             // (a ^ b) & (a ^ res) & sign
-            f.instruction(&I::LocalGet(l.a));
-            f.instruction(&I::LocalGet(l.b));
-            f.instruction(&I::I32Xor);
-            f.instruction(&I::LocalGet(l.a));
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Xor);
+            xor(f, l.a, l.b);
+            xor(f, l.a, l.res);
             f.instruction(&I::I32And);
-            f.instruction(&I::I32Const(shift));
-            f.instruction(&I::I32ShrU);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
+            bit(f, shift);
         }
         lf::NEG => {
             masked(f, l.res, k.size);
@@ -265,10 +263,7 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Shl);
             f.instruction(&I::I32Xor);
-            f.instruction(&I::I32Const(shift));
-            f.instruction(&I::I32ShrU);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
+            bit(f, shift);
         }
         jk::MUL => {
             f.instruction(&I::LocalGet(l.b));

@@ -229,29 +229,27 @@ impl Cpu {
         let Some(jit) = self.jit.as_mut() else {
             return;
         };
-        let mut bits = Box::new([0u64; 64]);
+        let mut entries = Box::new([0u64; 64]);
         for &o in &p.entries {
             let o = (o & 0xFFF) as usize;
-            bits[o / 64] |= 1 << (o % 64);
+            entries[o / 64] |= 1 << (o % 64);
         }
-        if let Some(old) = jit.pages.insert(
-            p.page,
-            PageModule {
-                handle,
-                compiles: p.compiles,
-                entries: bits,
-            },
-        ) {
-            jit.host.unload(old.handle);
-        }
+        let module = PageModule {
+            handle,
+            compiles: p.compiles,
+            entries,
+        };
         if let Some(keys) = self.cache.by_page.get(&p.page) {
             for k in keys.iter().filter(|k| *k >> 32 != 0) {
                 if let Some(b) = self.cache.blocks.get(k) {
-                    if p.entries.contains(&(b.phys & 0xFFF)) {
+                    if module.is_entry(b.phys) {
                         b.jit_entry.set(true);
                     }
                 }
             }
+        }
+        if let Some(old) = jit.pages.insert(p.page, module) {
+            jit.host.unload(old.handle);
         }
     }
 }
