@@ -617,64 +617,44 @@ fn isqrt(n: u128) -> u128 {
     r
 }
 
-/// Approximate reciprocal (RCPSS/RCPPS) of a binary32: the exact reciprocal
-/// truncated to 12 fraction bits, so |relative error| < 2^-11.5 as the SDM bounds
-/// it. Denormal inputs count as zero and tiny results flush to zero, as on Intel
-/// and AMD; the low-order bits of normal results are implementation-specific on
-/// real CPUs and do not match any one of them exactly.
+/// Approximate reciprocal (RCPSS/RCPPS) of a binary32, as an Intel CPU computes it:
+/// a table lookup on the top 11 fraction bits (|relative error| < 2^-11.5, the SDM's
+/// bound). Denormal inputs count as zero (infinity out); results too small for a
+/// normal flush to zero.
 pub fn rcp(a: u32) -> u32 {
     approx(a, false)
 }
 
-/// Approximate reciprocal square root (RSQRTSS/RSQRTPS) of a binary32; see [`rcp`].
+/// Approximate reciprocal square root (RSQRTSS/RSQRTPS) of a binary32, as an Intel
+/// CPU computes it: a table lookup on the exponent's parity and the top 10 fraction
+/// bits; see [`rcp`].
 pub fn rsqrt(a: u32) -> u32 {
     approx(a, true)
 }
 
 fn approx(a: u32, root: bool) -> u32 {
-    let d = false;
-    let x = a as u64;
+    use super::approx_tables::{RCP, RSQRT};
     let sign = a & 0x8000_0000;
-    if is_nan(x, d) {
-        return a | 0x0040_0000;
+    let (exp, frac) = ((a >> 23) & 0xFF, a & 0x007F_FFFF);
+    match exp {
+        0xFF if frac != 0 => return a | 0x0040_0000,
+        0 => return sign | 0x7F80_0000,
+        _ if root && sign != 0 => return 0xFFC0_0000,
+        0xFF => return sign,
+        _ => {}
     }
-    if x & exp_mask(d) == 0 {
-        return sign | 0x7F80_0000;
-    }
-    if root && sign != 0 {
-        return 0xFFC0_0000;
-    }
-    if is_inf(x, d) {
-        return sign;
-    }
-    let f = unpack(x, d);
-    // value = m * 2^e with m in [2^63, 2^64); compute 1/value or 1/sqrt(value) with
-    // a 24-bit quotient, then keep 12 fraction bits.
-    let (q, qe) = if root {
-        let (mut m, mut e) = (f.m as u128, f.e);
-        if e & 1 != 0 {
-            m <<= 1;
-            e -= 1;
-        }
-        // 1/sqrt(m 2^e) = 2^(-e/2) / sqrt(m); sqrt(m) has ~32 bits.
-        let s = isqrt(m << 62); // sqrt(m) * 2^31
-        let q = (1u128 << 120) / s; // 2^89 / sqrt(m)
-        (q, -e / 2 - 89)
+    // Every table entry is a significand in [1, 2) scaled to 0.5 * (1 + entry/4096),
+    // the value for an input in [1, 2) (or [2, 4) for odd exponents under the root);
+    // the input's remaining power of two only moves the exponent.
+    let e = exp as i32 - 127;
+    let (re, entry) = if root {
+        let odd = e & 1;
+        (126 - (e - odd) / 2, RSQRT[(odd << 10) as usize | (frac >> 13) as usize])
     } else {
-        let q = (1u128 << 127) / f.m as u128; // 2^127 / m
-        (q, -f.e - 127)
+        (126 - e, RCP[(frac >> 12) as usize])
     };
-    let lz = q.leading_zeros();
-    let q = q << lz;
-    let mut qe = qe - lz as i32 + 127; // exponent of the leading bit
-                                       // Round the significand to 12 fraction bits.
-    let mut sig = ((q >> (127 - 23)) as u32 + 0x400) & !0x7FF;
-    if sig >> 24 != 0 {
-        sig >>= 1;
-        qe += 1;
-    }
-    if qe < -126 {
+    if re <= 0 {
         return sign;
     }
-    sign | ((qe + 127) as u32) << 23 | (sig & 0x007F_FFFF)
+    sign | (re as u32) << 23 | (entry as u32) << 11
 }

@@ -10,6 +10,7 @@
 //! (TOP = 0, all tags valid) when it completes, after the pending-#MF check of
 //! [`Unit::Mmx`]/[`Unit::SseMm`].
 
+mod approx_tables;
 mod convert;
 mod float;
 pub mod fp;
