@@ -5,9 +5,13 @@
 //! Each program is one instruction group and one `#[test]`, so a failing group is
 //! visible by name. The programs are built by `tests/native/build.sh` (gcc -m32;
 //! Debian packages gcc-multilib and nasm). Without the toolchain the tests fail when
-//! `CI` is set and skip with a loud message otherwise. If the host cannot run i386
-//! binaries, the expected output comes from `tests/native/expected/<name>.out`
-//! (regenerate those with `TAB86_BLESS=1 cargo test -p tab86-tests --test native`).
+//! `CI` is set and skip with a loud message otherwise.
+//!
+//! `tests/native/expected/<name>.out` holds the outputs of an Intel CPU, the vendor
+//! tab86 follows. On an Intel host the host's own run is the truth (and must equal
+//! the recording); on any other host, or one that cannot run i386 binaries, the
+//! recording is (a note says how many lines the host prints differently). Regenerate
+//! on an Intel host with `TAB86_BLESS=1 cargo test -p tab86-tests --test native`.
 
 /// Upper bound on emulated instructions per program.
 const BUDGET: u64 = 200_000_000;
