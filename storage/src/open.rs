@@ -94,9 +94,10 @@ pub fn open_store(spec: &DiskSpec, opts: &DiskOptions) -> Result<Box<dyn Store>,
         SourceKind::RangeHttp(u) => Box::new(crate::range::open(&u, opts.fetch.clone())?),
     };
     Ok(match &spec.overlay {
-        Some(path) => {
-            Box::new(Overlay::open(path, Box::new(ReadOnly(base))).map_err(|e| e.to_string())?)
-        }
+        Some(path) => Box::new(
+            Overlay::open(path, Box::new(ReadOnly(base)))
+                .map_err(|e| format!("cannot open the overlay {}: {e}", path.display()))?,
+        ),
         None => base,
     })
 }

@@ -56,9 +56,10 @@ fn x87env_same(want: &str, have: &str) -> bool {
     );
     let masked = fop_fdp_fields(w.first().copied().unwrap_or(""));
     w.len() == h.len()
-        && w.iter().zip(&h).enumerate().all(|(i, (a, b))| {
-            a == b || (masked.contains(&i) && a.bytes().all(|c| c == b'0'))
-        })
+        && w.iter()
+            .zip(&h)
+            .enumerate()
+            .all(|(i, (a, b))| a == b || (masked.contains(&i) && a.bytes().all(|c| c == b'0')))
 }
 
 #[test]

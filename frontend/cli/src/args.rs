@@ -82,11 +82,25 @@ fn parse_size(s: &str) -> Result<u32, String> {
         _ => (s, 1 << 20),
     };
     let n: u64 = num.parse().map_err(|_| format!("bad size '{s}'"))?;
-    let bytes = n * mul;
+    let bytes = n.checked_mul(mul).unwrap_or(u64::MAX);
     if !(1 << 20..=3 << 30).contains(&bytes) {
         return Err(format!("--mem {s}: must be between 1M and 3G"));
     }
     Ok(bytes as u32)
+}
+
+/// The longest `--timeout` accepted: a year, far beyond any run and far inside
+/// what a host clock can add to `Instant`.
+const MAX_TIMEOUT_SECS: f64 = 365.0 * 86400.0;
+
+/// Parses `--timeout SECS`: a finite, non-negative number of seconds up to a year.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=MAX_TIMEOUT_SECS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "bad --timeout '{s}': give seconds from 0 to {MAX_TIMEOUT_SECS}"
+        )),
+    }
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {
@@ -166,7 +180,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--serial-log" => a.serial_log = Some(val()?),
             "--timeout" => {
                 let v = val()?;
-                a.timeout = Some(v.parse().map_err(|_| format!("bad --timeout '{v}'"))?);
+                a.timeout = Some(parse_seconds(&v)?);
             }
             "--deterministic" => a.deterministic = true,
             "--stats" => a.stats = true,

@@ -169,7 +169,7 @@ fn run(args: Args) -> i32 {
     let deadline = args.timeout.map(|s| started + Duration::from_secs_f64(s));
     // Host time spent waiting for the guest's next timer event (CPU halted).
     let mut idle = Duration::ZERO;
-    let result: i32 = loop {
+    let mut result: i32 = loop {
         // Console input (with the Ctrl-A escapes on a terminal).
         while let Ok(bytes) = in_rx.try_recv() {
             for b in bytes {
@@ -296,7 +296,9 @@ fn run(args: Args) -> i32 {
     };
     if let Some(path) = &args.dump_ram {
         if let Err(e) = std::fs::write(path, m.cpu.mem.ram()) {
-            eprintln!("tab86: cannot write {path}: {e}");
+            // The user asked for the dump: its loss is an error, not the guest's status.
+            eprintln!("tab86: cannot write the --dump-ram file {path}: {e}");
+            result = status::ERROR;
         }
     }
     if let (Some(path), Some(p)) = (&args.profile, profile) {

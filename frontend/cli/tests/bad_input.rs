@@ -150,3 +150,99 @@ fn roms_of_random_bytes_end_cleanly() {
         );
     }
 }
+
+/// A ROM that halts at once with interrupts disabled (status 2), for option tests.
+fn halting_rom() -> PathBuf {
+    let mut rom = vec![0xF4u8; 64 << 10];
+    rom[0xFFF0] = 0xFA; // CLI, then the HLTs around it
+    scratch("halt.rom", &rom)
+}
+
+#[test]
+fn timeouts_that_are_not_a_duration_are_refused() {
+    let rom = halting_rom();
+    for bad in ["-1", "nan", "NaN", "inf", "-inf", "1e300", "1e12", "x"] {
+        let o = tab86(&["run", "--bios", rom.to_str().unwrap(), "--timeout", bad]);
+        assert_eq!(o.status.code(), Some(4), "--timeout {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--timeout"), "{}", stderr(&o));
+    }
+    // The limits themselves are durations.
+    for good in ["0", "0.5", "31536000"] {
+        let o = tab86(&["run", "--bios", rom.to_str().unwrap(), "--timeout", good]);
+        assert!(
+            matches!(o.status.code(), Some(2 | 124)),
+            "--timeout {good}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn memory_sizes_that_overflow_are_refused_not_wrapped() {
+    let rom = halting_rom();
+    // 17179869185 GiB is 2^64 + 1 GiB: it once wrapped to a 1 GiB guest.
+    for bad in ["17179869185G", "18446744073709551615K", "4G", "0"] {
+        let o = tab86(&["run", "--bios", rom.to_str().unwrap(), "--mem", bad]);
+        assert_eq!(o.status.code(), Some(4), "--mem {bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--mem") || stderr(&o).contains("size"));
+    }
+}
+
+#[test]
+fn an_overlay_that_cannot_be_opened_is_named() {
+    let dir = std::env::temp_dir().join(format!("tab86-bad-overlay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = scratch("base.img", &vec![0u8; 1 << 20]);
+    let o = tab86(&[
+        "run",
+        "--bios",
+        halting_rom().to_str().unwrap(),
+        "--disk",
+        disk.to_str().unwrap(),
+        "--overlay",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("overlay") && e.contains(dir.to_str().unwrap()),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_ram_dump_that_cannot_be_written_is_an_error() {
+    let o = tab86(&[
+        "run",
+        "--bios",
+        halting_rom().to_str().unwrap(),
+        "--dump-ram",
+        "/nonexistent-dir/tab86/ram.bin",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--dump-ram"), "{}", stderr(&o));
+}
+
+#[test]
+fn setup_sects_zero_means_four() {
+    // The protected-mode part starts after 1 + 4 sectors when setup_sects is 0
+    // (boot protocol); it writes 42 to the isa-debug-exit port: status 85.
+    let code = [0xB0, 0x2A, 0xE6, 0xF4, 0xF4, 0xEB, 0xFD]; // mov al,42; out 0xF4,al; hlt
+    let mut k = fake_bzimage(4096 / 16, 0);
+    k.resize(5 * 512, 0);
+    k[0x1F1] = 0;
+    k.extend_from_slice(&code);
+    k.resize(5 * 512 + 4096, 0);
+    let path = scratch("setup0.bz", &k);
+    let o = tab86(&[
+        "run",
+        "--kernel",
+        path.to_str().unwrap(),
+        "--mem",
+        "64M",
+        "--timeout",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(85), "{}", stderr(&o));
+}

@@ -649,7 +649,10 @@ fn approx(a: u32, root: bool) -> u32 {
     let e = exp as i32 - 127;
     let (re, entry) = if root {
         let odd = e & 1;
-        (126 - (e - odd) / 2, RSQRT[(odd << 10) as usize | (frac >> 13) as usize])
+        (
+            126 - (e - odd) / 2,
+            RSQRT[(odd << 10) as usize | (frac >> 13) as usize],
+        )
     } else {
         (126 - e, RCP[(frac >> 12) as usize])
     };

@@ -597,7 +597,10 @@ fn approximations() {
             let exact = if root { 1.0 / fx.sqrt() } else { 1.0 / fx };
             let normal = |v: u32| v & 0x7F80_0000 != 0 && v & 0x7F80_0000 != 0x7F80_0000;
             if intel {
-                assert_eq!(hr, r, "rcp/rsqrt {x:#x} (root {root}): host {hr:#x} soft {r:#x}");
+                assert_eq!(
+                    hr, r,
+                    "rcp/rsqrt {x:#x} (root {root}): host {hr:#x} soft {r:#x}"
+                );
             } else if normal(hr) && normal(r) {
                 let err = ((f32::from_bits(r) as f64 - exact) / exact).abs();
                 assert!(err <= 1.5 / 4096.0, "rcp/rsqrt {x:#x}: {r:#x} err {err}");
