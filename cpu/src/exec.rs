@@ -46,6 +46,11 @@ pub struct Cpu {
     /// Set by an instruction that changes the mode, interrupt state or code:
     /// the current block ends after it.
     pub stop: bool,
+    /// Iterations a REP string instruction ran beyond the one instruction it
+    /// counts as, when it yields mid-way: added to the instruction count as its
+    /// block ends, so long REP runs use up the slice budget (timers, input and
+    /// `--timeout` stay serviced) and advance deterministic time.
+    pub(crate) rep_extra: u64,
     pub(crate) cache: CodeCache,
     pub(crate) masks: TlbMasks,
     /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
@@ -71,6 +76,7 @@ impl Cpu {
             cpuid: Default::default(),
             next_eip: 0,
             stop: false,
+            rep_extra: 0,
             cache: CodeCache::default(),
             masks: TlbMasks::new(false),
             trace: None,
@@ -250,6 +256,9 @@ impl Cpu {
                 }
             }
             let branched = self.exec_block::<TRACE>(bus, &block, block_end);
+            if self.stop {
+                self.state.icount += std::mem::take(&mut self.rep_extra);
+            }
             if let Some(x) = self.exit.take() {
                 return x;
             }

@@ -2,7 +2,8 @@
 //! REPE and REPNE prefixes, SI/DI/CX or ESI/EDI/ECX by address size.
 //!
 //! A REP form runs at most [`CHUNK`] iterations per execution and then re-executes
-//! itself (`next_eip = eip`), so interrupts are taken between chunks. ECX, ESI and
+//! itself (`next_eip = eip`) after ending the block, so pending interrupts are
+//! polled between chunks and the iterations count against the slice budget. ECX, ESI and
 //! EDI are committed after every iteration: a fault mid-way leaves them describing
 //! the remaining work with EIP at the instruction, as on hardware. REP MOVS and
 //! REP STOS copy whole runs inside one RAM page straight through the TLB.
@@ -238,11 +239,12 @@ fn string<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) 
         return Ok(());
     }
     // Under TF every iteration traps, so run one per execution.
-    let mut budget = if cpu.state.eflags & fl::TF != 0 {
+    let chunk = if cpu.state.eflags & fl::TF != 0 {
         1
     } else {
         CHUNK
     };
+    let mut budget = chunk;
     // F3 is REPE for CMPS/SCAS; F2 is REPNE (and plain REP for the others).
     let repne = op.prefix & prefix::REP == 0;
     loop {
@@ -268,7 +270,11 @@ fn string<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) 
         }
         budget -= n;
         if budget == 0 {
+            // Yield at an iteration boundary: the block ends (INTR is polled), and
+            // the run loop charges the iterations beyond this one instruction.
             cpu.next_eip = cpu.state.eip;
+            cpu.stop = true;
+            cpu.rep_extra += u64::from(chunk) - 1;
             return Ok(());
         }
     }
@@ -401,6 +407,24 @@ mod tests {
         assert_eq!(bytes(&cpu, 0xFFFC, 4), [1, 2, 3, 4]);
         // The pushed return address is the REP instruction itself (a fault).
         assert_eq!(bytes(&cpu, 0x7000 - 6, 2), [0x00, 0x7C]);
+    }
+
+    #[test]
+    fn long_rep_uses_up_the_budget_by_iterations() {
+        // a32 rep lodsd with ECX = 2^32 - 1: a run of 3 * CHUNK instructions ends
+        // after 3 chunks, charged as 3 * CHUNK instructions, with ECX and ESI in step.
+        let mut cpu = cpu_with(&[0x67, 0x66, 0xF3, 0xAD, 0xF4]);
+        cpu.state.gpr[reg::ECX] = u32::MAX;
+        let t0 = cpu.state.icount;
+        assert_eq!(
+            cpu.run(&mut NullBus, 3 * u64::from(super::CHUNK)),
+            Exit::Budget
+        );
+        assert_eq!(cpu.state.icount - t0, 3 * u64::from(super::CHUNK));
+        let done = u32::MAX - cpu.state.gpr[reg::ECX];
+        assert_eq!(done, 3 * super::CHUNK);
+        assert_eq!(cpu.state.gpr[reg::ESI], done * 4);
+        assert_eq!(cpu.state.eip, 0x7C00);
     }
 
     #[test]
