@@ -94,10 +94,16 @@ pub fn open_store(spec: &DiskSpec, opts: &DiskOptions) -> Result<Box<dyn Store>,
         SourceKind::RangeHttp(u) => Box::new(crate::range::open(&u, opts.fetch.clone())?),
     };
     Ok(match &spec.overlay {
-        Some(path) => Box::new(
-            Overlay::open(path, Box::new(ReadOnly(base)))
-                .map_err(|e| format!("cannot open the overlay {}: {e}", path.display()))?,
-        ),
+        Some(path) => Box::new(Overlay::open(path, Box::new(ReadOnly(base))).map_err(|e| {
+            // Name the file (and that it is the overlay) unless the
+            // overlay's own message already does.
+            let (msg, name) = (e.to_string(), path.display().to_string());
+            if msg.contains(&name) {
+                msg
+            } else {
+                format!("overlay {name}: {msg}")
+            }
+        })?),
         None => base,
     })
 }
