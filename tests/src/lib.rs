@@ -1,5 +1,6 @@
 //! Integration test support for tab86.
 
+pub mod fuzz;
 pub mod guest;
 pub mod native;
 pub mod syskernel;
