@@ -1,6 +1,7 @@
 //! Integration test support for tab86.
 
 pub mod guest;
+pub mod int_intel;
 pub mod native;
 pub mod syskernel;
 pub mod vectors;
