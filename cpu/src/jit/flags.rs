@@ -247,22 +247,18 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(0));
         }
         jk::SHL => {
-            // MSB(result) ^ CF
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Const(shift));
-            f.instruction(&I::I32ShrU);
-            cf(f, l, k);
-            f.instruction(&I::I32Xor);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
-        }
-        jk::SHR => {
-            // MSB(result) ^ MSB-1(result)
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::LocalGet(l.res));
+            // The first one-bit step's OF, whatever the count (as Intel computes
+            // it, `ops::shift`): MSB(a) ^ MSB-1(a) of the operand.
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.a));
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Shl);
             f.instruction(&I::I32Xor);
+            bit(f, shift);
+        }
+        jk::SHR => {
+            // The first one-bit step's OF: MSB(a) of the operand.
+            f.instruction(&I::LocalGet(l.a));
             bit(f, shift);
         }
         jk::MUL => {
