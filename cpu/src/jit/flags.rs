@@ -38,7 +38,7 @@ pub mod jk {
     /// SAR: as SHL, `a` masked (not sign-extended).
     pub const SAR: u32 = 0x12;
     /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
-    /// (CF = OF = `b != 0`, AF = 0).
+    /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
     pub const MUL: u32 = 0x13;
 }
 
@@ -149,6 +149,11 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
 pub fn zf(f: &mut Function, l: &FlagLocals, k: Known) {
     if k.kind == lf::NONE {
         return efl_bit(f, l, fl::ZF);
+    }
+    if k.kind == jk::MUL {
+        // Intel clears ZF after a multiply, even for a zero product.
+        f.instruction(&I::I32Const(0));
+        return;
     }
     masked(f, l.res, k.size);
     f.instruction(&I::I32Eqz);
