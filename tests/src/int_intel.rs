@@ -275,3 +275,123 @@ pub fn run_all(rig: &mut Rig, vectors: &[Vector], keep: usize) -> BTreeMap<usize
     }
     out
 }
+
+/// Whether generated code compiles the instruction of kind `i` of [`KINDS`]
+/// (otherwise the JIT leaves it to the interpreter).
+pub fn jit_compiles(i: usize) -> bool {
+    let bytes = KINDS[i].1;
+    let mut d = iced_x86::Decoder::new(32, bytes, iced_x86::DecoderOptions::NONE);
+    tab86_cpu::jit::codegen::supported(&tab86_cpu::decode::convert(&d.decode()))
+}
+
+/// Where [`JitRig`] keeps its loop, the vectors' inputs and the outputs.
+const LOOP: u32 = 0x10_0000;
+const INPUT: u32 = 0x20_0000;
+const OUTPUT: u32 = 0x80_0000;
+/// Bytes per vector: EAX, EBX, ECX, EDX, EFLAGS in; EAX, EDX|EBX, EFLAGS, pad out.
+const IN_SIZE: u32 = 20;
+const OUT_SIZE: u32 = 16;
+
+/// Runs the vectors of one kind in a hot loop with the WebAssembly JIT attached, so
+/// that the instruction runs in generated code wherever the JIT compiles it:
+/// each iteration loads EAX, EBX, ECX, EDX and EFLAGS (POPFD) from a table, runs
+/// the instruction and stores EAX, EDX or EBX and EFLAGS (PUSHFD).
+pub struct JitRig {
+    cpu: Cpu,
+}
+
+impl JitRig {
+    /// A flat protected-mode CPU with the JIT compiling blocks after `hot` runs.
+    pub fn new(hot: u32) -> Result<Self, String> {
+        let mut cpu = crate::native::flat_cpu(&[0xF4], LOOP)?;
+        let a = cpu.mem.arena().clone();
+        let host = tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone())
+            .map_err(|e| format!("wasmtime host: {e}"))?;
+        cpu.set_jit(Box::new(host), None);
+        cpu.set_jit_threshold(hot);
+        Ok(JitRig { cpu })
+    }
+
+    /// Runs `vectors` (all of kind `kind`, at most 64 Ki) and returns what the CPU
+    /// produced for each, with the instructions generated code retired meanwhile.
+    pub fn run(&mut self, kind: usize, vectors: &[&Vector]) -> Result<(Vec<Got>, u64), String> {
+        let wide = is_wide(KINDS[kind].0);
+        let mut code = vec![
+            0x8B, 0x06, // mov eax,[esi]
+            0x8B, 0x5E, 0x04, // mov ebx,[esi+4]
+            0x8B, 0x4E, 0x08, // mov ecx,[esi+8]
+            0x8B, 0x56, 0x0C, // mov edx,[esi+12]
+            0xFF, 0x76, 0x10, // push dword [esi+16]
+            0x9D, // popfd
+        ];
+        code.extend_from_slice(KINDS[kind].1);
+        code.extend_from_slice(&[
+            0x9C, // pushfd
+            0x8F,
+            0x47,
+            0x08, // pop dword [edi+8]
+            0x89,
+            0x07, // mov [edi],eax
+            0x89,
+            if wide { 0x57 } else { 0x5F }, // mov [edi+4],edx|ebx
+            0x04,
+            0x83,
+            0xC6,
+            IN_SIZE as u8, // add esi,20
+            0x83,
+            0xC7,
+            OUT_SIZE as u8, // add edi,16
+            0x4D,           // dec ebp
+            0x0F,
+            0x85, // jnz top
+        ]);
+        let rel = -(code.len() as i32 + 4);
+        code.extend_from_slice(&rel.to_le_bytes());
+        code.push(0xF4);
+        // A fresh page for each kind's loop, so modules of earlier kinds stay apart.
+        let at = LOOP + 0x1000 * kind as u32;
+        let cpu = &mut self.cpu;
+        cpu.mem.write_bytes(at, &code);
+        let mut table = Vec::with_capacity(vectors.len() * IN_SIZE as usize);
+        for v in vectors {
+            let ecx = if wide { 0 } else { v.c };
+            for x in [v.a, v.b, ecx, v.c, v.flags_in | fl::FIXED | fl::IF] {
+                table.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        cpu.mem.write_bytes(INPUT, &table);
+        let g = &mut cpu.state.gpr;
+        g[reg::ESI] = INPUT;
+        g[reg::EDI] = OUTPUT;
+        g[reg::EBP] = vectors.len() as u32;
+        cpu.state.eip = at;
+        cpu.state.halted = false;
+        let before = cpu.jit_stats().map_or(0, |s| s.instructions);
+        match cpu.run(&mut NullBus, 100 * vectors.len() as u64 + 1000) {
+            Exit::Halted | Exit::HaltedNoWake => {}
+            e => return Err(format!("stopped with {e:?} at EIP {:#x}", cpu.state.eip)),
+        }
+        if cpu.state.eip != at + code.len() as u32 {
+            return Err(format!(
+                "HLT at EIP {:#x}, not at the end of the loop (an exception)",
+                cpu.state.eip.wrapping_sub(1)
+            ));
+        }
+        let stats = cpu.jit_stats().unwrap_or_default();
+        if stats.traps != 0 {
+            return Err(format!("generated code trapped: {stats:?}"));
+        }
+        let mut out = vec![0u8; vectors.len() * OUT_SIZE as usize];
+        cpu.mem.read_bytes(OUTPUT, &mut out);
+        let word = |o: &[u8], k: usize| u32::from_le_bytes(o[k..k + 4].try_into().unwrap());
+        let got = out
+            .chunks(OUT_SIZE as usize)
+            .map(|o| Got {
+                r1: word(o, 0),
+                r2: word(o, 4),
+                flags: word(o, 8) & FLAGS_COMPARED,
+            })
+            .collect();
+        Ok((got, stats.instructions - before))
+    }
+}
