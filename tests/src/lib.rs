@@ -2,6 +2,7 @@
 
 pub mod fuzz;
 pub mod guest;
+pub mod int_intel;
 pub mod native;
 pub mod syskernel;
 pub mod vectors;

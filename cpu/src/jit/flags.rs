@@ -38,7 +38,7 @@ pub mod jk {
     /// SAR: as SHL, `a` masked (not sign-extended).
     pub const SAR: u32 = 0x12;
     /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
-    /// (CF = OF = `b != 0`, AF = 0).
+    /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
     pub const MUL: u32 = 0x13;
 }
 
@@ -150,6 +150,11 @@ pub fn zf(f: &mut Function, l: &FlagLocals, k: Known) {
     if k.kind == lf::NONE {
         return efl_bit(f, l, fl::ZF);
     }
+    if k.kind == jk::MUL {
+        // Intel clears ZF after a multiply, even for a zero product.
+        f.instruction(&I::I32Const(0));
+        return;
+    }
     masked(f, l.res, k.size);
     f.instruction(&I::I32Eqz);
 }
@@ -247,22 +252,18 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(0));
         }
         jk::SHL => {
-            // MSB(result) ^ CF
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Const(shift));
-            f.instruction(&I::I32ShrU);
-            cf(f, l, k);
-            f.instruction(&I::I32Xor);
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
-        }
-        jk::SHR => {
-            // MSB(result) ^ MSB-1(result)
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::LocalGet(l.res));
+            // The first one-bit step's OF, whatever the count (as Intel computes
+            // it, `ops::shift`): MSB(a) ^ MSB-1(a) of the operand.
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.a));
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Shl);
             f.instruction(&I::I32Xor);
+            bit(f, shift);
+        }
+        jk::SHR => {
+            // The first one-bit step's OF: MSB(a) of the operand.
+            f.instruction(&I::LocalGet(l.a));
             bit(f, shift);
         }
         jk::MUL => {

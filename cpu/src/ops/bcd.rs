@@ -2,11 +2,16 @@
 //! AAA adds 106h to AX, AAS subtracts 6 from AX then 1 from AH), plus the
 //! undocumented SALC (D6), which every Intel processor executes.
 //!
-//! Flags the SDM leaves undefined: OF = 0 after DAA/DAS; SF/ZF/PF from AL and OF = 0
-//! after AAA/AAS; CF = OF = AF = 0 after AAM/AAD (as Bochs and QEMU model them).
+//! Flags the SDM leaves undefined, as Intel P6-family processors set them (checked
+//! against vectors captured on one, `tests/tests/int_intel.rs`): OF = 0 after
+//! DAA/DAS; SF/ZF/PF from AL and OF = 0 after AAA/AAS; CF = OF = AF = 0 after AAM;
+//! after AAD all six flags are those of the byte addition `AL + AH * imm8` that
+//! forms the new AL (CF its carry out of bit 7, AF out of bit 3, OF its signed
+//! overflow).
 
 use crate::decode::{Handler, Op};
 use crate::fault::{Fault, Result};
+use crate::flags::lf;
 use crate::state::{fl, CpuState};
 use crate::Cpu;
 use iced_x86::Code as C;
@@ -97,13 +102,18 @@ fn aam(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     Ok(())
 }
 
-/// AAD imm8: AL = AL + AH * imm, AH = 0.
+/// AAD imm8: AL = AL + AH * imm, AH = 0. The flags are those of the 8-bit ADD of
+/// AL and the low byte of AH * imm, recorded lazily like an ADD.
 fn aad(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     let s = &mut cpu.state;
     let ax = s.r16(0);
-    let al = (ax as u8).wrapping_add(((ax >> 8) as u8).wrapping_mul(op.imm as u8));
-    s.set_r16(0, al as u16);
-    s.set_arith_flags(CpuState::szp(al as u32, 0));
+    let (a, b) = (
+        ax as u32 & 0xFF,
+        ((ax >> 8) as u8).wrapping_mul(op.imm as u8) as u32,
+    );
+    let sum = a + b;
+    s.set_r16(0, sum as u16 & 0xFF);
+    s.set_lazy(lf::ADD | lf::B8, a, b, sum);
     Ok(())
 }
 

@@ -1,11 +1,12 @@
 //! Bit and miscellaneous integer instructions: BT/BTS/BTR/BTC, BSF/BSR, SETcc,
 //! CMOVcc, BSWAP, XADD, CMPXCHG, CMPXCHG8B and SALC.
 //!
-//! Undefined flags (SDM "undefined", our choice, following Bochs' model of P6):
+//! Undefined flags, as Intel P6-family processors set them (checked against vectors
+//! captured on one, `tests/tests/int_intel.rs`):
 //! - BT/BTS/BTR/BTC: only CF is written; OF, SF, AF, PF keep their values.
-//! - BSF/BSR with a non-zero source: ZF = 0, CF = OF = AF = 0, SF and PF from the
-//!   bit index written; with a zero source ZF = 1, the others and the destination
-//!   are unchanged (what Intel and AMD hardware do in practice).
+//! - BSF/BSR: CF = OF = SF = AF = 0 and ZF = (source == 0); PF is the parity of the
+//!   bit index found, which for a zero source is taken as 0 (so PF = 1). A zero
+//!   source leaves the destination unchanged.
 //! - BSWAP r16 is undefined; P6 and later clear the 16-bit register, and so do we.
 //!
 //! LOCK is accepted only by BTS/BTR/BTC, XADD, CMPXCHG and CMPXCHG8B with a memory
@@ -86,21 +87,23 @@ fn bt<const K: u8, const S: u32, const IMM: bool>(
     Ok(())
 }
 
-/// BSF (`REV` = false) / BSR (`REV` = true).
+/// BSF (`REV` = false) / BSR (`REV` = true). All six status flags are written
+/// (see the module notes); the destination only when the source is not zero.
 fn bsf_bsr<const S: u32, const REV: bool>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
     check_lock(op, false)?;
     let v = cpu.read_op(bus, op, 1, S)? & mask(S);
-    if v == 0 {
-        cpu.state.set_flag(fl::ZF, true);
-        return Ok(());
-    }
-    let idx = if REV {
-        31 - v.leading_zeros()
+    let f = if v == 0 {
+        fl::ZF | fl::PF
     } else {
-        v.trailing_zeros()
+        let idx = if REV {
+            31 - v.leading_zeros()
+        } else {
+            v.trailing_zeros()
+        };
+        cpu.set_reg(op.r[0], S, idx);
+        // The index is below 32: SF and ZF are 0, only PF depends on it.
+        CpuState::szp(idx, size_code(S) >> 8) & fl::PF
     };
-    cpu.set_reg(op.r[0], S, idx);
-    let f = CpuState::szp(idx, size_code(S) >> 8) & !fl::ZF;
     cpu.state.set_arith_flags(f);
     Ok(())
 }

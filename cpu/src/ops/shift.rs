@@ -2,19 +2,22 @@
 //! the double shifts SHLD/SHRD.
 //!
 //! The count is masked to 5 bits; a masked count of 0 changes neither the operand
-//! nor any flag. Flags the SDM leaves undefined are set as P6-family processors do
-//! (the same values an iterated one-bit shift gives):
-//! - OF for counts > 1: SHL/SAL and SHLD `CF ^ MSB(result)`, SHR and SHRD
-//!   `MSB(result) ^ MSB-1(result)`, SAR 0; ROL `MSB ^ CF`, ROR and RCR the top two
-//!   result bits XORed, RCL `MSB ^ CF` (all of these are the count-1 formulas).
+//! nor any flag. Flags the SDM leaves undefined are set as Intel P6-family
+//! processors set them (checked against vectors captured on one, see
+//! `tests/tests/int_intel.rs`):
+//! - OF for any non-zero count is the OF of the *first* one-bit step, computed
+//!   from the original operand (not from the result, as iterating would give):
+//!   SHL/SAL, ROL and RCL `MSB ^ MSB-1` of the operand; SHR its MSB; SAR 0; ROR
+//!   `MSB ^ bit 0`; RCR `MSB ^ CF` (the incoming carry); SHLD `MSB ^ MSB-1` of the
+//!   destination; SHRD `MSB` of the destination `^` bit 0 of the source.
 //! - CF of SHL/SHR with count >= operand width: the last bit shifted out (0 past
 //!   the width), as iterating gives.
 //! - AF after any shift with a non-zero count: 0 (rotates leave AF, SF, ZF, PF).
 //! - RCL/RCR rotate through 9/17 bits (count modulo 9/17 for 8/16-bit operands); a
 //!   count that is a non-zero multiple of 9/17 leaves everything unchanged.
 //! - SHLD/SHRD of 16-bit operands with counts 17-31 shift the 48-bit value
-//!   `dst:src:src` (SHLD) or `dst:src:dst` (SHRD), as P6 does; CF is the last bit
-//!   shifted out of that value.
+//!   `dst:src:dst` (a 32-bit double shift of `dst:src` with `dst` shifted in
+//!   after the source); CF is the last bit shifted out of that value.
 
 use super::{mask, sign};
 use crate::decode::{kind, Handler, Op};
@@ -65,10 +68,9 @@ pub fn compute<const K: u8, const S: u32>(a: u32, count: u32, cf_in: bool) -> (u
                 ((a >> r) | (a << ((w - r) % w))) & m
             };
             let (cf, of) = if K == ROL {
-                let cf = res & 1 != 0;
-                (cf, (res & sb != 0) != cf)
+                (res & 1 != 0, (a ^ (a << 1)) & sb != 0)
             } else {
-                (res & sb != 0, ((res ^ (res << 1)) & sb) != 0)
+                (res & sb != 0, (a ^ (a << (w - 1))) & sb != 0)
             };
             (res, bit(cf, fl::CF) | bit(of, fl::OF), false)
         }
@@ -86,9 +88,9 @@ pub fn compute<const K: u8, const S: u32>(a: u32, count: u32, cf_in: bool) -> (u
             let res = rot as u32 & m;
             let cf = rot >> w & 1 != 0;
             let of = if K == RCL {
-                (res & sb != 0) != cf
+                (a ^ (a << 1)) & sb != 0
             } else {
-                ((res ^ (res << 1)) & sb) != 0
+                (a & sb != 0) != cf_in
             };
             (res, bit(cf, fl::CF) | bit(of, fl::OF), false)
         }
@@ -96,14 +98,14 @@ pub fn compute<const K: u8, const S: u32>(a: u32, count: u32, cf_in: bool) -> (u
             let wide = (a as u64) << c;
             let res = wide as u32 & m;
             let cf = wide >> w & 1 != 0;
-            let of = (res & sb != 0) != cf;
+            let of = (a ^ (a << 1)) & sb != 0;
             let f = CpuState::szp(res, S >> 1);
             (res, f | bit(cf, fl::CF) | bit(of, fl::OF), true)
         }
         SHR => {
             let res = ((a as u64) >> c) as u32;
             let cf = (a as u64) >> (c - 1) & 1 != 0;
-            let of = ((res ^ (res << 1)) & sb) != 0;
+            let of = a & sb != 0;
             let f = CpuState::szp(res, S >> 1);
             (res, f | bit(cf, fl::CF) | bit(of, fl::OF), true)
         }
@@ -182,17 +184,20 @@ pub fn double<const L: bool, const S: u32>(dst: u32, src: u32, count: u32) -> (u
     } else {
         let (d, s) = (dst as u64 & 0xFFFF, src as u64 & 0xFFFF);
         if L {
-            let v = d << 32 | s << 16 | s;
+            let v = d << 32 | s << 16 | d;
             ((v << c >> 32) as u32 & m, v >> (48 - c) & 1 != 0)
         } else {
             let v = d << 32 | s << 16 | d;
             ((v >> c) as u32 & m, v >> (c - 1) & 1 != 0)
         }
     };
+    // OF of the first one-bit step: the destination's sign against the bit that
+    // replaces it (MSB-1 of the destination for SHLD, bit 0 of the source for SHRD).
+    let d = dst & m;
     let of = if L {
-        (res & sb != 0) != cf
+        (d ^ (d << 1)) & sb != 0
     } else {
-        ((res ^ (res << 1)) & sb) != 0
+        (d & sb != 0) != (src & 1 != 0)
     };
     let f = CpuState::szp(res, S >> 1) | bit(cf, fl::CF) | bit(of, fl::OF);
     (res, f)
@@ -340,11 +345,33 @@ mod tests {
         assert_eq!((r, f & CF), (0xA000_0001, CF));
         let (r, _) = double::<true, 2>(0x1234, 0xABCD, 8);
         assert_eq!(r, 0x34AB);
-        // 16-bit count > 16 (undefined): P6 shifts dst:src:src.
-        let (r, _) = double::<true, 2>(0x1234, 0xABCD, 20);
-        assert_eq!(r, 0xBCDA);
+        // 16-bit count > 16 (undefined): Intel shifts dst:src:dst.
+        let (r, f) = double::<true, 2>(0x1234, 0xABCD, 20);
+        assert_eq!((r, f & CF), (0xBCD1, 0));
+        let (r, f) = double::<true, 2>(0x0000, 0xF4DA, 27);
+        assert_eq!((r, f & (CF | OF)), (0xD000, 0));
         let (r, _) = double::<false, 2>(0x1234, 0xABCD, 20);
         assert_eq!(r, 0x4ABC);
+    }
+
+    #[test]
+    fn overflow_of_multi_bit_counts_is_the_first_step() {
+        // SHL 0x60 by 2: the first step turns 0x60 into 0xC0 (sign change, OF = 1)
+        // even though the result 0x80 and CF = 1 would give 0.
+        let (r, f, _) = compute::<SHL, 1>(0x60, 2, false);
+        assert_eq!((r, f & (CF | OF)), (0x80, CF | OF));
+        // SHR: OF is the operand's MSB whatever the count.
+        let (_, f, _) = compute::<SHR, 4>(0x8000_0000, 5, false);
+        assert_eq!(f & OF, OF);
+        // ROR 0x01 by 4: bit 0 ^ MSB of the operand.
+        let (r, f, _) = compute::<ROR, 1>(0x01, 4, false);
+        assert_eq!((r, f & (CF | OF)), (0x10, OF));
+        // RCR: MSB of the operand ^ the incoming CF.
+        let (_, f, _) = compute::<RCR, 2>(0x8000, 3, true);
+        assert_eq!(f & OF, 0);
+        // SHRD: MSB of the destination ^ bit 0 of the source.
+        let (_, f) = double::<false, 4>(0x8000_0000, 0, 7);
+        assert_eq!(f & OF, OF);
     }
 
     /// Runs `code` at 0000:7C00 with the given flags and returns (EAX, flags).
