@@ -82,7 +82,7 @@ fn parse_size(s: &str) -> Result<u32, String> {
         _ => (s, 1 << 20),
     };
     let n: u64 = num.parse().map_err(|_| format!("bad size '{s}'"))?;
-    let bytes = n.checked_mul(mul).unwrap_or(u64::MAX);
+    let bytes = n.saturating_mul(mul);
     if !(1 << 20..=3 << 30).contains(&bytes) {
         return Err(format!("--mem {s}: must be between 1M and 3G"));
     }
