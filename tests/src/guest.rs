@@ -92,11 +92,23 @@ impl Outcome {
 /// Builds a machine from `cfg` (its serial sink is replaced) and runs it with the
 /// console script `script` until the guest stops. Panics with the console tail if
 /// the script fails, the guest stops before the script ends, or `limit` passes.
-pub fn run_script(mut cfg: Config, script: &str, limit: Duration) -> Outcome {
+pub fn run_script(cfg: Config, script: &str, limit: Duration) -> Outcome {
+    run_script_with(cfg, script, limit, |_| {})
+}
+
+/// [`run_script`] with `setup` applied to the machine before it starts (to attach
+/// the JIT, say).
+pub fn run_script_with(
+    mut cfg: Config,
+    script: &str,
+    limit: Duration,
+    setup: impl FnOnce(&mut Machine),
+) -> Outcome {
     let out = Sink::default();
     cfg.serial = Box::new(out.clone());
     let t0 = Instant::now();
     let mut m = Machine::new(cfg, Box::new(Clock(t0))).expect("machine");
+    setup(&mut m);
     let mut runner = Runner::new(script::parse(script).expect("script"));
     let (mut fed, mut pending, mut done) = (0, Vec::<u8>::new(), false);
     let tail = |o: &Sink| {
@@ -150,5 +162,18 @@ pub fn run_script(mut cfg: Config, script: &str, limit: Duration) -> Outcome {
         log,
         stats: m.stats(),
         elapsed: t0.elapsed(),
+    }
+}
+
+/// Attaches the native JIT (wasmtime, compiling on a background thread as the CLI
+/// does) to `m`; `threshold` overrides how many runs make a block hot.
+pub fn attach_jit(m: &mut Machine, threshold: Option<u32>) {
+    let a = m.cpu.mem.arena().clone();
+    let mut h =
+        tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone()).expect("wasmtime");
+    h.compile_in_background().expect("background compiler");
+    m.cpu.set_jit(Box::new(h), None);
+    if let Some(t) = threshold {
+        m.cpu.set_jit_threshold(t);
     }
 }

@@ -1,10 +1,13 @@
 //! Scripted boot of Debian's i386 kernel with the busybox initramfs (built by
 //! images/build.sh), in deterministic mode: wait for the shell, run a few commands,
-//! check what they print and the kernel log, and power off.
+//! check what they print and the kernel log, and power off. The same boot then
+//! runs with the JIT attached: its serial output must be byte-identical, including
+//! CPU-heavy user programs (sha256 of zeros and of text, gzip and gunzip; the
+//! digests are also checked against the host's).
 
 use std::time::Duration;
 use tab86_machine::{ClockMode, Config, Firmware, Stop};
-use tab86_tests::guest::{images, run_script, skip_without};
+use tab86_tests::guest::{attach_jit, images, run_script, run_script_with, skip_without};
 
 const SCRIPT: &str = r#"
 timeout 600
@@ -21,6 +24,13 @@ wait 0:\s+\d+\s+XT-PIC\s+timer
 wait 4:\s+\d+\s+XT-PIC\s+ttyS0
 wait 9:\s+\d+\s+XT-PIC\s+acpi
 wait tab86# 
+sendline dd if=/dev/zero bs=64k count=32 2>/dev/null | sha256sum
+wait 5647f05ec18958947d32874eeb788fa396a05d0bab7c1b71f112ceb7e9b31eee
+wait tab86# 
+sendline seq 1 30000 | gzip -c > /tmp/s.gz; gzip -dc /tmp/s.gz | sha256sum; sha256sum /tmp/s.gz
+wait 5bc81dbc42fe0b86fd1c103f37dfa3de5bd7e8a1767fd1bd4a2471aa8be7a06e
+wait /tmp/s.gz
+wait tab86# 
 sendline dmesg | grep -i -E "error|bug|warn|unstable|fallback" ; echo DMESG-""END
 wait \nDMESG-END
 wait tab86# 
@@ -32,11 +42,15 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
     let Some((kernel, initrd)) = images() else {
         return skip_without("images", "images/build.sh");
     };
-    let cfg = Config {
+    let (kernel, initrd) = (
+        std::fs::read(&kernel).expect("kernel"),
+        std::fs::read(&initrd).expect("initrd"),
+    );
+    let cfg = || Config {
         mem_size: 256 << 20,
         firmware: Firmware::Kernel {
-            kernel: std::fs::read(&kernel).expect("kernel"),
-            initrd: Some(std::fs::read(&initrd).expect("initrd")),
+            kernel: kernel.clone(),
+            initrd: Some(initrd.clone()),
             cmdline: "console=ttyS0".into(),
         },
         clock: ClockMode::Deterministic,
@@ -45,7 +59,7 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         rtc_epoch: 1_700_000_000,
         disks: Vec::new(),
     };
-    let run = run_script(cfg, SCRIPT, Duration::from_secs(900));
+    let run = run_script(cfg(), SCRIPT, Duration::from_secs(900));
     let (stop, log) = (run.stop, run.log.clone());
     assert_eq!(stop, Stop::Poweroff, "the guest did not power off");
     // The ACPI tables give Linux the S5 state: power-off goes through PM1a_CNT.
@@ -95,5 +109,32 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         s.instructions,
         s.instructions as f64 / secs / 1e6,
         s.virtual_ns as f64 / 1e9
+    );
+
+    // The JIT must not change what the guest does: the same deterministic boot
+    // with generated code prints the same bytes.
+    let jit = run_script_with(cfg(), SCRIPT, Duration::from_secs(900), |m| {
+        attach_jit(m, None)
+    });
+    assert_eq!(jit.stop, Stop::Poweroff, "with the JIT:\n{}", jit.tail());
+    if jit.log != run.log {
+        let (a, b): (Vec<&str>, Vec<&str>) = (run.log.lines().collect(), jit.log.lines().collect());
+        let i = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        panic!(
+            "serial output with the JIT differs from the interpreter's at line {}:\n  interpreter: {:?}\n  jit:         {:?}",
+            i + 1,
+            a.get(i),
+            b.get(i)
+        );
+    }
+    let (s, secs) = (jit.stats, jit.elapsed.as_secs_f64());
+    println!(
+        "boot (jit): identical serial output; {} instructions, {secs:.1} s host, {:.1} MIPS",
+        s.instructions,
+        s.instructions as f64 / secs / 1e6
     );
 }
