@@ -1,37 +1,11 @@
 //! Shared plumbing for the scripted Linux boots in `tests/tests/`: where the
-//! images are, a host clock, a console sink, and one loop that runs a machine
-//! under a console script until it stops.
+//! images are, and a run of a machine under a console script until it stops,
+//! through the same host driver the `tab86` command uses.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Write;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tab86_machine::script::{self, Action, Runner};
-use tab86_machine::{Config, Event, HostClock, Machine, Stats, Stop};
-
-/// The host's monotonic clock.
-pub struct Clock(pub Instant);
-
-impl HostClock for Clock {
-    fn now_ns(&self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
-}
-
-/// A console sink the test can read while the machine owns a clone.
-#[derive(Clone, Default)]
-pub struct Sink(pub Rc<RefCell<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use tab86_driver::{Driver, Host, Options, Step};
+use tab86_machine::{Config, Machine, Stats, Stop};
 
 /// tab86's cache folder (`$TAB86_CACHE`, else `$XDG_CACHE_HOME/tab86`, else
 /// `~/.cache/tab86`), as the image scripts use it.
@@ -99,68 +73,68 @@ pub fn run_script(cfg: Config, script: &str, limit: Duration) -> Outcome {
 /// [`run_script`] with `setup` applied to the machine before it starts (to attach
 /// the JIT, say).
 pub fn run_script_with(
-    mut cfg: Config,
+    cfg: Config,
     script: &str,
     limit: Duration,
     setup: impl FnOnce(&mut Machine),
 ) -> Outcome {
-    let out = Sink::default();
-    cfg.serial = Box::new(out.clone());
+    /// The test's side of the driver: the console log, messages to stderr.
+    struct Log {
+        t0: Instant,
+        out: Vec<u8>,
+        messages: Vec<String>,
+    }
+    impl Host for Log {
+        fn now_ms(&self) -> f64 {
+            self.t0.elapsed().as_secs_f64() * 1e3
+        }
+        fn console(&mut self, bytes: &[u8]) {
+            self.out.extend_from_slice(bytes);
+        }
+        fn message(&mut self, text: &str) {
+            eprintln!("{text}");
+            self.messages.push(text.to_string());
+        }
+    }
     let t0 = Instant::now();
-    let mut m = Machine::new(cfg, Box::new(Clock(t0))).expect("machine");
-    setup(&mut m);
-    let mut runner = Runner::new(script::parse(script).expect("script"));
-    let (mut fed, mut pending, mut done) = (0, Vec::<u8>::new(), false);
-    let tail = |o: &Sink| {
-        let log = String::from_utf8_lossy(&o.0.borrow()).to_string();
-        let lines: Vec<&str> = log.lines().collect();
+    let opts = Options {
+        slice: 1_000_000,
+        timeout_ms: Some(limit.as_secs_f64() * 1e3),
+        script: Some(script.to_string()),
+        bios: false,
+        profile: false,
+    };
+    let mut d = Driver::new(cfg, opts, move || t0.elapsed().as_secs_f64() * 1e3).expect("machine");
+    setup(d.machine());
+    let mut log = Log {
+        t0,
+        out: Vec::new(),
+        messages: Vec::new(),
+    };
+    let code = loop {
+        match d.step(&mut log) {
+            Step::Continue => {}
+            Step::Idle { .. } => std::thread::sleep(Duration::from_millis(1)),
+            Step::Exit(code) => break code,
+        }
+    };
+    let text = String::from_utf8_lossy(&log.out).to_string();
+    let tail = {
+        let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     };
-    let stop = loop {
-        if !pending.is_empty() {
-            let n = m.serial_room().min(pending.len());
-            m.serial_input(&pending[..n]);
-            pending.drain(..n);
-        }
-        let ev = m.run(1_000_000);
-        {
-            let o = out.0.borrow();
-            runner.feed(&o[fed..]);
-            fed = o.len();
-        }
-        while !done {
-            match runner.poll(t0.elapsed().as_millis() as u64) {
-                Action::Continue => break,
-                Action::Send(b) => pending.extend_from_slice(&b),
-                Action::Mark(name) => {
-                    eprintln!("mark {name}: {:.1} s", t0.elapsed().as_secs_f64())
-                }
-                Action::Done => done = true,
-                Action::Failed(msg) => panic!("{msg}"),
-            }
-        }
-        match ev {
-            Event::Stopped(s) => break s,
-            Event::Idle { .. } if !pending.is_empty() => {}
-            Event::Idle { .. } => std::thread::sleep(Duration::from_millis(1)),
-            Event::Ran => {}
-        }
-        assert!(
-            t0.elapsed() < limit,
-            "guest still running after {limit:?}:\n{}",
-            tail(&out)
-        );
+    let stop = match d.stop() {
+        Some(s) => s,
+        None => panic!("{} (status {code}):\n{tail}", log.messages.join("; ")),
     };
     assert!(
-        done,
-        "the guest stopped ({stop:?}) before the script finished:\n{}",
-        tail(&out)
+        d.script_done(),
+        "the guest stopped ({stop:?}) before the script finished:\n{tail}"
     );
-    let log = String::from_utf8_lossy(&out.0.borrow()).to_string();
     Outcome {
         stop,
-        log,
-        stats: m.stats(),
+        log: text,
+        stats: d.machine().stats(),
         elapsed: t0.elapsed(),
     }
 }

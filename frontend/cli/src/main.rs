@@ -9,17 +9,7 @@ use args::{Args, Command};
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tab86_machine::script::{Action, Runner};
-use tab86_machine::{Event, Machine, Stop};
-
-/// Exit statuses (documented in the README).
-mod status {
-    pub const BIOS_HALT: i32 = 2;
-    pub const TRIPLE_FAULT: i32 = 3;
-    pub const ERROR: i32 = 4;
-    pub const SCRIPT_FAILED: i32 = 5;
-    pub const TIMEOUT: i32 = 124;
-}
+use tab86_driver::{status, Driver, Host, Options, Step};
 
 fn main() {
     let args = match args::parse(std::env::args().skip(1)) {
@@ -41,29 +31,42 @@ fn main() {
     std::process::exit(code);
 }
 
-struct WallClock(Instant);
-impl tab86_machine::HostClock for WallClock {
-    fn now_ns(&self) -> u64 {
-        self.0.elapsed().as_nanos() as u64
-    }
+/// The terminal side of the shared driver: console bytes to standard output (and
+/// the `--serial-log` file), messages to standard error.
+struct Terminal {
+    started: Instant,
+    stdout: std::io::Stdout,
+    serial_log: Option<std::fs::File>,
+    disk_stores: Vec<std::sync::Arc<dyn tab86_storage::Store>>,
+    /// Raw mode is on: line ends need a carriage return.
+    raw: bool,
 }
 
-/// Serial output goes to stdout and, when a script runs, to the script's buffer.
-struct SerialSink {
-    tx: mpsc::Sender<Vec<u8>>,
-}
-impl Write for SerialSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _ = self.tx.send(buf.to_vec());
-        Ok(buf.len())
+impl Host for Terminal {
+    fn now_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1e3
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    fn console(&mut self, bytes: &[u8]) {
+        let _ = self.stdout.write_all(bytes);
+        let _ = self.stdout.flush();
+        if let Some(f) = self.serial_log.as_mut() {
+            let _ = f.write_all(bytes);
+        }
+    }
+    fn message(&mut self, text: &str) {
+        if self.raw {
+            eprint!("{}\r\n", text.replace('\n', "\r\n"));
+        } else {
+            eprintln!("{text}");
+        }
+    }
+    fn mark(&mut self, _name: &str, report: &str) {
+        self.message(report);
+        disk::print_stats(&self.disk_stores);
     }
 }
 
 fn run(args: Args) -> i32 {
-    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>();
     let mut cfg = match args.machine_config() {
         Ok(c) => c,
         Err(e) => {
@@ -71,7 +74,6 @@ fn run(args: Args) -> i32 {
             return status::ERROR;
         }
     };
-    cfg.serial = Box::new(SerialSink { tx: out_tx });
     disk::init_log();
     let disk_stores = match disk::attach(&args, &mut cfg) {
         Ok(s) => s,
@@ -80,14 +82,42 @@ fn run(args: Args) -> i32 {
             return status::ERROR;
         }
     };
+    let script = match &args.script {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("tab86: cannot read script {path}: {e}");
+                return status::ERROR;
+            }
+        },
+        None => None,
+    };
+    let serial_log = match &args.serial_log {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("tab86: cannot create {p}: {e}");
+                return status::ERROR;
+            }
+        },
+        None => None,
+    };
     let started = Instant::now();
-    let mut m = match Machine::new(cfg, Box::new(WallClock(started))) {
-        Ok(m) => m,
+    let opts = Options {
+        slice: args.slice,
+        timeout_ms: args.timeout.map(|s| s * 1e3),
+        script,
+        bios: args.bios.is_some(),
+        profile: args.profile.is_some(),
+    };
+    let mut d = match Driver::new(cfg, opts, move || started.elapsed().as_secs_f64() * 1e3) {
+        Ok(d) => d,
         Err(e) => {
             eprintln!("tab86: {e}");
             return status::ERROR;
         }
     };
+    let m = d.machine();
     if !args.no_jit {
         let a = m.cpu.mem.arena().clone();
         match tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone()) {
@@ -108,38 +138,15 @@ fn run(args: Args) -> i32 {
             return status::ERROR;
         }
     }
-    let mut script = match &args.script {
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read script {path}: {e}"))
-            .and_then(|t| tab86_machine::script::parse(&t).map_err(|e| e.to_string()))
-        {
-            Ok(steps) => Some(Runner::new(steps)),
-            Err(e) => {
-                eprintln!("tab86: {e}");
-                return status::ERROR;
-            }
-        },
-        None => None,
-    };
-    let mut serial_log = match &args.serial_log {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("tab86: cannot create {p}: {e}");
-                return status::ERROR;
-            }
-        },
-        None => None,
-    };
 
-    let raw = if args.script.is_none() {
-        Some(term::RawMode::enter())
-    } else {
+    let raw = if d.scripted() {
         None
+    } else {
+        Some(term::RawMode::enter())
     };
     let tty = raw.as_ref().is_some_and(|r| r.is_tty());
     let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>();
-    if args.script.is_none() {
+    if !d.scripted() {
         std::thread::spawn(move || {
             let mut buf = [0u8; 256];
             let stdin = std::io::stdin();
@@ -158,18 +165,15 @@ fn run(args: Args) -> i32 {
     } else {
         drop(in_tx);
     }
-
-    let mut profile = args
-        .profile
-        .as_ref()
-        .map(|_| std::collections::HashMap::<u32, u64>::new());
-    let mut stdout = std::io::stdout();
-    let mut pending_in: Vec<u8> = Vec::new();
+    let mut host = Terminal {
+        started,
+        stdout: std::io::stdout(),
+        serial_log,
+        disk_stores,
+        raw: tty,
+    };
     let mut ctrl_a = false;
-    let deadline = args.timeout.map(|s| started + Duration::from_secs_f64(s));
-    // Host time spent waiting for the guest's next timer event (CPU halted).
-    let mut idle = Duration::ZERO;
-    let mut result: i32 = loop {
+    let mut result = loop {
         // Console input (with the Ctrl-A escapes on a terminal).
         while let Ok(bytes) = in_rx.try_recv() {
             for b in bytes {
@@ -185,115 +189,36 @@ fn run(args: Args) -> i32 {
                             eprint!("\r\nCtrl-A X  quit\r\nCtrl-A H  this help\r\nCtrl-A A  send Ctrl-A\r\n");
                             continue;
                         }
-                        b'a' | b'A' | 1 => pending_in.push(1),
+                        b'a' | b'A' | 1 => d.input(&[1]),
                         _ => {}
                     }
                 } else if tty && b == 1 {
                     ctrl_a = true;
                 } else {
-                    pending_in.push(b);
+                    d.input(&[b]);
                 }
             }
         }
-        if !pending_in.is_empty() {
-            let n = m.serial_room().min(pending_in.len());
-            if n > 0 {
-                m.serial_input(&pending_in[..n]);
-                pending_in.drain(..n);
-            }
-        }
-        let before = m.stats().instructions;
-        let ev = m.run(args.slice);
-        if let Some(p) = profile.as_mut() {
-            let (base, eip) = m.linear_eip();
-            *p.entry(base.wrapping_add(eip)).or_insert(0) += m.stats().instructions - before;
-        }
-        // Console output.
-        while let Ok(bytes) = out_rx.try_recv() {
-            let _ = stdout.write_all(&bytes);
-            if let Some(f) = serial_log.as_mut() {
-                let _ = f.write_all(&bytes);
-            }
-            if let Some(s) = script.as_mut() {
-                s.feed(&bytes);
-            }
-        }
-        let _ = stdout.flush();
-        if let Some(s) = script.as_mut() {
-            loop {
-                match s.poll(started.elapsed().as_millis() as u64) {
-                    Action::Continue => break,
-                    Action::Send(b) => pending_in.extend_from_slice(&b),
-                    Action::Mark(name) => {
-                        let st = m.stats();
-                        eprintln!(
-                            "\ntab86: mark {name}: {:.3} s ({:.3} s idle), {} instructions, virtual time {:.3} s",
-                            started.elapsed().as_secs_f64(),
-                            idle.as_secs_f64(),
-                            st.instructions,
-                            st.virtual_ns as f64 / 1e9
-                        );
-                        disk::print_stats(&disk_stores);
-                    }
-                    Action::Done => {
-                        script = None;
-                        break;
-                    }
-                    Action::Failed(msg) => {
-                        eprintln!("\ntab86: {msg}");
-                        return status::SCRIPT_FAILED;
-                    }
-                }
-            }
-        }
-        if let Some(d) = deadline {
-            if Instant::now() >= d {
-                eprintln!(
-                    "\ntab86: --timeout of {} s expired",
-                    args.timeout.unwrap_or(0.0)
-                );
-                break status::TIMEOUT;
-            }
-        }
-        match ev {
-            Event::Ran => {}
-            Event::Idle { wait_ns } => {
-                // Real-time mode: nothing to do until the next timer event or input.
-                let wait = Duration::from_nanos(wait_ns.min(10_000_000));
+        match d.step(&mut host) {
+            Step::Continue => {}
+            Step::Idle { wait_ms } => {
+                // Nothing to do until the next timer event or input.
+                let wait = Duration::from_secs_f64(wait_ms.max(0.0) / 1e3);
                 let t = Instant::now();
                 match in_rx.recv_timeout(wait) {
-                    Ok(bytes) => pending_in.extend_from_slice(&bytes),
+                    Ok(bytes) => d.input(&bytes),
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     // No console input (a script drives it, or stdin ended): sleep
                     // instead of spinning.
                     Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(wait),
                 }
-                idle += t.elapsed();
+                d.idled(t.elapsed().as_secs_f64() * 1e3);
             }
-            Event::Stopped(stop) => {
-                drop(raw);
-                break match stop {
-                    Stop::DebugExit(code) => code as i32,
-                    Stop::Poweroff => 0,
-                    Stop::HaltedNoWake => {
-                        let (cs, eip) = m.cs_eip();
-                        eprintln!("tab86: CPU halted with interrupts disabled at {cs:04x}:{eip:08x}; nothing can wake it");
-                        if args.bios.is_some() {
-                            status::BIOS_HALT
-                        } else {
-                            0
-                        }
-                    }
-                    Stop::TripleFault { cs, eip } => {
-                        eprintln!(
-                            "tab86: triple fault at {cs:04x}:{eip:08x}; the machine shut down"
-                        );
-                        status::TRIPLE_FAULT
-                    }
-                };
-            }
+            Step::Exit(code) => break code,
         }
     };
+    drop(raw);
+    let m = d.machine();
     if let Some(path) = &args.dump_ram {
         if let Err(e) = std::fs::write(path, m.cpu.mem.ram()) {
             // The user asked for the dump: its loss is an error, not the guest's status.
@@ -301,40 +226,14 @@ fn run(args: Args) -> i32 {
             result = status::ERROR;
         }
     }
-    if let (Some(path), Some(p)) = (&args.profile, profile) {
-        if let Err(e) = write_profile(path, p) {
+    if let Some(path) = &args.profile {
+        if let Err(e) = write_profile(path, d.profile()) {
             eprintln!("tab86: cannot write {path}: {e}");
         }
     }
     if args.stats {
-        let s = m.stats();
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "tab86: stats: {} instructions in {:.3} s = {:.1} MIPS; {} cached blocks; virtual time {:.3} s; {} slices ({} halted)",
-            s.instructions,
-            secs,
-            s.instructions as f64 / secs / 1e6,
-            s.blocks,
-            s.virtual_ns as f64 / 1e9,
-            s.slices,
-            s.halts
-        );
-        if let Some(j) = m.cpu.jit_stats() {
-            eprintln!(
-                "tab86: jit: {} modules ({} KiB wasm, {:.3} s on the CPU's thread, {:.3} s compiling in the background, {} discarded), {} calls, {} instructions ({:.1}%), {} invalidated, {} trapped",
-                j.modules,
-                j.wasm_bytes / 1024,
-                j.compile_ns as f64 / 1e9,
-                j.background_ns as f64 / 1e9,
-                j.discarded,
-                j.calls,
-                j.instructions,
-                100.0 * j.instructions as f64 / s.instructions.max(1) as f64,
-                j.invalidations,
-                j.traps
-            );
-        }
-        disk::print_stats(&disk_stores);
+        eprintln!("{}", d.stats_report(started.elapsed().as_secs_f64()));
+        disk::print_stats(&host.disk_stores);
     }
     result
 }
@@ -347,8 +246,8 @@ fn host_ns() -> u64 {
 }
 
 /// Writes the `--profile` samples, most instructions first.
-fn write_profile(path: &str, p: std::collections::HashMap<u32, u64>) -> std::io::Result<()> {
-    let mut v: Vec<(u32, u64)> = p.into_iter().collect();
+fn write_profile(path: &str, p: &std::collections::HashMap<u32, u64>) -> std::io::Result<()> {
+    let mut v: Vec<(u32, u64)> = p.iter().map(|(&a, &n)| (a, n)).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut out = String::new();
     for (addr, n) in v {
