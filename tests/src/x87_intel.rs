@@ -275,7 +275,8 @@ impl Rig {
         cpu.state.halted = false;
         let exit = cpu.run(&mut NullBus, 64);
         let at = cpu.state.eip.wrapping_sub(1);
-        if !matches!(exit, Exit::Halted | Exit::HaltedNoWake) || !(start..start + CODE_STRIDE).contains(&at)
+        if !matches!(exit, Exit::Halted | Exit::HaltedNoWake)
+            || !(start..start + CODE_STRIDE).contains(&at)
         {
             return Err(format!("did not reach the final HLT: {exit:?} at {at:#x}"));
         }

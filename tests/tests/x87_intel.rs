@@ -91,7 +91,11 @@ fn describe(v: &Vector, g: &Got) -> String {
         Extra::None => String::new(),
         Extra::Eflags(f) => format!(" eflags={f:03x}"),
         Extra::Mem { len, bytes } => {
-            let s: String = bytes[..*len].iter().rev().map(|b| format!("{b:02x}")).collect();
+            let s: String = bytes[..*len]
+                .iter()
+                .rev()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             format!(" m={s}")
         }
         Extra::NotWritten => " m=(not written)".to_string(),
@@ -194,5 +198,10 @@ fn x87_intel_vectors() {
         }
     }
     eprintln!("x87-intel: {pass} passed, {fail} failed");
-    assert_eq!(fail, 0, "{fail} of {} x87 Intel vectors differ", pass + fail);
+    assert_eq!(
+        fail,
+        0,
+        "{fail} of {} x87 Intel vectors differ",
+        pass + fail
+    );
 }

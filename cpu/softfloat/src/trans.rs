@@ -32,8 +32,8 @@
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg64, round_trans,
-    suppressed, Operand,
+    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_trans, suppressed,
+    Operand,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 use crate::xf::Xf;
@@ -277,7 +277,8 @@ fn expm1(y: Xf) -> Xf {
 }
 
 /// `F2XM1`: 2^ST(0) − 1. The SDM defines it for −1 <= x <= +1; outside that
-/// range this model still returns 2^x − 1 (rounded). −∞ gives −1, +∞ gives +∞.
+/// range Intel returns the operand unchanged with #P (C1 = 0), and so does
+/// this model. −∞ gives −1, +∞ gives +∞.
 pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
     match operand(a) {
         Operand::Unsupported => invalid(ctl, Exceptions::NONE),
@@ -300,12 +301,17 @@ pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
                 let e = if u.sign { BIAS - 1 } else { BIAS };
                 return round_trans(u.sign, e, 1 << 127, ctl, ex);
             }
-            if u.exp >= BIAS + 16 {
-                // Far outside the architectural range: saturate.
-                if u.sign {
-                    return to_reg(Xf::ONE.neg().add(Xf::ONE.scale(-200)), ctl, ex);
-                }
-                return round_reg64(false, BIAS + 70000, 1 << 127, ctl, ex);
+            if u.exp >= BIAS {
+                // |x| > 1, outside the documented domain: Intel returns the
+                // operand unchanged and reports #P.
+                return (
+                    a,
+                    Flags {
+                        ex: ex | Exceptions::PE,
+                        c1: false,
+                        suppressed: false,
+                    },
+                );
             }
             to_reg(expm1(x.mul(LN2)), ctl, ex)
         }
@@ -458,7 +464,9 @@ pub fn fyl2x(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
 
 /// `FYL2XP1`: ST(1) × log2(ST(0) + 1), with `x` = ST(0) and `y` = ST(1).
 /// The SDM defines it for |x| < 1 − √2/2; this model computes log2(1 + x)
-/// accurately for any x > −1 (x <= −1 raises #IA).
+/// accurately for any x > −1. For finite x <= −1 it does what Intel does:
+/// no #IA, the result is x itself (#P) for a finite non-zero y, and the
+/// signed zero or infinity x × y for y = ±0 or ±∞.
 pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
     if let Some(r) = nan_prologue(x, y, ctl) {
         return r;
@@ -475,12 +483,25 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
         Operand::Finite(u, _) => {
             let xv = Xf::from_unpacked(u);
             if u.sign && !xv.mag_lt(Xf::ONE) {
-                if xv.sig == Xf::ONE.sig && xv.exp == 0 {
-                    ex |= Exceptions::ZE;
-                    Log::NegInf
-                } else {
-                    return invalid(ctl, Exceptions::NONE);
+                // x <= −1, outside the domain (1 + x <= 0): Intel neither
+                // raises #IA nor #Z but returns x for a finite non-zero y
+                // (with #P), and x × y for y = ±0 or ±∞ (exact).
+                if pre_unmasked(ex, ctl) {
+                    return suppressed(ex);
                 }
+                return match oy {
+                    Operand::Finite(_, _) => (
+                        x,
+                        Flags {
+                            ex: ex | Exceptions::PE,
+                            c1: false,
+                            suppressed: false,
+                        },
+                    ),
+                    Operand::Zero(s) => exact(F80::ZERO.with_sign(s ^ u.sign), ctl, ex),
+                    Operand::Inf(s) => exact(F80::INFINITY.with_sign(s ^ u.sign), ctl, ex),
+                    _ => invalid(ctl, ex),
+                };
             } else {
                 if pre_unmasked(ex, ctl) {
                     return suppressed(ex);
