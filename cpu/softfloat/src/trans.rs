@@ -33,7 +33,7 @@
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
     exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_trans, suppressed,
-    Operand,
+    Operand, Unpacked,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 use crate::xf::Xf;
@@ -126,8 +126,28 @@ fn reduce(exp: i32, sig: u64) -> (Xf, u32) {
 enum TrigIn {
     Done(F80, Flags, bool),
     Zero(Exceptions),
+    /// |x| < 2^−68: sin x = tan x = x and cos x = 1 (see [`TINY_TRIG_EXP`]).
+    Tiny(Unpacked, Exceptions),
     Go(Xf, u32, bool, Exceptions),
 }
+
+/// Largest biased exponent for which Intel's FSIN/FCOS/FSINCOS/FPTAN take
+/// the small-argument path: below 2^−68 the operand itself is the sine and
+/// tangent and 1 the cosine, whatever the rounding mode, reported as
+/// inexact (#P, and #U for a denormal operand) with C1 = 0.
+const TINY_TRIG_EXP: i32 = BIAS - 69;
+
+/// The exact value `x` (or 1) delivered as a transcendental result: #P
+/// forced, #U for a tiny value (rebiased if #U is unmasked), C1 = 0.
+fn exact_trans(u: Unpacked, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+    round_trans(u.sign, u.exp, (u.sig as u128) << 64, ctl, ex)
+}
+
+const UNPACKED_ONE: Unpacked = Unpacked {
+    sign: false,
+    exp: BIAS,
+    sig: 1 << 63,
+};
 
 fn trig_in(a: F80, ctl: Control) -> TrigIn {
     match operand(a) {
@@ -158,6 +178,9 @@ fn trig_in(a: F80, ctl: Control) -> TrigIn {
                 let (v, f) = suppressed(ex);
                 return TrigIn::Done(v, f, false);
             }
+            if u.exp <= TINY_TRIG_EXP {
+                return TrigIn::Tiny(u, ex);
+            }
             let (r, q) = reduce(u.exp, u.sig);
             TrigIn::Go(r, q, u.sign, ex)
         }
@@ -185,6 +208,10 @@ pub fn fsin(a: F80, ctl: Control) -> (F80, Flags, bool) {
             let (v, f) = exact(a, ctl, ex);
             (v, f, false)
         }
+        TrigIn::Tiny(u, ex) => {
+            let (v, f) = exact_trans(u, ctl, ex);
+            (v, f, false)
+        }
         TrigIn::Go(r, q, neg, ex) => {
             let (s, _) = sin_cos_quadrant(r, q, neg);
             let (v, f) = to_reg(s, ctl, ex);
@@ -199,6 +226,10 @@ pub fn fcos(a: F80, ctl: Control) -> (F80, Flags, bool) {
         TrigIn::Done(v, f, c2) => (v, f, c2),
         TrigIn::Zero(ex) => {
             let (v, f) = exact(F80::ONE, ctl, ex);
+            (v, f, false)
+        }
+        TrigIn::Tiny(_, ex) => {
+            let (v, f) = exact_trans(UNPACKED_ONE, ctl, ex);
             (v, f, false)
         }
         TrigIn::Go(r, q, neg, ex) => {
@@ -218,17 +249,27 @@ pub fn fsincos(a: F80, ctl: Control) -> (F80, F80, Flags, bool) {
             let (v, f) = exact(a, ctl, ex);
             (v, F80::ONE, f, false)
         }
+        TrigIn::Tiny(u, ex) => {
+            let (vs, fs) = exact_trans(u, ctl, ex);
+            let (vc, fc) = exact_trans(UNPACKED_ONE, ctl, ex);
+            (vs, vc, sincos_flags(fs, fc), false)
+        }
         TrigIn::Go(r, q, neg, ex) => {
             let (s, c) = sin_cos_quadrant(r, q, neg);
             let (vs, fs) = to_reg(s, ctl, ex);
             let (vc, fc) = to_reg(c, ctl, ex);
-            let f = Flags {
-                ex: fs.ex | fc.ex,
-                c1: fs.c1,
-                suppressed: fs.suppressed || fc.suppressed,
-            };
-            (vs, vc, f, false)
+            (vs, vc, sincos_flags(fs, fc), false)
         }
+    }
+}
+
+/// FSINCOS reports the exceptions of both results and, as Intel does, the
+/// C1 of the cosine (the value left in ST(0), rounded last).
+fn sincos_flags(fs: Flags, fc: Flags) -> Flags {
+    Flags {
+        ex: fs.ex | fc.ex,
+        c1: fc.c1,
+        suppressed: fs.suppressed || fc.suppressed,
     }
 }
 
@@ -238,6 +279,10 @@ pub fn fptan(a: F80, ctl: Control) -> (F80, Flags, bool) {
         TrigIn::Done(v, f, c2) => (v, f, c2),
         TrigIn::Zero(ex) => {
             let (v, f) = exact(a, ctl, ex);
+            (v, f, false)
+        }
+        TrigIn::Tiny(u, ex) => {
+            let (v, f) = exact_trans(u, ctl, ex);
             (v, f, false)
         }
         TrigIn::Go(r, q, neg, ex) => {
