@@ -273,6 +273,13 @@ fn sincos_flags(fs: Flags, fc: Flags) -> Flags {
     }
 }
 
+/// Below 2^−33 (and above the 2^−68 of [`TINY_TRIG_EXP`]) Intel's FPTAN
+/// does not add the x³/3 term: its tangent behaves as a value a hair below
+/// |x| in magnitude, so round-to-nearest and rounding away from zero give x
+/// with C1 = 1, rounding toward zero gives the next value toward zero.
+/// (An unbiased exponent of the internal [`Xf`] format.)
+const SMALL_TAN_EXP: i32 = -33;
+
 /// `FPTAN`: tangent of ST(0); the CPU then pushes +1.0 (unless C2 = 1).
 pub fn fptan(a: F80, ctl: Control) -> (F80, Flags, bool) {
     match trig_in(a, ctl) {
@@ -283,6 +290,13 @@ pub fn fptan(a: F80, ctl: Control) -> (F80, Flags, bool) {
         }
         TrigIn::Tiny(u, ex) => {
             let (v, f) = exact_trans(u, ctl, ex);
+            (v, f, false)
+        }
+        TrigIn::Go(r, q, neg, ex) if r.exp < SMALL_TAN_EXP => {
+            // Intel's small-argument tangent: just below x in magnitude.
+            let x = Xf::new(neg ^ r.neg, r.exp, r.sig - 1);
+            let (v, f) = to_reg(x, ctl, ex);
+            let _ = q;
             (v, f, false)
         }
         TrigIn::Go(r, q, neg, ex) => {
