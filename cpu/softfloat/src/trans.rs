@@ -462,9 +462,14 @@ fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, F
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
-            // A 64-bit significand times an integer below 2^15: exact.
+            // A 64-bit significand times an integer below 2^15: exact. For
+            // x = 2^k with k < 0 Intel's logarithm is a hair below |k| in
+            // magnitude (round to nearest gives the exact product with C1 = 1,
+            // rounding toward zero the next value toward zero); for k > 0 the
+            // product is delivered exactly (#P, C1 = 0).
             let p = v.mul(Xf::from_unpacked(y));
-            round_trans(p.neg, p.exp + BIAS, p.sig, ctl, ex)
+            let sig = if v.neg { p.sig - 1 } else { p.sig };
+            round_trans(p.neg, p.exp + BIAS, sig, ctl, ex)
         }
         (Log::Zero(s), Operand::Zero(_)) | (Log::Zero(s), Operand::Finite(_, _)) => {
             exact(F80::ZERO.with_sign(s ^ b.sign()), ctl, ex)
@@ -615,6 +620,11 @@ fn atan01(t: Xf) -> Xf {
     }
 }
 
+/// For x > 0 and |y/x| < 2^−40 Intel's FPATAN returns the quotient y/x
+/// itself (correctly rounded) instead of y/x − (y/x)³/3. (An unbiased
+/// exponent of the internal [`Xf`] format: q < 2^`SMALL_ATAN_EXP`.)
+const SMALL_ATAN_EXP: i32 = -40;
+
 /// `FPATAN`: arctan(ST(1)/ST(0)) with the quadrant taken from the signs of
 /// both operands (`y` = ST(1), `x` = ST(0)), result in [−π, +π]. The signed
 /// zero/∞ cases follow the SDM's FPATAN table; none of them is invalid.
@@ -654,6 +664,14 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
         (Operand::Finite(a, _), Operand::Finite(b, _)) => {
             let ay = Xf::from_unpacked(a).abs();
             let ax = Xf::from_unpacked(b).abs();
+            if !xneg && ay.mag_lt(ax) {
+                let q = ay.div(ax);
+                if q.exp < SMALL_ATAN_EXP {
+                    // Intel's small-quotient path: arctan(y/x) = y/x, rounded
+                    // once (C1 as for a division), #P.
+                    return round_trans(ys, q.exp + BIAS, q.sig, ctl, ex);
+                }
+            }
             let mut v = if ay.mag_lt(ax) {
                 atan01(ay.div(ax))
             } else if ax.mag_lt(ay) {
