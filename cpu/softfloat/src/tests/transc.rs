@@ -246,12 +246,18 @@ fn run(n: u64, seed: u64) -> bool {
 
 #[test]
 fn transcendentals_vs_host() {
+    if !super::hw::intel_host("transcendentals_vs_host") {
+        return;
+    }
     assert!(run(100_000, 0x1234_5678_9ABC_DEF1));
 }
 
 #[test]
 #[ignore]
 fn transcendentals_vs_host_long() {
+    if !super::hw::intel_host("transcendentals_vs_host_long") {
+        return;
+    }
     assert!(run(2_000_000, 0x0F1E_2D3C_4B5A_6978));
 }
 
@@ -260,6 +266,9 @@ fn transcendentals_vs_host_long() {
 #[test]
 #[ignore]
 fn dump_transcendental_mismatches() {
+    if !super::hw::intel_host("dump_transcendental_mismatches") {
+        return;
+    }
     use std::io::Write;
     let sp = specials();
     let mut out = std::fs::File::create("/tmp/trans_mismatch.txt").unwrap();
