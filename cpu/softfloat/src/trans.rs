@@ -415,12 +415,13 @@ fn log2_pos(exp: i32, sig: u64) -> Xf {
         // Exact power of two: an integer logarithm.
         return Xf::new(e < 0, 127, e.unsigned_abs() as u128);
     }
-    log2_general(e, sig)
+    log2_general(e, (sig as u128) << 64)
 }
 
-fn log2_general(mut e: i32, sig: u64) -> Xf {
-    let mut m = Xf::new(false, 0, (sig as u128) << 64);
-    if sig > SQRT2_SIG {
+/// log2 of `sig × 2^(e − 127)` (bit 127 of `sig` set, not a power of two).
+fn log2_general(mut e: i32, sig: u128) -> Xf {
+    let mut m = Xf::new(false, 0, sig);
+    if sig > (SQRT2_SIG as u128) << 64 {
         m = m.scale(-1);
         e += 1;
     }
@@ -575,10 +576,15 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                     let s = xv.div(xv.add(Xf::ONE.scale(1)));
                     Log::Val(atanh2(s).mul(LOG2E))
                 } else {
+                    // 1 + x, exact in 128 bits unless x is huge (then the
+                    // sticky bit keeps it from looking like a power of two).
                     let w = xv.add(Xf::ONE);
-                    let top = (w.sig >> 64) as u64;
-                    // 1 + x is exact in 128 bits for |x| >= 1/2 within range.
-                    Log::Val(log2_pos(w.exp + BIAS, top))
+                    if w.sig == 1 << 127 {
+                        // 1 + x = 2^k: the same exact logarithm as FYL2X.
+                        Log::Exact(Xf::new(w.exp < 0, 127, w.exp.unsigned_abs() as u128))
+                    } else {
+                        Log::Val(log2_general(w.exp, w.sig))
+                    }
                 }
             }
         }
