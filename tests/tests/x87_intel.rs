@@ -1,15 +1,22 @@
 //! The x87 against ground truth recorded on an Intel CPU
 //! (`shared/testdata/x87-intel/vectors.txt.gz`, 136,000 single instructions of
-//! 34 kinds; see `tab86_tests::x87_intel`). Status word, tag word, ST(0)/ST(1)
-//! images and the memory/EFLAGS written must be bit-identical. The one
-//! allowance: the RESULT of a transcendental (FSIN, FCOS, FSINCOS, FPTAN,
-//! FPATAN, F2XM1, FYL2X, FYL2XP1) may differ from Intel's by at most
-//! [`TRANS_ULPS`] ulp when everything else (status word with C1, tag word) is
-//! exact; the share of bit-exact results and the largest error are printed
-//! per instruction.
+//! 34 kinds; see `tab86_tests::x87_intel`): status word, full tag word,
+//! ST(0)/ST(1) images and the memory/EFLAGS written must be bit-identical.
+//!
+//! The one allowance is for the results of the transcendentals (FSIN, FCOS,
+//! FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1), which Intel computes with
+//! undocumented internal approximations of about 66 bits: the soft-float
+//! reproduces Intel's special cases, small-argument paths and exception
+//! flags, but not every last-bit rounding. A vector of these kinds passes if
+//! its tag word, memory and status word are identical except for C1 (which
+//! after a transcendental only says in which direction the result was
+//! rounded) and the result differs by at most [`TRANS_ULPS`] ulp. Per
+//! instruction the test prints how many computed results are bit-exact, the
+//! largest error, and how many vectors needed the allowance.
 //!
 //! The file is read from `../../shared/testdata/x87-intel/vectors.txt.gz`
-//! relative to this crate, or from `TAB86_X87_INTEL_VECTORS`.
+//! relative to this crate, or from `TAB86_X87_INTEL_VECTORS`; with
+//! `TAB86_X87_INTEL_DUMP=<file>` every non-identical vector is written there.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,21 +57,41 @@ fn ulps(a: &[u8; 10], b: &[u8; 10]) -> Option<u128> {
     Some((key(a)? - key(b)?).unsigned_abs())
 }
 
+/// Status word bit C1: after a transcendental, "the result was rounded up".
+const C1: u16 = 1 << 9;
+
 #[derive(Default)]
 struct KindStats {
     pass: u64,
     fail: u64,
     shown: Vec<String>,
-    /// Transcendentals: results compared, bit-exact, accepted within the bound.
+    /// Transcendentals: vectors with a computed result (#P, no #I, C2 = 0)
+    /// whose status word matches apart from C1 (compared for accuracy).
     results: u64,
+    /// ... whose result images are bit-identical,
     exact: u64,
-    near: u64,
+    /// ... and the largest result error among them, in ulps.
     max_ulps: u128,
+    /// Accepted vectors whose result differs (within the bound).
+    near: u64,
+    /// Accepted vectors whose C1 differs (with the result rounded the other
+    /// way by Intel, whether or not the rounded values are equal).
+    c1_only: u64,
 }
 
-/// How a vector compares: `None` = identical; otherwise whether the only
-/// difference is a result within `TRANS_ULPS` (with its distance).
-fn diff(v: &Vector, g: &Got) -> Option<(bool, u128)> {
+/// How a vector compares.
+enum Verdict {
+    /// Bit-identical.
+    Same,
+    /// A transcendental whose result is within [`TRANS_ULPS`] and whose
+    /// status word differs at most in C1 (the result's rounding direction):
+    /// `(ulps, C1 differs)`.
+    Near(u128, bool),
+    /// Anything else.
+    Differs,
+}
+
+fn diff(v: &Vector, g: &Got) -> Verdict {
     // A store the emulator suppressed: the recorded bytes are the recording
     // program's stale buffer, so only an unmasked exception (ES) must show.
     let extra_ok = match (g.extra, v.extra) {
@@ -72,17 +99,15 @@ fn diff(v: &Vector, g: &Got) -> Option<(bool, u128)> {
         (a, b) => a == b,
     };
     if g.sw == v.sw && g.tw == v.tw && g.st0 == v.st0 && g.st1 == v.st1 && extra_ok {
-        return None;
+        return Verdict::Same;
     }
     let trans = xi::TRANSCENDENTAL.contains(&xi::kind_name(v.kind));
-    if !trans || g.sw != v.sw || g.tw != v.tw || !extra_ok {
-        return Some((false, u128::MAX));
+    if !trans || (g.sw ^ v.sw) & !C1 != 0 || g.tw != v.tw || !extra_ok {
+        return Verdict::Differs;
     }
-    let d0 = ulps(&g.st0, &v.st0);
-    let d1 = ulps(&g.st1, &v.st1);
-    match (d0, d1) {
-        (Some(a), Some(b)) => Some((a.max(b) <= TRANS_ULPS, a.max(b))),
-        _ => Some((false, u128::MAX)),
+    match (ulps(&g.st0, &v.st0), ulps(&g.st1, &v.st1)) {
+        (Some(a), Some(b)) if a.max(b) <= TRANS_ULPS => Verdict::Near(a.max(b), g.sw != v.sw),
+        _ => Verdict::Differs,
     }
 }
 
@@ -139,30 +164,29 @@ fn x87_intel_vectors() {
                 continue;
             }
         };
-        let trans = xi::TRANSCENDENTAL.contains(&xi::kind_name(v.kind));
         let d = diff(v, &g);
-        if let (Some(f), Some(_)) = (dump.as_mut(), d) {
+        if let (Some(f), false) = (dump.as_mut(), matches!(d, Verdict::Same)) {
             use std::io::Write;
             let _ = writeln!(f, "{}", describe(v, &g).trim_start());
         }
-        if trans && g.sw == v.sw && g.tw == v.tw {
-            s.results += 1;
-            match d {
-                None => s.exact += 1,
-                Some((_, u)) => {
-                    if u != u128::MAX {
-                        s.max_ulps = s.max_ulps.max(u);
-                    }
-                }
+        let trans = xi::TRANSCENDENTAL.contains(&xi::kind_name(v.kind));
+        // Computed results: Intel reported #P, and neither #I nor C2.
+        let computed = v.sw & 0x20 != 0 && v.sw & 0x401 == 0;
+        if trans && computed && (g.sw ^ v.sw) & !C1 == 0 && g.tw == v.tw {
+            if let (Some(a), Some(b)) = (ulps(&g.st0, &v.st0), ulps(&g.st1, &v.st1)) {
+                s.results += 1;
+                s.exact += (a.max(b) == 0) as u64;
+                s.max_ulps = s.max_ulps.max(a.max(b));
             }
         }
         match d {
-            None => s.pass += 1,
-            Some((true, _)) => {
+            Verdict::Same => s.pass += 1,
+            Verdict::Near(u, c1) => {
                 s.pass += 1;
-                s.near += 1;
+                s.near += (u != 0) as u64;
+                s.c1_only += c1 as u64;
             }
-            Some((false, _)) => {
+            Verdict::Differs => {
                 s.fail += 1;
                 if s.shown.len() < 4 {
                     s.shown.push(describe(v, &g));
@@ -178,18 +202,14 @@ fn x87_intel_vectors() {
         let mut line = format!("  {name:8} {:5} passed, {:5} failed", s.pass, s.fail);
         if xi::TRANSCENDENTAL.contains(&name) {
             line += &format!(
-                "; results with exact SW/TW: {}, bit-exact {} ({:.2}%), within {TRANS_ULPS} ulp {}, max error {} ulp",
+                "; results: {} compared, {} bit-exact ({:.2}%), max error {} ulp; \
+                 accepted: {} within {TRANS_ULPS} ulp, {} with only C1 different",
                 s.results,
                 s.exact,
                 100.0 * s.exact as f64 / s.results.max(1) as f64,
+                s.max_ulps,
                 s.near,
-                if s.max_ulps == 0 && s.exact == s.results {
-                    "0".to_string()
-                } else if s.max_ulps > 1 << 64 {
-                    "huge".to_string()
-                } else {
-                    s.max_ulps.to_string()
-                }
+                s.c1_only,
             );
         }
         eprintln!("{line}");
