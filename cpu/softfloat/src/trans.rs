@@ -292,11 +292,11 @@ pub fn fptan(a: F80, ctl: Control) -> (F80, Flags, bool) {
             let (v, f) = exact_trans(u, ctl, ex);
             (v, f, false)
         }
-        TrigIn::Go(r, q, neg, ex) if r.exp < SMALL_TAN_EXP => {
-            // Intel's small-argument tangent: just below x in magnitude.
+        TrigIn::Go(r, q, neg, ex) if q & 1 == 0 && r.exp < SMALL_TAN_EXP => {
+            // Intel's small-argument tangent: just below |r| in magnitude
+            // (tan has period π, so an even quadrant means tan x = tan r).
             let x = Xf::new(neg ^ r.neg, r.exp, r.sig - 1);
             let (v, f) = to_reg(x, ctl, ex);
-            let _ = q;
             (v, f, false)
         }
         TrigIn::Go(r, q, neg, ex) => {
