@@ -72,6 +72,8 @@ mod xf;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod intel_rules;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests;
 
