@@ -12,8 +12,8 @@ use core::arch::asm;
 
 /// The host's CPUID vendor string (leaf 0: EBX, EDX, ECX).
 pub fn host_vendor() -> String {
-    // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
-    let r = unsafe { core::arch::x86_64::__cpuid(0) };
+    // CPUID leaf 0 exists on every x86-64 CPU (safe since Rust 1.87).
+    let r = core::arch::x86_64::__cpuid(0);
     let mut v = Vec::with_capacity(12);
     for w in [r.ebx, r.edx, r.ecx] {
         v.extend_from_slice(&w.to_le_bytes());
