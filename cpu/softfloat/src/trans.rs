@@ -372,7 +372,7 @@ pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
                     },
                 );
             }
-            to_reg(expm1(x.mul(LN2)), ctl, ex)
+            to_reg(expm1(x.mul(LN2.to_intel())), ctl, ex)
         }
     }
 }
@@ -574,7 +574,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                 if u.exp < BIAS - 1 {
                     // |x| < 1/2: ln(1+x) = 2·atanh(x / (2 + x)), no cancellation.
                     let s = xv.div(xv.add(Xf::ONE.scale(1)));
-                    Log::Val(atanh2(s).mul(LOG2E))
+                    Log::Val(atanh2(s).mul(LOG2E.to_intel()))
                 } else {
                     // 1 + x, exact in 128 bits unless x is huge (then the
                     // sticky bit keeps it from looking like a power of two).
@@ -620,7 +620,7 @@ fn atan01(t: Xf) -> Xf {
     let lim = Xf::ONE.scale(1).sub(SQRT3);
     if lim.mag_lt(t) {
         let u = SQRT3.mul(t).sub(Xf::ONE).div(SQRT3.add(t));
-        PI_6.add(atan_series(u))
+        PI_6.to_intel().add(atan_series(u))
     } else {
         atan_series(t)
     }
@@ -649,20 +649,22 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
     let ys = y.sign();
     let xneg = x.sign();
     let signed = |v: Xf| if ys { v.neg() } else { v };
-    let three_pi_4 = PI_2.add(PI_4);
+    let three_pi_4 = PI_2.to_intel().add(PI_4);
     let r = match (oy, ox) {
         (Operand::Zero(_), _) => {
             if xneg {
-                signed(PI)
+                signed(PI.to_intel())
             } else {
                 return exact(F80::ZERO.with_sign(ys), ctl, ex);
             }
         }
-        (Operand::Inf(_), Operand::Inf(_)) => signed(if xneg { three_pi_4 } else { PI_4 }),
-        (Operand::Inf(_), _) | (Operand::Finite(_, _), Operand::Zero(_)) => signed(PI_2),
+        (Operand::Inf(_), Operand::Inf(_)) => {
+            signed(if xneg { three_pi_4 } else { PI_4.to_intel() })
+        }
+        (Operand::Inf(_), _) | (Operand::Finite(_, _), Operand::Zero(_)) => signed(PI_2.to_intel()),
         (Operand::Finite(_, _), Operand::Inf(_)) => {
             if xneg {
-                signed(PI)
+                signed(PI.to_intel())
             } else {
                 return exact(F80::ZERO.with_sign(ys), ctl, ex);
             }
@@ -681,12 +683,12 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
             let mut v = if ay.mag_lt(ax) {
                 atan01(ay.div(ax))
             } else if ax.mag_lt(ay) {
-                PI_2.sub(atan01(ax.div(ay)))
+                PI_2.to_intel().sub(atan01(ax.div(ay)))
             } else {
-                PI_4
+                PI_4.to_intel()
             };
             if xneg {
-                v = PI.sub(v);
+                v = PI.to_intel().sub(v);
             }
             signed(v)
         }
