@@ -479,7 +479,7 @@ fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, F
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
-            to_reg(v.mul(Xf::from_unpacked(y)), ctl, ex)
+            to_reg(v.to_intel().mul(Xf::from_unpacked(y)), ctl, ex)
         }
         _ => invalid(ctl, ex),
     }
@@ -681,9 +681,9 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
                 }
             }
             let mut v = if ay.mag_lt(ax) {
-                atan01(ay.div(ax))
+                atan01(ay.div(ax).to_intel())
             } else if ax.mag_lt(ay) {
-                PI_2.to_intel().sub(atan01(ax.div(ay)))
+                PI_2.to_intel().sub(atan01(ax.div(ay).to_intel()))
             } else {
                 PI_4.to_intel()
             };
