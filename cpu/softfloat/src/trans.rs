@@ -8,27 +8,43 @@
 //! π/2 using the 66-bit approximation of π the Intel x87 uses (SDM vol. 1,
 //! 8.3.10), so that results for large arguments reproduce the hardware's.
 //!
-//! ## Measured accuracy (host x87 = AMD EPYC, round to nearest, ~90 000
-//! random finite in-domain operands per instruction)
+//! ## Intel's behaviour beyond the SDM
+//!
+//! tab86 reports a GenuineIntel P6, so where the hardware's choices are not
+//! architectural this module follows what an Intel x87 does (measured on an
+//! Intel Xeon, family 6 model 167, against recorded vectors and its own x87):
+//!
+//! - FSIN/FCOS/FSINCOS/FPTAN below 2^−68 return x (or 1) with #P and C1 = 0
+//!   ([`TINY_TRIG_EXP`]); FPTAN below 2^−33 rounds a value just under |x|;
+//!   FSINCOS reports the C1 of the cosine.
+//! - F2XM1 with |x| > 1 returns x; FYL2XP1 with x <= −1 returns x (or x × y).
+//! - FPATAN with x > 0 and |y/x| < 2^−40 returns the rounded quotient.
+//! - log2(2^k) for k < 0 is a hair below |k| in magnitude.
+//! - Intel's internal format holds 68 significand bits: its constants (π of
+//!   the argument reduction, ln 2, log2 e, π/2...) and some intermediate
+//!   values (the logarithm FYL2X/FYL2XP1 multiply by, FPATAN's quotient) are
+//!   truncated to 68 bits ([`Xf::to_intel`]); doing the same here reproduces
+//!   Intel's last-bit choices noticeably more often.
+//!
+//! ## Measured accuracy against Intel (round to nearest, ~90 000 random
+//! finite operands per instruction, `dump_transcendental_mismatches`)
 //!
 //! | instruction | bit-identical | otherwise |
 //! |-------------|---------------|-----------|
-//! | FSIN        | 99.16 %       | 1 ulp     |
-//! | FCOS        | 99.48 %       | 1 ulp     |
-//! | FPTAN       | 97.47 %       | 1 ulp     |
-//! | F2XM1       | 97.64 %       | 1 ulp     |
-//! | FYL2X       | 98.23 %       | 1 ulp     |
-//! | FYL2XP1     | 97.55 %       | 1 ulp     |
-//! | FPATAN      | 98.25 %       | 1 ulp     |
+//! | FSIN        | 98.01 %       | 1 ulp     |
+//! | FCOS        | 97.70 %       | 1 ulp     |
+//! | FPTAN       | 95.91 %       | 1 ulp     |
+//! | F2XM1       | 94.84 %       | 1 ulp     |
+//! | FYL2X       | 96.72 %       | 1 ulp     |
+//! | FYL2XP1     | 93.35 %       | 1 ulp     |
+//! | FPATAN      | 98.44 %       | 1 ulp     |
 //!
-//! No result differed by more than 1 ulp in ~2 million cases per instruction
-//! over all rounding modes (including arguments up to 2^63, which confirms the
-//! 66-bit π reduction), and the exception flags and C2 always agreed; C1 can
-//! differ where the values differ. A multiprecision check
-//! (`tools/check_trans.py`) shows that in all differing cases except a
-//! handful of FPATAN near-midpoint ones this model is the correctly rounded
-//! result, i.e. the remaining differences are the hardware's own 1-ulp
-//! errors, which are not documented and differ between implementations.
+//! No result differs by more than 1 ulp (all rounding modes, arguments up
+//! to 2^63), and the exception flags and C2 always agree; C1 (the rounding
+//! direction) can differ where Intel's internal approximation lies on the
+//! other side of a representable value. The remaining differences are
+//! Intel's own sub-ulp errors (its internal approximations are not
+//! documented); this model's results there are the correctly rounded ones.
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
@@ -479,6 +495,7 @@ fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, F
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
+            // Intel multiplies by the logarithm held to 68 bits.
             to_reg(v.to_intel().mul(Xf::from_unpacked(y)), ctl, ex)
         }
         _ => invalid(ctl, ex),
@@ -680,6 +697,7 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
                     return round_trans(ys, q.exp + BIAS, q.sig, ctl, ex);
                 }
             }
+            // The quotient is held to 68 bits, as in Intel's internal format.
             let mut v = if ay.mag_lt(ax) {
                 atan01(ay.div(ax).to_intel())
             } else if ax.mag_lt(ay) {
