@@ -388,7 +388,9 @@ pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
                     },
                 );
             }
-            to_reg(expm1(x.mul(LN2.to_intel())), ctl, ex)
+            // Intel: x × ln 2 with both the constant and the product held
+            // to 68 bits.
+            to_reg(expm1(x.mul(LN2.to_intel()).to_intel()), ctl, ex)
         }
     }
 }
