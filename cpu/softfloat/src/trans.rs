@@ -448,6 +448,12 @@ fn log2_general(mut e: i32, sig: u128) -> Xf {
     ei.add(l)
 }
 
+/// Intel's FYL2X and FYL2XP1 multiply y by the logarithm truncated to 67
+/// bits (measured: this reproduces Intel's last bit far more often than the
+/// exact logarithm; for tiny x FYL2XP1 matches trunc67(x / ln 2) 99.5 % of
+/// the time).
+const LOG_BITS: u32 = 67;
+
 /// Multiply a log (given as special class or finite `Xf`) by `y` with the
 /// x87's special-value rules: ∞ × 0 → #IA.
 #[derive(Clone, Copy)]
@@ -497,8 +503,7 @@ fn times_y(l: Log, b: F80, ob: Operand, ctl: Control, ex: Exceptions) -> (F80, F
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
-            // Intel multiplies by the logarithm held to 68 bits.
-            to_reg(v.to_intel().mul(Xf::from_unpacked(y)), ctl, ex)
+            to_reg(v.mul(Xf::from_unpacked(y)), ctl, ex)
         }
         _ => invalid(ctl, ex),
     }
@@ -538,7 +543,7 @@ pub fn fyl2x(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                 if pre_unmasked(ex, ctl) {
                     return suppressed(ex);
                 }
-                Log::Val(log2_pos(u.exp, u.sig))
+                Log::Val(log2_pos(u.exp, u.sig).truncated(LOG_BITS))
             }
         }
         _ => return invalid(ctl, ex),
@@ -593,7 +598,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                 if u.exp < BIAS - 1 {
                     // |x| < 1/2: ln(1+x) = 2·atanh(x / (2 + x)), no cancellation.
                     let s = xv.div(xv.add(Xf::ONE.scale(1)));
-                    Log::Val(atanh2(s).mul(LOG2E.to_intel()))
+                    Log::Val(atanh2(s).mul(LOG2E).truncated(LOG_BITS))
                 } else {
                     // 1 + x, exact in 128 bits unless x is huge (then the
                     // sticky bit keeps it from looking like a power of two).
@@ -602,7 +607,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                         // 1 + x = 2^k: the same exact logarithm as FYL2X.
                         Log::Exact(Xf::new(w.exp < 0, 127, w.exp.unsigned_abs() as u128))
                     } else {
-                        Log::Val(log2_general(w.exp, w.sig))
+                        Log::Val(log2_general(w.exp, w.sig).truncated(LOG_BITS))
                     }
                 }
             }

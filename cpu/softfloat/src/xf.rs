@@ -188,10 +188,15 @@ impl Xf {
     /// The constant as Intel's x87 holds it internally: the significand
     /// truncated to 68 bits (the precision of its 66-bit π, whose two
     /// following bits are zero). Using it reproduces Intel's last-bit choices
-    /// of F2XM1 much more often than the exact constant (measured).
+    /// much more often than the exact constant (measured).
     pub(crate) const fn to_intel(self) -> Xf {
+        self.truncated(68)
+    }
+
+    /// The value with its significand truncated (toward zero) to `bits`.
+    pub(crate) const fn truncated(self, bits: u32) -> Xf {
         Xf {
-            sig: self.sig & !((1u128 << 60) - 1),
+            sig: self.sig & !((1u128 << (128 - bits)) - 1),
             ..self
         }
     }
