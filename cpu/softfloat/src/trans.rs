@@ -20,11 +20,12 @@
 //! - F2XM1 with |x| > 1 returns x; FYL2XP1 with x <= −1 returns x (or x × y).
 //! - FPATAN with x > 0 and |y/x| < 2^−40 returns the rounded quotient.
 //! - log2(2^k) for k < 0 is a hair below |k| in magnitude.
-//! - Intel's internal format holds 68 significand bits: its constants (π of
-//!   the argument reduction, ln 2, log2 e, π/2...) and some intermediate
-//!   values (the logarithm FYL2X/FYL2XP1 multiply by, FPATAN's quotient) are
-//!   truncated to 68 bits ([`Xf::to_intel`]); doing the same here reproduces
-//!   Intel's last-bit choices noticeably more often.
+//! - Intel's internal format holds 67 significand bits: its constants (π of
+//!   the argument reduction, ln 2, π/2...) and some intermediate values (the
+//!   logarithm FYL2X/FYL2XP1 multiply y by, FPATAN's quotient, F2XM1's
+//!   x × ln 2) are truncated to 67 bits ([`Xf::to_intel`]); doing the same
+//!   here reproduces Intel's last-bit choices much more often. (For tiny x,
+//!   FYL2XP1 with y = 1 is trunc67(x / ln 2) rounded, in 99.5 % of cases.)
 //!
 //! ## Measured accuracy against Intel (round to nearest, ~90 000 random
 //! finite operands per instruction, `dump_transcendental_mismatches`)
@@ -389,7 +390,7 @@ pub fn f2xm1(a: F80, ctl: Control) -> (F80, Flags) {
                 );
             }
             // Intel: x × ln 2 with both the constant and the product held
-            // to 68 bits.
+            // in its 67-bit internal format.
             to_reg(expm1(x.mul(LN2.to_intel()).to_intel()), ctl, ex)
         }
     }
@@ -447,12 +448,6 @@ fn log2_general(mut e: i32, sig: u128) -> Xf {
     let ei = Xf::new(e < 0, 127, e.unsigned_abs() as u128);
     ei.add(l)
 }
-
-/// Intel's FYL2X and FYL2XP1 multiply y by the logarithm truncated to 67
-/// bits (measured: this reproduces Intel's last bit far more often than the
-/// exact logarithm; for tiny x FYL2XP1 matches trunc67(x / ln 2) 99.5 % of
-/// the time).
-const LOG_BITS: u32 = 67;
 
 /// Multiply a log (given as special class or finite `Xf`) by `y` with the
 /// x87's special-value rules: ∞ × 0 → #IA.
@@ -543,7 +538,7 @@ pub fn fyl2x(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                 if pre_unmasked(ex, ctl) {
                     return suppressed(ex);
                 }
-                Log::Val(log2_pos(u.exp, u.sig).truncated(LOG_BITS))
+                Log::Val(log2_pos(u.exp, u.sig).to_intel())
             }
         }
         _ => return invalid(ctl, ex),
@@ -598,7 +593,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                 if u.exp < BIAS - 1 {
                     // |x| < 1/2: ln(1+x) = 2·atanh(x / (2 + x)), no cancellation.
                     let s = xv.div(xv.add(Xf::ONE.scale(1)));
-                    Log::Val(atanh2(s).mul(LOG2E).truncated(LOG_BITS))
+                    Log::Val(atanh2(s).mul(LOG2E).to_intel())
                 } else {
                     // 1 + x, exact in 128 bits unless x is huge (then the
                     // sticky bit keeps it from looking like a power of two).
@@ -607,7 +602,7 @@ pub fn fyl2xp1(x: F80, y: F80, ctl: Control) -> (F80, Flags) {
                         // 1 + x = 2^k: the same exact logarithm as FYL2X.
                         Log::Exact(Xf::new(w.exp < 0, 127, w.exp.unsigned_abs() as u128))
                     } else {
-                        Log::Val(log2_general(w.exp, w.sig).truncated(LOG_BITS))
+                        Log::Val(log2_general(w.exp, w.sig).to_intel())
                     }
                 }
             }
@@ -704,7 +699,7 @@ pub fn fpatan(y: F80, x: F80, ctl: Control) -> (F80, Flags) {
                     return round_trans(ys, q.exp + BIAS, q.sig, ctl, ex);
                 }
             }
-            // The quotient is held to 68 bits, as in Intel's internal format.
+            // The quotient is held in Intel's 67-bit internal format.
             let mut v = if ay.mag_lt(ax) {
                 atan01(ay.div(ax).to_intel())
             } else if ax.mag_lt(ay) {
