@@ -35,17 +35,18 @@
 //! | FSIN        | 98.01 %       | 1 ulp     |
 //! | FCOS        | 97.70 %       | 1 ulp     |
 //! | FPTAN       | 95.91 %       | 1 ulp     |
-//! | F2XM1       | 97.36 %       | 1 ulp     |
-//! | FYL2X       | 96.72 %       | 1 ulp     |
-//! | FYL2XP1     | 93.35 %       | 1 ulp     |
-//! | FPATAN      | 98.44 %       | 1 ulp     |
+//! | F2XM1       | 99.48 %       | 1 ulp     |
+//! | FYL2X       | 99.05 %       | 1 ulp     |
+//! | FYL2XP1     | 93.77 %       | 1 ulp     |
+//! | FPATAN      | 98.68 %       | 1 ulp     |
 //!
 //! No result differs by more than 1 ulp (all rounding modes, arguments up
 //! to 2^63), and the exception flags and C2 always agree; C1 (the rounding
 //! direction) can differ where Intel's internal approximation lies on the
 //! other side of a representable value. The remaining differences are
 //! Intel's own sub-ulp errors (its internal approximations are not
-//! documented); this model's results there are the correctly rounded ones.
+//! documented); where the model does not truncate like Intel, its results
+//! are the correctly rounded ones.
 
 use crate::consts::{LN2, LOG2E, PI, PI_2, PI_4, PI_6, SQRT3};
 use crate::round::{
