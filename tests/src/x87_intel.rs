@@ -13,9 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use tab86_cpu::{Cpu, Exit, NullBus};
 
-/// The instruction kinds of the file, with their encodings (after the
-/// operand loads). Stores use the absolute address [`OUT`] (`{OUT}` marks the
-/// place of the 32-bit displacement: a trailing `true`).
+/// The instruction kinds of the file with their encodings (after the
+/// operand loads); `true` marks a store, whose ModR/M byte is followed by
+/// the 32-bit absolute address [`OUT`].
 const KINDS: &[(&str, &[u8], bool)] = &[
     ("fadd", &[0xDE, 0xC1], false),
     ("fmul", &[0xDE, 0xC9], false),
