@@ -6,3 +6,4 @@ pub mod int_intel;
 pub mod native;
 pub mod syskernel;
 pub mod vectors;
+pub mod x87_intel;

@@ -28,23 +28,27 @@
 //!
 //! ## Verification
 //!
-//! Under `cfg(all(test, target_arch = "x86_64"))` the tests run the real x87
-//! instructions of the host with `asm!` (FNINIT, FLDCW, FLD m80, op, FNSTSW,
-//! FNCLEX, FSTP m80) on special-value tables (zeros, denormals,
-//! pseudo-denormals, unnormals, pseudo-NaN/∞, SNaN/QNaN payloads, rounding
-//! ties, integers near 2^63) in all 16 PC/RC combinations, masked and
-//! unmasked, plus biased random operands with fixed xorshift seeds, and
-//! compare result bits, IE..PE, C0..C3 exactly. All non-transcendental
-//! operations match with zero differences (tens of millions of cases, see
-//! the `*_long` ignored tests). Transcendentals are within 1 ulp everywhere
-//! tested, with identical flags except C1; see [`fsin`] for rates.
+//! tab86 reports a GenuineIntel P6, so Intel's x87 is the ground truth.
+//! Under `cfg(all(test, target_arch = "x86_64"))`, on a GenuineIntel host,
+//! the tests run the real x87 instructions of the host with `asm!` (FNINIT,
+//! FLDCW, FLD m80, op, FNSTSW, FNCLEX, FSTP m80) on special-value tables
+//! (zeros, denormals, pseudo-denormals, unnormals, pseudo-NaN/∞, SNaN/QNaN
+//! payloads, rounding ties, integers near 2^63) in all 16 PC/RC combinations,
+//! masked and unmasked, plus biased random operands with fixed xorshift
+//! seeds, and compare result bits, IE..PE, C0..C3 exactly; on other vendors
+//! they are skipped with a note. All non-transcendental operations match
+//! with zero differences. Transcendentals are within 1 ulp everywhere
+//! tested, with identical flags except C1; see the `trans` module for rates.
+//! `intel_rules` checks the Intel-specific rules on any host, and the
+//! `x87_intel` test of the tests crate runs 136,000 instructions recorded on
+//! an Intel Xeon through the emulated CPU.
 //!
-//! **Caveat:** the development host is an AMD EPYC; its x87 is the ground
-//! truth these tests saw. Behaviour that may differ on Intel parts and is
-//! modelled after the host: compares write C3/C2/C0 even when #IA is unmasked;
-//! FLD m32fp/m64fp of a denormal loads even with #D unmasked; the last-bit
-//! choices of transcendentals; the undefined results of F2XM1/FYL2XP1
-//! outside their documented domains and of FBLD with invalid digits.
+//! Intel-specific choices modelled here (AMD differs in several): compares
+//! write C3/C2/C0 even when #IA is unmasked; FLD m32fp/m64fp of a denormal
+//! loads even with #D unmasked; FSCALE by ±0 and FPREM/FPREM1 by ∞ return
+//! the operand itself (no #U for a denormal, pseudo-denormals made
+//! canonical); the small-argument paths, out-of-domain results and last-bit
+//! behaviour of the transcendentals (see `trans`).
 //!
 //! ## What the CPU side still has to provide
 //!
@@ -72,6 +76,8 @@ mod xf;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod intel_rules;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests;
 

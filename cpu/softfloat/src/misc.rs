@@ -2,8 +2,8 @@
 
 use crate::convert::from_i64_exact;
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_bits, round_pack,
-    round_reg64, shr_sticky, suppressed, Format, Operand,
+    exact, invalid, nan_prologue, operand, passthrough, pre_unmasked, propagate1, round_bits,
+    round_pack, round_reg64, shr_sticky, suppressed, Format, Operand,
 };
 use crate::types::{Control, Exceptions, Flags, BIAS, F80};
 
@@ -66,7 +66,10 @@ pub fn frndint(a: F80, ctl: Control) -> (F80, Flags) {
 
 /// `FSCALE`: ST(0) = `a` × 2^trunc(ST(1) = `b`).
 ///
-/// The scale factor is truncated toward zero; results are rounded to the
+/// The scale factor is truncated toward zero. A zero factor (±0) returns
+/// the operand itself (no rounding, no #U for a denormal even when unmasked;
+/// a pseudo-denormal comes back canonical), as on Intel. Other results,
+/// including factors that truncate to 0, are rounded to the
 /// 64-bit significand (precision control does not apply), with #O/#U/#P
 /// per the result. ∞ × 2^−∞ and 0 × 2^+∞ raise #IA.
 pub fn fscale(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
@@ -87,26 +90,14 @@ pub fn fscale(a: F80, b: F80, ctl: Control) -> (F80, Flags) {
             let r = if s { F80::ZERO } else { F80::INFINITY };
             exact(r.with_sign(x.sign), ctl, ex)
         }
-        (Operand::Finite(x, _), Operand::Zero(_)) => {
-            if pre_unmasked(ex, ctl) {
-                return suppressed(ex);
-            }
-            round_pack(
-                x.sign,
-                x.exp,
-                (x.sig as u128) << 64,
-                Format::reg(64),
-                ctl,
-                ex,
-            )
-            .to_f80()
-        }
+        (Operand::Finite(_, _), Operand::Zero(_)) => passthrough(a, ctl, ex),
         (Operand::Finite(x, _), Operand::Finite(y, _)) => {
             if pre_unmasked(ex, ctl) {
                 return suppressed(ex);
             }
             let scale: i32 = if y.exp < BIAS {
-                // |scale| < 1 truncates to 0.
+                // |scale| < 1 truncates to 0 (unlike a zero factor, the
+                // result still goes through rounding and the #U check).
                 0
             } else if y.exp > BIAS + 15 {
                 // Far beyond the exponent range: saturate.

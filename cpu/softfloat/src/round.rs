@@ -432,6 +432,20 @@ pub(crate) fn operand(x: F80) -> Operand {
     }
 }
 
+/// `x` as the x87 delivers an operand it passes through unchanged (FSCALE
+/// by a factor that truncates to 0, FPREM/FPREM1 of a finite value by ∞):
+/// the same value without rounding or an underflow check, so a denormal
+/// stays a denormal even with #U unmasked (only #D is reported); a
+/// pseudo-denormal becomes its canonical form with exponent 1.
+pub(crate) fn passthrough(x: F80, ctl: Control, ex: Exceptions) -> (F80, Flags) {
+    let v = if x.exp() == 0 && x.signif >> 63 != 0 {
+        F80::new(x.sign(), 1, x.signif)
+    } else {
+        x
+    };
+    exact(v, ctl, ex)
+}
+
 /// The masked or unmasked response to an invalid operation producing a
 /// floating-point result: real indefinite, or suppression if #IA unmasked.
 pub(crate) fn invalid(ctl: Control, ex: Exceptions) -> (F80, Flags) {

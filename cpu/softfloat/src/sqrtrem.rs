@@ -1,8 +1,8 @@
 //! `FSQRT`, `FPREM` and `FPREM1` (SDM vol. 2).
 
 use crate::round::{
-    exact, invalid, nan_prologue, operand, pre_unmasked, propagate1, round_reg, round_reg64,
-    suppressed, Operand,
+    exact, invalid, nan_prologue, operand, passthrough, pre_unmasked, propagate1, round_reg,
+    round_reg64, suppressed, Operand,
 };
 use crate::types::{CondCodes, Control, Exceptions, Flags, BIAS, F80};
 
@@ -101,13 +101,10 @@ pub(crate) fn prem(a: F80, b: F80, nearest: bool, ctl: Control) -> (F80, Flags, 
     }
     let (x, y) = match (oa, ob) {
         (Operand::Finite(x, _), Operand::Finite(y, _)) => (x, y),
-        (Operand::Finite(x, _), Operand::Inf(_)) => {
-            // Finite rem ∞: the dividend, in canonical form.
-            if pre_unmasked(ex, ctl) {
-                let (v, f) = suppressed(ex);
-                return (v, f, cc0);
-            }
-            let (v, f) = round_reg64(x.sign, x.exp, (x.sig as u128) << 64, ctl, ex);
+        (Operand::Finite(_, _), Operand::Inf(_)) => {
+            // Finite rem ∞: the dividend itself (a denormal stays one, with no
+            // #U even when unmasked; a pseudo-denormal is made canonical).
+            let (v, f) = passthrough(a, ctl, ex);
             return (v, f, cc0);
         }
         _ => {

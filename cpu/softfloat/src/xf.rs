@@ -8,6 +8,12 @@
 use crate::round::Unpacked;
 use crate::types::BIAS;
 
+/// Significand bits of the Intel x87's internal format, as measured: its
+/// transcendentals reproduce bit for bit far more often when constants and
+/// certain intermediates are truncated to 67 bits (and less often at 66 or
+/// 68 bits).
+pub(crate) const INTEL_BITS: u32 = 67;
+
 /// `(-1)^neg × sig × 2^(exp − 127)`; `sig` has bit 127 set, or is 0.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Xf {
@@ -183,6 +189,23 @@ impl Xf {
         };
         let v = v | (lost || r2 != 0) as u128;
         Xf::new(self.neg, self.exp - lz, v)
+    }
+
+    /// The value as Intel's x87 holds it internally: the significand
+    /// truncated to [`INTEL_BITS`]. Applied to the constants (π of the
+    /// argument reduction, ln 2, π/2...) and to the intermediate values where
+    /// measurements showed Intel truncating (its 66-bit π fits, the next bit
+    /// being 0).
+    pub(crate) const fn to_intel(self) -> Xf {
+        self.truncated(INTEL_BITS)
+    }
+
+    /// The value with its significand truncated (toward zero) to `bits`.
+    pub(crate) const fn truncated(self, bits: u32) -> Xf {
+        Xf {
+            sig: self.sig & !((1u128 << (128 - bits)) - 1),
+            ..self
+        }
     }
 
     /// Compare magnitudes.

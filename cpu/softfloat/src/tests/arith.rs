@@ -96,6 +96,9 @@ fn run_op(name: &str, soft: Soft, hard: Hard, random: u64, seed: u64) -> Tally {
 
 #[test]
 fn arith_vs_host() {
+    if !super::hw::intel_host("arith_vs_host") {
+        return;
+    }
     let mut bad = 0;
     for (name, s, h) in ops() {
         let t = run_op(name, s, h, 3_000_000, 0x9E37_79B9_7F4A_7C15);
@@ -108,6 +111,9 @@ fn arith_vs_host() {
 #[test]
 #[ignore]
 fn arith_vs_host_long() {
+    if !super::hw::intel_host("arith_vs_host_long") {
+        return;
+    }
     let mut bad = 0;
     for (name, s, h) in ops() {
         let t = run_op(name, s, h, 20_000_000, 0xD1B5_4A32_D192_ED03);

@@ -69,6 +69,9 @@ fn store_case(name: &str, a: F80, cw: u16, t: &mut Tally) {
 
 #[test]
 fn stores_vs_host() {
+    if !super::hw::intel_host("stores_vs_host") {
+        return;
+    }
     let sp = specials();
     let cws = masked_cws();
     let mut bad = 0;
@@ -112,6 +115,9 @@ fn stores_vs_host() {
 
 #[test]
 fn loads_vs_host() {
+    if !super::hw::intel_host("loads_vs_host") {
+        return;
+    }
     let mut r = Rng(0xFEED_FACE_CAFE_BEEF);
     let cws = masked_cws();
     let mut bad = 0;
@@ -234,6 +240,9 @@ fn loads_vs_host() {
 /// model does and reports how often it agrees with the host.
 #[test]
 fn fbld_invalid_digits_vs_host() {
+    if !super::hw::intel_host("fbld_invalid_digits_vs_host") {
+        return;
+    }
     let mut r = Rng(0x0DDB_A11C_0FFE_E000);
     let mut t = Tally::default();
     let mut cases: Vec<[u8; 10]> = vec![crate::BCD_INDEFINITE];

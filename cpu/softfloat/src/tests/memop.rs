@@ -9,6 +9,9 @@ use crate::{arith_mem, compare_mem, BinOp, Control, Flags, MemOperand, F80};
 
 #[test]
 fn memory_operands_vs_host() {
+    if !super::hw::intel_host("memory_operands_vs_host") {
+        return;
+    }
     let sp = specials();
     let cws = masked_cws();
     let mut r = Rng(0x00C0_FFEE_D00D_F00D);

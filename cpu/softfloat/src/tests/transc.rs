@@ -44,16 +44,14 @@ pub struct Stats {
 /// Soft result: (ST0, ST1 as hardware leaves them, flags, C2).
 type Soft = fn(F80, F80, Control) -> (F80, F80, Flags, bool);
 
-/// Operands outside the range where the SDM defines the result.
+/// Operands to leave out of the comparison: none any more. Outside the
+/// SDM's domains Intel's answers are modelled too (F2XM1 with |x| > 1
+/// returns x; FYL2XP1 with x <= −1 returns x or x × y, and evaluates
+/// log2(1 + x) for larger |x| like inside the domain), so they are compared
+/// like the rest; the hook stays for the statistics line.
 fn undefined(name: &str, a: F80) -> bool {
-    let finite = a.exp() != 0x7FFF && (a.exp() == 0 || a.signif >> 63 != 0);
-    match name {
-        "f2xm1" => finite && a.exp() >= 0x3FFF && !(a.exp() == 0x3FFF && a.signif == 1 << 63),
-        "fyl2xp1" => {
-            finite && (a.exp() > 0x3FFD || (a.exp() == 0x3FFD && a.signif > 0x95F6_1998_0C43_36F7))
-        }
-        _ => false,
-    }
+    let _ = (name, a);
+    false
 }
 
 fn compare(
@@ -246,12 +244,18 @@ fn run(n: u64, seed: u64) -> bool {
 
 #[test]
 fn transcendentals_vs_host() {
+    if !super::hw::intel_host("transcendentals_vs_host") {
+        return;
+    }
     assert!(run(100_000, 0x1234_5678_9ABC_DEF1));
 }
 
 #[test]
 #[ignore]
 fn transcendentals_vs_host_long() {
+    if !super::hw::intel_host("transcendentals_vs_host_long") {
+        return;
+    }
     assert!(run(2_000_000, 0x0F1E_2D3C_4B5A_6978));
 }
 
@@ -260,6 +264,9 @@ fn transcendentals_vs_host_long() {
 #[test]
 #[ignore]
 fn dump_transcendental_mismatches() {
+    if !super::hw::intel_host("dump_transcendental_mismatches") {
+        return;
+    }
     use std::io::Write;
     let sp = specials();
     let mut out = std::fs::File::create("/tmp/trans_mismatch.txt").unwrap();
