@@ -157,18 +157,19 @@ pub fn in_flight(slots: &[VirtioSlot]) -> usize {
     slots.iter().map(|s| s.dev.borrow().in_flight()).sum()
 }
 
-/// Take new requests and deliver finished ones. With `settle` (deterministic
-/// clock), wait for every outstanding request first, so what the guest sees does
-/// not depend on how fast the host's storage answers.
-pub fn service(slots: &[VirtioSlot], mem: &mut PhysMem, settle: bool) {
+/// Take new requests and deliver finished ones; never waits.
+pub fn service(slots: &[VirtioSlot], mem: &mut PhysMem) {
     let mut guest = PhysGuest(mem);
     for s in slots {
-        let mut d = s.dev.borrow_mut();
-        d.process(&mut guest);
-        while settle && d.in_flight() > 0 {
-            d.wait(100_000_000);
-            d.process(&mut guest);
-        }
+        s.dev.borrow_mut().process(&mut guest);
+    }
+}
+
+/// Blocks for at most `timeout_ns` until a disk with outstanding requests has a
+/// completion (a native host's way to wait; see `Event::WaitingForIo`).
+pub fn wait(slots: &[VirtioSlot], timeout_ns: u64) {
+    if let Some(s) = slots.iter().find(|s| s.dev.borrow().in_flight() > 0) {
+        s.dev.borrow_mut().wait(timeout_ns);
     }
 }
 

@@ -164,6 +164,11 @@ pub enum Event {
         /// Time to the next timer event (u64::MAX when there is none).
         wait_ns: u64,
     },
+    /// Deterministic mode: disk requests are outstanding, and the guest must not
+    /// run until they complete (its time must not depend on the host's storage).
+    /// The host waits for the disks (natively [`Machine::wait_io`]; in a browser
+    /// until the backend's fetch settles) and calls `run` again.
+    WaitingForIo,
     /// The machine stopped.
     Stopped(Stop),
 }
@@ -330,10 +335,15 @@ impl Machine {
         self.board.time = t;
     }
 
-    /// Runs up to `budget` instructions (fewer if a timer falls due first).
+    /// Runs up to `budget` instructions (fewer if a timer falls due first). Never
+    /// blocks: in deterministic mode it returns [`Event::WaitingForIo`] instead of
+    /// running while disk requests are outstanding.
     pub fn run(&mut self, budget: u64) -> Event {
         if let Some(s) = self.stopped {
             return Event::Stopped(s);
+        }
+        if self.waiting_for_io() {
+            return Event::WaitingForIo;
         }
         self.slices += 1;
         let now = self.now_ns();
@@ -387,12 +397,14 @@ impl Machine {
         let now = self.now_ns();
         self.board.chipset.advance(now);
         if !self.board.virtio.is_empty() {
-            let settle = self.clock == ClockMode::Deterministic;
-            disks::service(&self.board.virtio, &mut self.cpu.mem, settle);
+            disks::service(&self.board.virtio, &mut self.cpu.mem);
             self.board.chipset.pic.sync();
         }
         if let Some(ev) = self.handle_requests() {
             return ev;
+        }
+        if self.clock == ClockMode::Deterministic && disks::in_flight(&self.board.virtio) > 0 {
+            return Event::WaitingForIo;
         }
         match exit {
             Exit::Budget => Event::Ran,
@@ -429,6 +441,23 @@ impl Machine {
                 self.stop(Stop::TripleFault { cs, eip })
             }
         }
+    }
+
+    /// Deterministic mode with disk requests outstanding after delivering every
+    /// completion that is ready: the CPU must not run yet.
+    fn waiting_for_io(&mut self) -> bool {
+        if self.clock != ClockMode::Deterministic || disks::in_flight(&self.board.virtio) == 0 {
+            return false;
+        }
+        disks::service(&self.board.virtio, &mut self.cpu.mem);
+        self.board.chipset.pic.sync();
+        disks::in_flight(&self.board.virtio) > 0
+    }
+
+    /// Blocks for at most `timeout_ns` until a disk request completes: for native
+    /// hosts after [`Event::WaitingForIo`] (a browser waits on its fetches instead).
+    pub fn wait_io(&mut self, timeout_ns: u64) {
+        disks::wait(&self.board.virtio, timeout_ns);
     }
 
     fn stop(&mut self, s: Stop) -> Event {

@@ -115,6 +115,7 @@ pub fn run_script_with(
         match d.step(&mut log) {
             Step::Continue => {}
             Step::Idle { .. } => std::thread::sleep(Duration::from_millis(1)),
+            Step::WaitingForIo => d.wait_io(100.0),
             Step::Exit(code) => break code,
         }
     };

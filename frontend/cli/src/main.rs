@@ -214,6 +214,7 @@ fn run(args: Args) -> i32 {
                 }
                 d.idled(t.elapsed().as_secs_f64() * 1e3);
             }
+            Step::WaitingForIo => d.wait_io(100.0),
             Step::Exit(code) => break code,
         }
     };

@@ -59,6 +59,9 @@ pub enum Step {
         /// Longest useful wait, in milliseconds.
         wait_ms: f64,
     },
+    /// Deterministic mode: the guest waits for disk requests; call `step` again
+    /// once the disks have progressed (natively after [`Driver::wait_io`]).
+    WaitingForIo,
     /// The run is over with this exit status (the reason was given to
     /// [`Host::message`]).
     Exit(i32),
@@ -181,6 +184,12 @@ impl Driver {
         self.script.is_none()
     }
 
+    /// Blocks for at most `ms` until a disk request completes (native hosts,
+    /// after [`Step::WaitingForIo`]).
+    pub fn wait_io(&mut self, ms: f64) {
+        self.machine.wait_io((ms * 1e6) as u64);
+    }
+
     /// The `--profile` samples: linear EIP and the instructions retired in the
     /// slices that ended there.
     pub fn profile(&self) -> &HashMap<u32, u64> {
@@ -263,6 +272,7 @@ impl Driver {
                 wait_ms: (wait_ns as f64 / 1e6).min(MAX_IDLE_MS),
             },
             Event::Idle { .. } => Step::Continue,
+            Event::WaitingForIo => Step::WaitingForIo,
             Event::Stopped(stop) => {
                 self.stop = Some(stop);
                 Step::Exit(self.stopped(stop, host))
@@ -385,6 +395,7 @@ mod tests {
                 Step::Exit(code) => return code,
                 Step::Idle { wait_ms } => h.now.set(h.now.get() + wait_ms),
                 Step::Continue => h.now.set(h.now.get() + 1.0),
+                Step::WaitingForIo => d.wait_io(1.0),
             }
         }
         panic!("no exit");
