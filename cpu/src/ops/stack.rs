@@ -64,6 +64,9 @@ fn pop_sreg<const S: u32, const SEG: usize>(
     cpu.state.gpr[reg::ESP] = esp;
     cpu.load_seg(bus, SEG, v)?;
     cpu.state.gpr[reg::ESP] = popped;
+    if SEG == sreg::SS {
+        cpu.ss_shadow();
+    }
     Ok(())
 }
 
