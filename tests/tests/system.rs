@@ -48,3 +48,8 @@ fn arith_faults() {
 fn shadow() {
     run_checked("shadow", 16);
 }
+
+#[test]
+fn stacksize() {
+    run_checked("stacksize", 53);
+}
