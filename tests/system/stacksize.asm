@@ -6,7 +6,8 @@
 ; ENTER, POP SS) and POP SS with a bad selector; o16 far and near CALL/RET on a
 ; 16-bit stack; privilege switches: IRETD and RETF to ring 3 with a 16-bit SS (only
 ; SP is loaded, ESP's upper half is the ring 0 one), o16 IRET to a 32-bit SS (SP
-; zero-extended), interrupts from ring 3 onto a 16-bit and a 32-bit ring 0 stack.
+; zero-extended), interrupts from ring 3 onto a 16-bit and a 32-bit ring 0 stack;
+; PUSH/POP, IRET and CALL/RET across SP 0 in virtual-8086 mode.
 ; ESP's upper half is nonzero wherever the stack is 16-bit.
 %define HAS_REAL_TESTS
 %include "lib.inc"
@@ -274,7 +275,62 @@ main:
     mov dword [TSS_MAIN + 4], STACK0_TOP
     mov dword [TSS_MAIN + 8], SEL_DATA0
 
+    ; ---- virtual-8086 mode (IOPL 3): PUSH/POP, IRET, CALL/RET across SP 0 ----
+    SET_IDT 0x43, h_v86, 0xEE
+    mov [save_esp], esp
+    mov dword [h_cont], .v_cont
+    push dword 0                            ; gs
+    push dword 0                            ; fs
+    push dword 0                            ; ds
+    push dword 0                            ; es
+    push dword 0x3000                       ; ss
+    push dword 0x12340004                   ; esp
+    push dword 0x00023002                   ; VM, IOPL 3
+    push dword 0                            ; cs
+    push dword v86_code
+    iretd
+.v_cont:
+    EXPECT [h_r3esp], 0x12340000, "vm86: sp wraps, esp's upper half kept"
+    EXPECT [h_v86ebx], 0xDEADBEEF, "vm86: pop ebx at sp 0xfffc"
+    EXPECT [0x30000], 0xDEADBEEF, "vm86: push eax at sp 4"
+    movzx eax, word [0x3FFFE]
+    EXPECT eax, v86_int, "vm86: call at sp 0 pushes ip at 0xfffe"
+    movzx eax, word [0x3FFFA]
+    EXPECT eax, v86_iret_to, "vm86: iret frame ip at 0xfffa"
+
     call finish
+
+    bits 16
+; Virtual-8086 mode at SS:SP = 3000:0004 with ESP's upper half 0x1234.
+v86_code:
+    mov eax, 0xDEADBEEF
+    push eax                                ; SP 4 -> 0
+    push eax                                ; -> 0xFFFC
+    pop ebx                                 ; -> 0
+    pushf                                   ; -> 0xFFFE
+    push cs                                 ; -> 0xFFFC
+    push word v86_iret_to                   ; -> 0xFFFA
+    iret                                    ; -> 0
+v86_iret_to:
+    call v86_near                           ; -> 0xFFFE
+v86_int:
+    int 0x43
+v86_near:
+    ret                                     ; -> 0
+    bits 32
+
+; INT 0x43 from virtual-8086 mode: notes ESP and EBX, abandons the task.
+h_v86:
+    mov ax, SEL_DATA0
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov eax, [esp + 12]
+    mov [h_r3esp], eax
+    mov [h_v86ebx], ebx
+    mov esp, [save_esp]
+    jmp [h_cont]
 
 ; Ring 3: INT 0x41 back to ring 0.
 r3_int41:
@@ -349,3 +405,4 @@ rm_esp_push:  dd 0
 rm_pop:       dd 0
 rm_esp_pop:   dd 0
 rm_ip:        dd 0
+h_v86ebx:     dd 0
