@@ -57,6 +57,8 @@ CASE(c_pushimm, "pushl $0x5a5a5a5a\n pushw $0x3c3c")
 CASE(c_pushmem, "pushl g_in+0\n popl %edx")
 CASE(c_pushesp, "pushl %esp")
 CASE(c_popesp, "popl %esp")
+CASE(c_popsp, "popw %sp")
+CASE(c_pushsp, "pushw %sp")
 CASE(c_popmem_esp, "popl 4(%esp)")
 CASE(c_pushad, "pushal")
 CASE(c_popad, "popal")
@@ -109,6 +111,8 @@ static const struct tcase CASES[] = {
     {"pushesp", c_pushesp, 0, 0x12340000u, 0},
     {"popesp", c_popesp, 0, 0x0001fffcu, 0},
     {"popmem_esp", c_popmem_esp, 0, 0x0000fffcu, 0},
+    {"popsp", c_popsp, 0, 0xabcdfffeu, 0},
+    {"pushsp", c_pushsp, 0, 0x12340000u, 0},
     {"pushad", c_pushad, 0, 0x12340010u, 0x55555555u},
     {"popad", c_popad, 0, 0xabcdfff0u, 0},
     {"popad_wrap", c_popad, 0, 0xabcdfff8u, 0},
@@ -142,6 +146,9 @@ static const struct tcase CASES[] = {
     {"b_pushaw", c_pushaw, 1, 0x00010008u, 0x55555555u},
     {"b_popaw", c_popaw, 1, 0x0000fff8u, 0},
     {"b_pushfw", c_pushfw, 1, 0x00010000u, 0},
+    {"b_popsp", c_popsp, 1, 0x0001fffeu, 0},
+    {"b_pushsp", c_pushsp, 1, 0x00010000u, 0},
+    {"b_pushesp", c_pushesp, 1, 0x00010002u, 0},
     {"b_pushsreg16", c_pushsreg16, 1, 0x00010000u, 0},
     {"b_pushsreg32", c_pushsreg32, 1, 0x00010002u, 0},
     {"b_popss32", c_popss32, 1, 0x0001fffcu, 0},
