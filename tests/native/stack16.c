@@ -123,6 +123,9 @@ static const struct tcase CASES[] = {
     {"pushfw", c_pushfw, 0, 0x12340000u, 0},
     {"pushsreg32", c_pushsreg32, 0, 0x12340000u, 0},
     {"pushsreg16", c_pushsreg16, 0, 0x12340002u, 0},
+    /* Only the word is written, and only the word is limit-checked: no #SS with
+     * SP = 2, although a dword at 0xFFFE would cross the limit. */
+    {"pushsreg32_edge", c_pushsreg32, 0, 0x12340002u, 0},
     {"popss32", c_popss32, 0, 0x0002fffcu, 0},
     {"popss16", c_popss16, 0, 0x0002fffeu, 0},
     {"call_ret8", c_call, 0, 0x12340000u, 0},
