@@ -296,7 +296,9 @@ pub struct CpuState {
     /// The CPU is in the HLT state.
     pub halted: bool,
     /// Maskable interrupts are inhibited until the next instruction has completed
-    /// (after an STI that set IF, MOV SS, POP SS).
+    /// (after an STI that set IF, MOV SS, POP SS). This machine has no NMI source;
+    /// one added later should be held by this shadow too, from STI as well as from
+    /// SS loads (the SDM lets STI hold NMI and requires SS loads to).
     pub int_shadow: bool,
     /// The shadow was opened by a load of SS (MOV SS, POP SS): the single-step
     /// trap (TF) of that instruction is also held, and taken after the next one
