@@ -7,7 +7,8 @@
 ; 16-bit stack; privilege switches: IRETD and RETF to ring 3 with a 16-bit SS (only
 ; SP is loaded, ESP's upper half is the ring 0 one), o16 IRET to a 32-bit SS (SP
 ; zero-extended), interrupts from ring 3 onto a 16-bit and a 32-bit ring 0 stack;
-; PUSH/POP, IRET and CALL/RET across SP 0 in virtual-8086 mode.
+; PUSH/POP, IRET and CALL/RET across SP 0 in virtual-8086 mode; an error code
+; pushed on a 16-bit stack after a task switch.
 ; ESP's upper half is nonzero wherever the stack is 16-bit.
 %define HAS_REAL_TESTS
 %include "lib.inc"
@@ -298,7 +299,39 @@ main:
     movzx eax, word [0x3FFFA]
     EXPECT eax, v86_iret_to, "vm86: iret frame ip at 0xfffa"
 
+    ; ---- #GP through a task gate: the error code goes on the new task's 16-bit
+    ;      stack (SP 0 wraps to 0xFFFC, ESP's upper half from the TSS) ----
+    mov dword [TSS_B + 0x20], task_gp
+    mov dword [TSS_B + 0x24], 2
+    mov dword [TSS_B + 0x38], 0x12340000    ; ESP
+    mov word [TSS_B + 0x48], SEL_DATA0      ; ES
+    mov word [TSS_B + 0x4C], SEL_CODE0      ; CS
+    mov word [TSS_B + 0x50], S16            ; SS
+    mov word [TSS_B + 0x54], SEL_DATA0      ; DS
+    mov word [TSS_B + 0x60], SEL_LDT
+    mov word [TSS_B + 0x66], 0x68
+    mov word [TSS_MAIN + 0x60], SEL_LDT
+    SET_TASK_GATE IDT_BASE, 13 * 8, SEL_TSS_B, 0x85
+    mov dword [STK + 0xFFFC], 0
+    mov dx, 0x1230
+    mov ds, dx                              ; #GP(0x1230) -> task_gp
+.t_resume:
+    SET_IDT 13, isr13, 0x8E
+    EXPECT [h_esp], 0x1234FFFC, "task gate: error code pushed at sp 0xfffc"
+    EXPECT [STK + 0xFFFC], 0x1230, "task gate: error code on the 16-bit stack"
+    EXPECT [h_err], 0x1230, "task gate: error code popped"
+    EXPECT [h_r3esp], 0x12340000, "task gate: pop wraps sp back to 0"
+
     call finish
+
+; The #GP task: notes its stack, pops the error code, and returns to main past
+; the faulting instruction.
+task_gp:
+    mov [h_esp], esp
+    pop dword [h_err]
+    mov [h_r3esp], esp
+    mov dword [TSS_MAIN + 0x20], main.t_resume
+    iretd
 
     bits 16
 ; Virtual-8086 mode at SS:SP = 3000:0004 with ESP's upper half 0x1234.

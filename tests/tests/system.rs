@@ -51,5 +51,5 @@ fn shadow() {
 
 #[test]
 fn stacksize() {
-    run_checked("stacksize", 58);
+    run_checked("stacksize", 62);
 }
