@@ -83,6 +83,9 @@ CASE(c_enter32_3, "enterl $0, $3")
 CASE(c_enter16_0, "enterw $8, $0")
 CASE(c_enter16_1, "enterw $8, $1")
 CASE(c_enter16_3, "enterw $2, $3")
+CASE(c_enter32_31, "enterl $6, $31")
+CASE(c_enter16_31, "enterw $6, $31")
+CASE(c_enter32_32, "enterl $6, $32")
 
 /* Targets of the indirect near and the far call: they note ESP in EBX and return. */
 __asm__(".text\nc_target:\n movl %esp, %ebx\n ret $2\n"
@@ -143,6 +146,13 @@ static const struct tcase CASES[] = {
     {"enter16_3_bpwrap", c_enter16_3, 0, 0x12340010u, 0x56780002u},
     /* The copied frame pointers overlap the slot of the pushed BP. */
     {"enter16_3_overlap", c_enter16_3, 0, 0x12340004u, 0x56780004u},
+    /* The deepest levels (the level is taken mod 32): the display and the
+     * pushes wrap below 0; the hash shows the slots outside the dump. */
+    {"enter32_31", c_enter32_31, 0, 0x12340040u, 0x56780030u},
+    {"enter16_31", c_enter16_31, 0, 0x12340020u, 0x56780018u},
+    {"enter32_32", c_enter32_32, 0, 0x12340004u, 0x56780030u},
+    {"b_enter32_31", c_enter32_31, 1, 0x00010040u, 0x00010030u},
+    {"b_enter16_31", c_enter16_31, 1, 0x00010020u, 0x00010018u},
     /* 32-bit stack, 16-bit operands (offsets across 0xFFFF/0x10000). */
     {"b_push16", c_push16, 1, 0x00010002u, 0},
     {"b_pop16", c_pop16, 1, 0x0000fffeu, 0},
@@ -163,10 +173,11 @@ static const struct tcase CASES[] = {
 };
 
 /* The stack area: a distinct pattern in every dword. */
+static u32 pattern(u32 i) { return 0xe0000000u | (i * 0x00010001u & 0x1fffffffu); }
 static void fill(void) {
     u32 *w = (u32 *)area;
     for (u32 i = 0; i < 0x20000 / 4; i++)
-        w[i] = 0xe0000000u | (i * 0x00010001u & 0x1fffffffu);
+        w[i] = pattern(i);
 }
 
 /* Selectors carry the RPL, which differs between the native (3) and the emulated
@@ -229,6 +240,14 @@ static void run(void) {
             u32 a = c->big ? off : (off & 0xffff);
             sp(), out_x(unsel(*(u32 *)(area + a), c->f == c_lcall ? cs : 0));
         }
+        /* A hash of the whole area: dwords that differ from the fill pattern
+         * with their selectors shown as above. */
+        u32 h = 0;
+        for (u32 i = 0; i < 0x20000 / 4; i++) {
+            u32 w = ((u32 *)area)[i];
+            h = h * 31 + (w == pattern(i) ? w : unsel(w, c->f == c_lcall ? cs : 0));
+        }
+        out_s(" h="), out_x(h);
         nl();
     }
 }
