@@ -6,10 +6,12 @@
 ; - maskable interrupts (the harness raises INTR with a write to port 0xEB):
 ;   after an STI that sets IF the interrupt waits for the next instruction
 ;   (also when that is HLT: it halts and is woken); after a STI with IF already
-;   set, or a POPFD that sets IF, it is taken at once.
+;   set, or a POPFD that sets IF, it is taken at once; raised while MOV SS reads
+;   its selector (from MMIO, port 0xEC), it waits for the next instruction.
 %include "lib.inc"
 
 INT_VEC equ 0x50
+MMIO    equ 0xFED00000                  ; above RAM: the harness's MMIO
 
 ; TF_ON / TF_OFF: single-step the code between them; the #DB handler logs each
 ; trap's EIP and DR6.
@@ -168,6 +170,31 @@ main:
     nop
     cli
     EXPECT [int_eip], .f1, "intr: popfd opens no shadow"
+
+    ; ---- INTR raised while MOV SS reads its selector: held one instruction ----
+    mov dword [MMIO], SEL_DATA0
+    mov dword [int_n], 0
+    mov al, INT_VEC
+    out 0xEC, al                            ; raise at the next MMIO read
+    sti
+    mov ss, [MMIO]
+.s_1:
+    nop
+.s_2:
+    cli
+    EXPECT [int_n], 1, "intr: raised during mov ss"
+    EXPECT [int_eip], .s_2, "intr: after the instruction after mov ss"
+
+    ; ---- control: raised by a plain MMIO read, taken right after it ----
+    mov dword [int_n], 0
+    mov al, INT_VEC
+    out 0xEC, al
+    sti
+    mov ax, [MMIO]
+.c_1:
+    nop
+    cli
+    EXPECT [int_eip], .c_1, "intr: raised by a mmio read outside a shadow, at once"
 
     call finish
 

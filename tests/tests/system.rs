@@ -46,7 +46,7 @@ fn arith_faults() {
 
 #[test]
 fn shadow() {
-    run_checked("shadow", 16);
+    run_checked("shadow", 22);
 }
 
 #[test]
