@@ -225,6 +225,7 @@ main:
     mov dword [TSS_MAIN + 4], 0x56780010
     mov dword [TSS_MAIN + 8], S16
     mov [save_esp], esp
+    sub esp, 0x1000                         ; the frame must not straddle 64 KiB
     mov dword [h_cont], .f1_cont
     push dword S16R3
     push dword 0xABCD1234
@@ -246,6 +247,7 @@ main:
     mov dword [TSS_MAIN + 4], 0x56780010
     mov dword [TSS_MAIN + 8], S16
     mov [save_esp], esp
+    sub esp, 0x1000
     mov dword [h_cont], .f2_cont
     push dword S16R3
     push dword 0xABCD4321
