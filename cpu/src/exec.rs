@@ -58,6 +58,9 @@ pub struct Cpu {
     exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
+    /// The instruction running now is the one after a MOV SS or POP SS: a second
+    /// SS load there does not open a new shadow (see [`Cpu::ss_shadow`]).
+    pub(crate) in_ss_shadow: bool,
     /// The WebAssembly JIT, when the platform provides an engine.
     pub(crate) jit: Option<Box<crate::jit::Jit>>,
 }
@@ -82,6 +85,7 @@ impl Cpu {
             trace: None,
             exit: None,
             delivering: None,
+            in_ss_shadow: false,
             jit: None,
         }
     }
@@ -128,7 +132,8 @@ impl Cpu {
     ///
     /// The INTR line is polled at entry, after every block that ended with `stop`
     /// (a fault, an interrupt, or an instruction that touched a port or MMIO or set
-    /// IF) and after the block that ran under an interrupt shadow: the line only
+    /// IF) and after the single instruction that ran under an interrupt shadow (the
+    /// one after STI, MOV SS, POP SS; never in generated code): the line only
     /// changes through bus accesses or between calls, and IF only with `stop`, so
     /// polling after other blocks would always give the same answer.
     ///
@@ -179,9 +184,11 @@ impl Cpu {
                 }
                 continue;
             }
-            // A block run under the interrupt shadow (after STI, MOV SS) ends it:
-            // poll again after that block as before it.
+            // The instruction after STI, MOV SS or POP SS runs alone and ends the
+            // shadow: the line is polled again right after it. (NMI, which the SDM
+            // lets STI and SS loads hold too, has no source on this machine.)
             let shadow = std::mem::take(&mut self.state.int_shadow);
+            self.in_ss_shadow = std::mem::take(&mut self.state.ss_shadow);
             if self.state.halted {
                 return if self.state.eflags & fl::IF != 0 {
                     Exit::Halted
@@ -222,7 +229,11 @@ impl Cpu {
                     }
                 },
             };
-            let mut block_end = end;
+            let mut block_end = if shadow {
+                end.min(self.state.icount + 1)
+            } else {
+                end
+            };
             if !TRACE && self.jit.is_some() && !shadow {
                 if !block.jit_entry.get() {
                     let h = block.hits.get().wrapping_add(1);
@@ -317,7 +328,11 @@ impl Cpu {
             self.state.icount = icount;
             self.state.eip = next;
             if single | self.mem.has_invalidated() {
-                self.block_exit(bus, single);
+                // A load of SS holds its own single-step trap: the #DB comes after
+                // the next instruction, which ends the shadow (the block ends here
+                // because the SS load set `stop`).
+                let trap = single && !self.state.ss_shadow;
+                self.block_exit(bus, trap);
                 return false;
             }
             if self.stop | (next != fallthrough) {

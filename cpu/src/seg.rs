@@ -42,6 +42,8 @@ impl Cpu {
     }
 
     /// MOV/POP/LDS-style load of a data or stack segment register (not CS).
+    /// Loading SS ends the block; MOV SS and POP SS then open the shadow with
+    /// [`Cpu::ss_shadow`].
     pub fn load_seg(&mut self, bus: &mut dyn Bus, seg: usize, sel: u16) -> Result<()> {
         let s = &self.state;
         if !s.protected() || s.vm86() {
@@ -65,7 +67,6 @@ impl Cpu {
             }
             self.state.seg[seg] = new;
             if seg == sreg::SS {
-                self.state.int_shadow = true;
                 self.stop = true;
             }
             return Ok(());
@@ -115,10 +116,28 @@ impl Cpu {
         self.set_accessed(bus, sel, hi)?;
         self.state.seg[seg] = d;
         if seg == sreg::SS {
-            self.state.int_shadow = true;
+            // The stack size may change: end the block. The interrupt shadow is the
+            // caller's (MOV SS and POP SS open one, LSS does not).
             self.stop = true;
         }
         Ok(())
+    }
+
+    /// Opens the shadow of a MOV SS or POP SS (SDM vol. 3, 6.8.3): maskable
+    /// interrupts and the single-step trap (TF) are held until the next instruction
+    /// has completed, so that a `mov ss` / `mov esp` pair is never split by an event
+    /// that would push on a half-switched stack. (Data breakpoints, which the SDM
+    /// holds too, are not modelled: only DR7.GD is.)
+    ///
+    /// Of consecutive SS loads only the first is guaranteed to open a shadow (SDM);
+    /// here an SS load that runs in a MOV SS / POP SS shadow opens none, so the
+    /// events held after the first are taken after the second.
+    pub fn ss_shadow(&mut self) {
+        self.stop = true;
+        if !self.in_ss_shadow {
+            self.state.int_shadow = true;
+            self.state.ss_shadow = true;
+        }
     }
 
     /// Loads CS (after the caller's privilege checks) and sets CPL; ends the block

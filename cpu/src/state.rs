@@ -295,8 +295,15 @@ pub struct CpuState {
     pub mtrr: crate::msr::MtrrState,
     /// The CPU is in the HLT state.
     pub halted: bool,
-    /// Interrupts are inhibited for one instruction (after STI, MOV SS, POP SS).
+    /// Maskable interrupts are inhibited until the next instruction has completed
+    /// (after an STI that set IF, MOV SS, POP SS). This machine has no NMI source;
+    /// one added later should be held by this shadow too, from STI as well as from
+    /// SS loads (the SDM lets STI hold NMI and requires SS loads to).
     pub int_shadow: bool,
+    /// The shadow was opened by a load of SS (MOV SS, POP SS): the single-step
+    /// trap (TF) of that instruction is also held, and taken after the next one
+    /// with DR6.BS. STI's shadow does not hold it (SDM vol. 3, 6.8.3 and STI).
+    pub ss_shadow: bool,
 }
 
 impl CpuState {
@@ -351,6 +358,7 @@ impl CpuState {
             mtrr: Default::default(),
             halted: false,
             int_shadow: false,
+            ss_shadow: false,
         }
     }
 

@@ -1,8 +1,9 @@
-//! Runs freestanding i386 Linux programs (static ELF32, only the `int 0x80` write
-//! and exit system calls) on the emulated CPU in flat 32-bit protected mode, so
-//! their output can be compared with a native run of the same binary.
+//! Runs freestanding i386 Linux programs (static ELF32, only the `int 0x80` write,
+//! exit and modify_ldt system calls) on the emulated CPU in flat 32-bit protected
+//! mode, so their output can be compared with a native run of the same binary.
 //!
-//! Layout: GDT at 0x1000 (null, flat ring-0 code 0x08, flat data 0x10), IDT at
+//! Layout: GDT at 0x1000 (null, flat ring-0 code 0x08, flat data 0x10, the LDT
+//! 0x18), the LDT at 0x10000 (grown by modify_ldt as Linux does), IDT at
 //! 0x2000 whose gate `v` is an interrupt gate to a HLT at `STUBS + v`. An `int 0x80`
 //! therefore stops the CPU on the HLT at `STUBS + 0x80`; the harness services the
 //! call from the registers and returns by popping the interrupt frame itself. Any
@@ -15,6 +16,10 @@ const RAM: u32 = 32 << 20;
 const GDT: u32 = 0x1000;
 const IDT: u32 = 0x2000;
 const STUBS: u32 = 0x3000;
+/// The LDT: room for Linux's 8192 entries; its limit covers the entries written.
+const LDT: u32 = 0x1_0000;
+const LDT_ENTRIES: u32 = 8192;
+const LDT_SEL: u16 = 0x18;
 const STACK_TOP: u32 = RAM - 0x10_0000;
 const CODE_HI: u32 = 0x00CF_9A00;
 const DATA_HI: u32 = 0x00CF_9200;
@@ -75,6 +80,15 @@ fn flat(hi: u32) -> (u32, u32) {
     (0x0000_FFFF, hi)
 }
 
+/// The LDT's system descriptor for `entries` entries (at least one, as a limit).
+fn ldt_descriptor(entries: u32) -> (u32, u32) {
+    let limit = (entries.max(1) * 8 - 1) & 0xFFFF;
+    (
+        (LDT & 0xFFFF) << 16 | limit,
+        (LDT >> 16 & 0xFF) | 0x8200 | (LDT & 0xFF00_0000),
+    )
+}
+
 /// Builds the GDT, the IDT and the HLT stubs in low memory.
 fn write_tables(mem: &mut PhysMem) {
     let mut gdt = vec![0u8; 8];
@@ -83,6 +97,10 @@ fn write_tables(mem: &mut PhysMem) {
         gdt.extend_from_slice(&lo.to_le_bytes());
         gdt.extend_from_slice(&hi.to_le_bytes());
     }
+    // The LDT descriptor (present, type 2); its limit is kept in LDTR only.
+    let (lo, hi) = ldt_descriptor(0);
+    gdt.extend_from_slice(&lo.to_le_bytes());
+    gdt.extend_from_slice(&hi.to_le_bytes());
     mem.write_bytes(GDT, &gdt);
     for v in 0..256u32 {
         let target = STUBS + v;
@@ -99,8 +117,10 @@ fn enter_flat(cpu: &mut Cpu, entry: u32) -> Result<(), String> {
     let bus = &mut NullBus;
     cpu.state.gdtr = TableReg {
         base: GDT,
-        limit: 3 * 8 - 1,
+        limit: 4 * 8 - 1,
     };
+    // No LDT until the program writes one (an LDT selector is #GP, as on Linux).
+    cpu.state.ldtr = Segment::default();
     cpu.state.idtr = TableReg {
         base: IDT,
         limit: 256 * 8 - 1,
@@ -147,9 +167,94 @@ fn syscall(cpu: &mut Cpu, out: &mut Outcome) -> Option<i32> {
                 cpu.state.gpr[reg::EAX] = len;
             }
         }
+        123 => {
+            let r = modify_ldt(cpu, g[reg::EBX], g[reg::ECX], g[reg::EDX]);
+            cpu.state.gpr[reg::EAX] = r as u32;
+        }
         _ => cpu.state.gpr[reg::EAX] = -38i32 as u32, // ENOSYS
     }
     None
+}
+
+const EINVAL: i32 = -22;
+const EFAULT: i32 = -14;
+
+/// modify_ldt(func, ptr, bytecount) for the write functions (1: legacy, clears
+/// `useable`; 0x11: keeps it), as Linux's `write_ldt`: `ptr` is a `user_desc`
+/// {entry_number, base_addr, limit, flags: seg_32bit, contents (2 bits),
+/// read_exec_only, limit_in_pages, seg_not_present, useable}. The descriptor gets
+/// DPL = the program's privilege level (3 under Linux, where the program runs at
+/// CPL 3; 0 here) and the accessed bit set; Linux's "empty" `user_desc` (and, with
+/// func 1, any one with base and limit 0) clears the entry. The
+/// LDT grows to cover the entry and LDTR follows it. Reading the LDT (func 0, 2)
+/// is not implemented (ENOSYS).
+fn modify_ldt(cpu: &mut Cpu, func: u32, ptr: u32, count: u32) -> i32 {
+    let legacy = match func {
+        1 => true,
+        0x11 => false,
+        _ => return -38,
+    };
+    if count != 16 {
+        return EINVAL;
+    }
+    if ptr as u64 + 16 > RAM as u64 {
+        return EFAULT;
+    }
+    let [entry, base, limit, flags] = [0, 4, 8, 12].map(|o| read_u32(cpu, ptr + o));
+    if entry >= LDT_ENTRIES {
+        return EINVAL;
+    }
+    let seg_32bit = flags & 1;
+    let contents = flags >> 1 & 3;
+    let read_exec_only = flags >> 3 & 1;
+    let limit_in_pages = flags >> 4 & 1;
+    let not_present = flags >> 5 & 1;
+    let useable = flags >> 6 & 1;
+    if contents == 3 && (legacy || not_present == 0) {
+        return EINVAL;
+    }
+    // Linux's LDT_empty: what clears an entry in either mode.
+    let empty = base == 0
+        && limit == 0
+        && contents == 0
+        && read_exec_only == 1
+        && seg_32bit == 0
+        && limit_in_pages == 0
+        && not_present == 1
+        && useable == 0;
+    let (lo, hi) = if empty || (legacy && base == 0 && limit == 0) {
+        (0, 0)
+    } else {
+        let dpl = cpu.state.cpl;
+        let avl = if legacy { 0 } else { useable };
+        let ty = ((read_exec_only ^ 1) << 1) | (contents << 2) | 1;
+        let hi = (base >> 16 & 0xFF)
+            | ty << 8
+            | 1 << 12
+            | dpl << 13
+            | (not_present ^ 1) << 15
+            | (limit & 0xF_0000)
+            | avl << 20
+            | seg_32bit << 22
+            | limit_in_pages << 23
+            | (base & 0xFF00_0000);
+        ((base & 0xFFFF) << 16 | (limit & 0xFFFF), hi)
+    };
+    let at = LDT + entry * 8;
+    cpu.mem.write_bytes(at, &lo.to_le_bytes());
+    cpu.mem.write_bytes(at + 4, &hi.to_le_bytes());
+    let entries = if cpu.state.ldtr.selector & !3 == 0 {
+        entry + 1
+    } else {
+        ((cpu.state.ldtr.limit + 1) / 8).max(entry + 1)
+    };
+    let (dlo, dhi) = ldt_descriptor(entries);
+    cpu.mem
+        .write_bytes(GDT + LDT_SEL as u32, &dlo.to_le_bytes());
+    cpu.mem
+        .write_bytes(GDT + LDT_SEL as u32 + 4, &dhi.to_le_bytes());
+    cpu.state.ldtr = Segment::from_descriptor(LDT_SEL, dlo, dhi);
+    0
 }
 
 /// Runs an i386 static executable for at most `budget` instructions.

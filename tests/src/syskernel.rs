@@ -1,7 +1,10 @@
 //! Harness for the nasm system-test kernels in `tests/system/`: assembles a kernel
 //! with nasm into `target/system-tests/`, loads it flat at 0x8000, starts it in real
 //! mode at 0000:8000 and collects what it reports over ports 0xE9 (text) and 0xEA
-//! (a dword printed as 8 hex digits).
+//! (a dword printed as 8 hex digits). A byte written to port 0xEB raises the INTR
+//! line with that vector until the CPU acknowledges it; one written to port 0xEC
+//! raises it at the next MMIO read instead (in the middle of an instruction).
+//! MMIO (any address above RAM) reads back the last dword written there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,11 +13,18 @@ use tab86_cpu::{Bus, Cpu, Exit, PhysMem};
 /// Where the kernels are loaded and started.
 pub const LOAD_ADDR: u32 = 0x8000;
 
-/// The test bus: a text sink on port 0xE9 and a hex sink on port 0xEA.
+/// The test bus: a text sink on port 0xE9, a hex sink on port 0xEA and an
+/// interrupt request on port 0xEB.
 #[derive(Debug, Default)]
 pub struct TestBus {
     /// Everything the kernel reported.
     pub out: String,
+    /// The vector requested on the INTR line, if any.
+    pub intr: Option<u8>,
+    /// The vector to request at the next MMIO read (port 0xEC).
+    pub intr_on_mmio: Option<u8>,
+    /// The last dword written to MMIO.
+    pub mmio: u32,
 }
 
 impl Bus for TestBus {
@@ -36,18 +46,25 @@ impl Bus for TestBus {
                 };
                 self.out.push_str(&format!("{v:08x}"));
             }
+            0xEB => self.intr = Some(value as u8),
+            0xEC => self.intr_on_mmio = Some(value as u8),
             _ => {}
         }
     }
     fn mmio_read(&mut self, _addr: u32, _size: u8) -> u32 {
-        0xFFFF_FFFF
+        if let Some(v) = self.intr_on_mmio.take() {
+            self.intr = Some(v);
+        }
+        self.mmio
     }
-    fn mmio_write(&mut self, _addr: u32, _size: u8, _value: u32) {}
+    fn mmio_write(&mut self, _addr: u32, _size: u8, value: u32) {
+        self.mmio = value;
+    }
     fn intr_pending(&mut self) -> bool {
-        false
+        self.intr.is_some()
     }
     fn intr_ack(&mut self) -> u8 {
-        0
+        self.intr.take().unwrap_or(0)
     }
 }
 

@@ -203,15 +203,20 @@ ring3_a:
     EXPECT [g_hcs], SEL_CODE0, "call gate target cs"
 
     ; ---- 286 call gate with one word parameter ----
-    mov dword [TSS_MAIN + 4], 0x7E000       ; same upper ESP half as ring 3
+    mov dword [TSS_MAIN + 4], 0x7E000
     push word 0x3333
     mov [r3_esp], esp
     TRY call (SEL_SLOT40 | 3):0
-    mov dword [TSS_MAIN + 4], STACK0_TOP
+    ; The 16-bit RETF pops SP; the new stack is 32-bit (SS.B = 1), so ESP is
+    ; that SP zero-extended, plus the 2 bytes released.
     mov eax, esp
+    mov esp, [r3_esp]
+    add esp, 2
+    mov dword [TSS_MAIN + 4], STACK0_TOP
     mov ebx, [r3_esp]
+    and ebx, 0xFFFF
     add ebx, 2
-    EXPECT eax, ebx, "286 gate: o16 retf 2 restores esp"
+    EXPECT eax, ebx, "286 gate: o16 retf 2 loads esp = zero-extended sp"
     EXPECT [g16_esp], 0x7E000 - 10, "286 gate pushes words"
     mov eax, [try_next]
     and eax, 0xFFFF

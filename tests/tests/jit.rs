@@ -11,7 +11,9 @@
 //! - grouped accesses whose page turns out to hold compiled code still write
 //!   through the interpreter;
 //! - self-modifying code in a hot loop drops the compiled page and still computes
-//!   what the interpreter computes.
+//!   what the interpreter computes;
+//! - a hot loop with STI or MOV SS holds a pending interrupt for exactly one
+//!   instruction after them, as the interpreter does.
 
 use tab86_cpu::state::reg;
 use tab86_cpu::{Cpu, Exit, NullBus};
@@ -29,7 +31,7 @@ fn native_programs_match_the_interpreter() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("native");
     let mut jitted = 0;
     for name in [
-        "alu", "muldiv", "bits", "stack", "misc", "shift", "bcd", "string",
+        "alu", "muldiv", "bits", "stack", "stack16", "misc", "shift", "bcd", "string",
     ] {
         let img = match tab86_tests::native::built_image(&dir, name) {
             Ok(i) => i,
@@ -571,4 +573,68 @@ fn modules_compiled_in_the_background_are_installed_late_or_discarded() {
     assert!(s.discarded > 0, "{s:?}");
     assert!(s.instructions > 100, "recompiled module never ran: {s:?}");
     assert_eq!(s.traps, 0);
+}
+
+/// Runs the hot loop at CODE (prologue of `pre` instructions, `per` per iteration)
+/// with the JIT until generated code has run, stopping `at` instructions into an
+/// iteration; then raises INTR (vector 0x50) and runs to the handler's HLT.
+/// Returns the CPU and the EIP the interrupt frame holds.
+fn interrupt_in_hot_loop(code: &[u8], pre: u64, per: u64, at: u64) -> (Cpu, u32) {
+    let mut cpu = tab86_tests::native::flat_cpu(code, CODE).expect("flat cpu");
+    attach(&mut cpu, 2);
+    let mut bus = tab86_tests::syskernel::TestBus::default();
+    assert_eq!(cpu.run(&mut bus, pre + at), Exit::Budget);
+    for _ in 0..1000 {
+        assert_eq!(cpu.run(&mut bus, per * 100), Exit::Budget);
+        if cpu.jit_stats().is_some_and(|s| s.instructions > 0) {
+            break;
+        }
+    }
+    assert!(
+        cpu.jit_stats().expect("jit").instructions > 0,
+        "never compiled"
+    );
+    bus.intr = Some(0x50);
+    let e = cpu.run(&mut bus, 1000);
+    assert!(matches!(e, Exit::Halted | Exit::HaltedNoWake), "{e:?}");
+    assert_eq!(
+        cpu.state.eip,
+        0x3000 + 0x50 + 1,
+        "stopped in the vector 0x50 stub"
+    );
+    let mut b = [0u8; 4];
+    cpu.mem.read_bytes(cpu.state.gpr[reg::ESP], &mut b);
+    (cpu, u32::from_le_bytes(b))
+}
+
+#[test]
+fn sti_in_a_hot_loop_holds_an_interrupt_for_one_instruction() {
+    // xor eax,eax; mov ebx,0x7fffffff
+    // loop: cli; inc eax; sti; inc ecx; inc edx; cli; dec ebx; jnz loop; hlt
+    let code = [
+        0x31, 0xC0, 0xBB, 0xFF, 0xFF, 0xFF, 0x7F, 0xFA, 0x40, 0xFB, 0x41, 0x42, 0xFA, 0x4B, 0x75,
+        0xF7, 0xF4,
+    ];
+    // Stopped at the top of an iteration (IF = 0): the interrupt waits for STI
+    // and then for INC ECX, and comes before INC EDX.
+    let (cpu, eip) = interrupt_in_hot_loop(&code, 2, 8, 0);
+    assert_eq!(eip, CODE + 11);
+    let g = cpu.state.gpr;
+    assert_eq!(g[reg::ECX], g[reg::EAX]);
+    assert_eq!(g[reg::EDX], g[reg::EAX] - 1);
+}
+
+#[test]
+fn mov_ss_in_a_hot_loop_holds_an_interrupt_for_one_instruction() {
+    // mov eax,0x10; sti; mov ebx,0x7fffffff
+    // loop: mov ss,ax; inc ecx; inc edx; dec ebx; jnz loop; hlt
+    let code = [
+        0xB8, 0x10, 0x00, 0x00, 0x00, 0xFB, 0xBB, 0xFF, 0xFF, 0xFF, 0x7F, 0x8E, 0xD0, 0x41, 0x42,
+        0x4B, 0x75, 0xF9, 0xF4,
+    ];
+    // Stopped right after a MOV SS (IF = 1): the interrupt comes after INC ECX.
+    let (cpu, eip) = interrupt_in_hot_loop(&code, 3, 5, 1);
+    assert_eq!(eip, CODE + 14);
+    let g = cpu.state.gpr;
+    assert_eq!(g[reg::ECX], g[reg::EDX] + 1);
 }

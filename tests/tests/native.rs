@@ -26,4 +26,4 @@ macro_rules! native_tests {
     )*};
 }
 
-native_tests!(alu muldiv bits stack misc shift bcd string);
+native_tests!(alu muldiv bits stack stack16 misc shift bcd string);

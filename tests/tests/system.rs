@@ -43,3 +43,13 @@ fn triple_fault_ends_the_run() {
 fn arith_faults() {
     run_checked("arith", 16);
 }
+
+#[test]
+fn shadow() {
+    run_checked("shadow", 22);
+}
+
+#[test]
+fn stacksize() {
+    run_checked("stacksize", 62);
+}

@@ -119,7 +119,11 @@ fn mov_to_sreg(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> {
         return Err(Fault::ud());
     }
     let v = cpu.read_op(bus, op, 1, 2)? as u16;
-    cpu.load_seg(bus, s, v)
+    cpu.load_seg(bus, s, v)?;
+    if s == sreg::SS {
+        cpu.ss_shadow();
+    }
+    Ok(())
 }
 
 /// LDS/LES/LSS/LFS/LGS: offset then selector from memory.

@@ -317,10 +317,15 @@ impl Cpu {
     }
 
     /// Commits a return to an outer privilege level: CS, CPL, SS:ESP, null segments.
-    fn commit_outer(&mut self, cs: Segment, ss: Segment, esp: u32, size: u32) {
+    ///
+    /// `esp` is the popped (E)SP, zero-extended for a 16-bit operand size. The new
+    /// stack's size decides how much of ESP it replaces: all of it when the new SS.B
+    /// is 1, only SP when it is 0 (ESP's upper half keeps the inner stack's bits, as
+    /// on hardware, the leak that Linux's espfix hides).
+    fn commit_outer(&mut self, cs: Segment, ss: Segment, esp: u32) {
         let cpl = cs.selector as u32 & 3;
         self.state.seg[sreg::SS] = ss;
-        self.state.gpr[reg::ESP] = if size == 4 {
+        self.state.gpr[reg::ESP] = if ss.big() {
             esp
         } else {
             (self.state.gpr[reg::ESP] & 0xFFFF_0000) | (esp & 0xFFFF)
@@ -362,7 +367,7 @@ impl Cpu {
         }
         self.set_accessed(bus, sel, chi)?;
         self.set_accessed(bus, ss_sel, shi)?;
-        self.commit_outer(cs, ss, esp, size);
+        self.commit_outer(cs, ss, esp);
         self.add_sp(imm);
         self.next_eip = eip;
         Ok(())
@@ -451,7 +456,7 @@ impl Cpu {
         self.set_accessed(bus, sel, chi)?;
         self.set_accessed(bus, ss_sel, shi)?;
         self.write_flags(flags, mask);
-        self.commit_outer(cs, ss, esp, size);
+        self.commit_outer(cs, ss, esp);
         self.next_eip = eip;
         Ok(())
     }

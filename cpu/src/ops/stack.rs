@@ -47,14 +47,26 @@ fn push_sreg<const S: u32, const SEG: usize>(
     cpu.push(bus, S, v)
 }
 
+/// POP Sreg. ESP is only committed after the load (a #GP/#SS/#NP leaves it as it
+/// was), but computed with the stack size before it.
 fn pop_sreg<const S: u32, const SEG: usize>(
     cpu: &mut Cpu,
     bus: &mut dyn Bus,
     _: &Op,
 ) -> Result<()> {
     let v = cpu.stack_peek(bus, 0, S)? as u16;
-    cpu.load_seg(bus, SEG, v)?;
+    // The increment follows the stack size in force when the selector was read: a
+    // POP SS that loads a segment with another B bit must not apply the new one
+    // (SS.B = 0 at ESP 0x0002FFFC with a 32-bit pop gives 0x00020000, not 0x00030000).
+    let esp = cpu.state.gpr[reg::ESP];
     cpu.add_sp(S);
+    let popped = cpu.state.gpr[reg::ESP];
+    cpu.state.gpr[reg::ESP] = esp;
+    cpu.load_seg(bus, SEG, v)?;
+    cpu.state.gpr[reg::ESP] = popped;
+    if SEG == sreg::SS {
+        cpu.ss_shadow();
+    }
     Ok(())
 }
 

@@ -94,6 +94,24 @@ impl Staged {
         self.n += 1;
         Ok(())
     }
+
+    /// Reads `S` bytes at stack offset `off` as if the staged pushes had been
+    /// written: ENTER copies the enclosing frame pointers after it pushed (E)BP and
+    /// the earlier copies, and a display that overlaps those slots reads them.
+    fn read<const S: u32>(&self, cpu: &mut Cpu, bus: &mut dyn Bus, off: u32) -> Result<u32> {
+        let mut v = cpu.read_sz(bus, sreg::SS, off, S)?.to_le_bytes();
+        let lin = cpu.state.seg[sreg::SS].base.wrapping_add(off);
+        for &(slot, sv) in &self.slots[..self.n] {
+            let sv = sv.to_le_bytes();
+            for (b, byte) in v.iter_mut().take(S as usize).enumerate() {
+                let k = lin.wrapping_add(b as u32).wrapping_sub(slot);
+                if k < S {
+                    *byte = sv[k as usize];
+                }
+            }
+        }
+        Ok(u32::from_le_bytes(v))
+    }
 }
 
 /// ENTER imm16, imm8 (operand size S): pushes (E)BP, copies `level - 1` frame
@@ -124,7 +142,7 @@ fn enter<const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) -> Result<()> 
         for _ in 1..level {
             bp = bp.wrapping_sub(S);
             let off = if big { bp } else { bp & 0xFFFF };
-            let v = cpu.read_sz(bus, sreg::SS, off, S)?;
+            let v = st.read::<S>(cpu, bus, off)?;
             st.push::<S>(cpu, bus, v)?;
         }
         st.push::<S>(cpu, bus, frame)?;
