@@ -51,6 +51,11 @@ pub struct Cpu {
     /// block ends, so long REP runs use up the slice budget (timers, input and
     /// `--timeout` stay serviced) and advance deterministic time.
     pub(crate) rep_extra: u64,
+    /// A data breakpoint is enabled in DR7 (see `debug.rs`).
+    pub(crate) data_bp_armed: bool,
+    /// DR6.B0-B3 of the data breakpoints the current instruction hit, pending
+    /// until it completes (or, after MOV SS/POP SS, until the next one does).
+    pub(crate) data_bp_hit: u8,
     pub(crate) cache: CodeCache,
     pub(crate) masks: TlbMasks,
     /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
@@ -80,6 +85,8 @@ impl Cpu {
             next_eip: 0,
             stop: false,
             rep_extra: 0,
+            data_bp_armed: false,
+            data_bp_hit: 0,
             cache: CodeCache::default(),
             masks: TlbMasks::new(false),
             trace: None,
@@ -102,6 +109,8 @@ impl Cpu {
         }
         self.update_masks();
         self.delivering = None;
+        self.data_bp_armed = false;
+        self.data_bp_hit = 0;
     }
 
     /// Drops all cached translations and decoded code (after loaders write memory
@@ -270,6 +279,12 @@ impl Cpu {
             if self.stop {
                 self.state.icount += std::mem::take(&mut self.rep_extra);
             }
+            // A data breakpoint traps after its instruction (which ended the
+            // block), unless that instruction loaded SS: then after the next one,
+            // which runs alone.
+            if self.data_bp_hit != 0 && !self.state.ss_shadow {
+                self.data_bp_trap(bus);
+            }
             if let Some(x) = self.exit.take() {
                 return x;
             }
@@ -352,6 +367,9 @@ impl Cpu {
             self.drop_invalidated();
         }
         if single {
+            // One #DB reports single-step and any data breakpoint hit with it.
+            self.state.dr[6] =
+                (self.state.dr[6] & !0xF) | u32::from(std::mem::take(&mut self.data_bp_hit));
             self.state.dr[6] |= 1 << 14;
             let eip = self.state.eip;
             if let Err(f) = self.interrupt(bus, vector::DB, IntKind::Exception, None, eip) {
@@ -364,6 +382,8 @@ impl Cpu {
     /// triple-fault rules (SDM vol. 3, 6.15, table 6-5).
     pub fn raise(&mut self, bus: &mut dyn Bus, f: Fault) {
         self.stop = true;
+        // A faulting instruction did not complete: its breakpoint hits do not trap.
+        self.data_bp_hit = 0;
         self.state.halted = false;
         // A delivered fault counts against the budget, so a guest stuck in a fault
         // loop (handler that faults again) cannot keep `run` from returning.

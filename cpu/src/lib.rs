@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod cpuid;
+mod debug;
 pub mod decode;
 mod exec;
 pub mod fault;

@@ -99,7 +99,9 @@ impl Cpu {
         let a20 = self.mem.a20_mask();
         if s.cr0 & cr::PG == 0 {
             let phys = lin & a20;
-            let ram = if self.mem.page_is_ram(phys & !0xFFF) {
+            let ram = if self.mem.page_is_ram(phys & !0xFFF)
+                && !(self.data_bp_armed && self.data_bp_page(lin))
+            {
                 Tlb::RAM
             } else {
                 0
@@ -120,7 +122,8 @@ impl Cpu {
             Ok(t) => {
                 let frame = t.frame & a20;
                 let mut flags = 0;
-                if self.mem.page_is_ram(frame) {
+                // A page an armed data breakpoint watches stays off the fast paths.
+                if self.mem.page_is_ram(frame) && !(self.data_bp_armed && self.data_bp_page(lin)) {
                     flags |= Tlb::RAM;
                 }
                 if t.user {
@@ -164,6 +167,9 @@ impl Cpu {
 
     #[inline(never)]
     fn read_lin_slow(&mut self, bus: &mut dyn Bus, lin: u32, size: u32, who: Priv) -> Result<u32> {
+        if self.data_bp_armed {
+            self.data_bp_check(lin, size, false);
+        }
         if lin & 0xFFF > 0x1000 - size {
             // Crosses a page: translate both pages before reading either.
             let first = 0x1000 - (lin & 0xFFF);
@@ -224,6 +230,9 @@ impl Cpu {
         v: u32,
         who: Priv,
     ) -> Result<()> {
+        if self.data_bp_armed {
+            self.data_bp_check(lin, size, true);
+        }
         if lin & 0xFFF > 0x1000 - size {
             let first = 0x1000 - (lin & 0xFFF);
             let p1 = self.translate(bus, lin, true, who)?;

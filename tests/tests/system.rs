@@ -29,6 +29,11 @@ fn vm86() {
 }
 
 #[test]
+fn data_breakpoints() {
+    run_checked("databp", 21);
+}
+
+#[test]
 fn triple_fault_ends_the_run() {
     let Some(image) = tab86_tests::syskernel::assemble("triple") else {
         return;

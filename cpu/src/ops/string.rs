@@ -268,6 +268,12 @@ fn string<const K: u8, const S: u32>(cpu: &mut Cpu, bus: &mut dyn Bus, op: &Op) 
         if (K == CMPS || K == SCAS) && cpu.state.zf() == repne {
             return Ok(());
         }
+        if cpu.data_bp_hit != 0 {
+            // A data breakpoint traps after the iteration that hit, with EIP at
+            // the instruction and the registers counting what is left.
+            cpu.next_eip = cpu.state.eip;
+            return Ok(());
+        }
         budget -= n;
         if budget == 0 {
             // Yield at an iteration boundary: the block ends (INTR is polled), and

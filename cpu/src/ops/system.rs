@@ -233,6 +233,9 @@ fn mov_to_dr(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
         7 => (v & 0xFFFF_2BFF) | 0x400,
         _ => v,
     };
+    if n != 6 {
+        cpu.debug_regs_changed();
+    }
     cpu.stop = true;
     Ok(())
 }
