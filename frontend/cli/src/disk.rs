@@ -54,6 +54,14 @@ pub fn attach(args: &Args, cfg: &mut Config) -> Result<Vec<Arc<dyn Store>>, Stri
     if let Some(mb) = args.disk_cache_mb {
         opts.fetch.cache_bytes = mb << 20;
     }
+    let ca_file = args.ca_file.clone().or_else(|| {
+        std::env::var("TAB86_CA_FILE")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(ca) = ca_file {
+        opts.fetch.tls = tab86_storage::http::TlsConfig::new(Some(ca.as_ref()))?;
+    }
     let mut stores = Vec::new();
     for spec in &args.disks {
         let d = tab86_storage::open(spec, &opts)?;
@@ -181,6 +189,10 @@ mod tests {
         assert!(a.disks[1].overlay.is_none() && !a.disks[1].read_only);
         assert!(a.disks[2].read_only);
         assert_eq!(a.disk_cache_mb, Some(16));
+        assert_eq!(
+            args("run --ca-file my-ca.pem").unwrap().ca_file.as_deref(),
+            Some("my-ca.pem")
+        );
         assert!(args("--overlay x.ovl")
             .err()
             .unwrap()
