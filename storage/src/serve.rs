@@ -89,8 +89,8 @@ enum Phase {
 
 struct ConnInfo {
     ip: IpAddr,
-    /// A handle on the socket, to shut it down when evicting.
-    stream: TcpStream,
+    /// The socket (shared with its thread), to shut it down when evicting.
+    stream: Arc<TcpStream>,
     phase: Phase,
     since: Instant,
 }
@@ -111,7 +111,7 @@ fn lock(r: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
 impl Registry {
     /// Admits a connection from `ip`, closing an idle or slow one if a limit
     /// would be exceeded; None if every candidate is busy.
-    fn admit(&mut self, ip: IpAddr, stream: &TcpStream, limits: &Limits) -> Option<u64> {
+    fn admit(&mut self, ip: IpAddr, stream: &Arc<TcpStream>, limits: &Limits) -> Option<u64> {
         let now = Instant::now();
         let same = self.conns.values().filter(|c| c.ip == ip).count();
         if same >= limits.max_per_client && !self.evict(Some(ip), now) {
@@ -126,7 +126,7 @@ impl Registry {
             id,
             ConnInfo {
                 ip,
-                stream: stream.try_clone().ok()?,
+                stream: stream.clone(),
                 phase: Phase::Idle,
                 since: now,
             },
@@ -250,7 +250,7 @@ fn accept_loop(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let mut stream = match conn {
+        let stream = match conn {
             Ok(s) => s,
             Err(e) => {
                 // Out of descriptors or memory: back off instead of spinning.
@@ -262,9 +262,11 @@ fn accept_loop(
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
+        // One descriptor per connection, shared by its thread and the registry.
+        let stream = Arc::new(stream);
         let Some(id) = lock(registry).admit(peer.ip(), &stream, &opts.limits) else {
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = stream.write_all(
+            let _ = (&*stream).write_all(
                 b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
             );
             continue;
@@ -509,7 +511,7 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
 /// A socket reader whose every read waits at most until a deadline the
 /// connection loop moves (idle wait, then the request head's deadline).
 struct Timed {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     deadline: Instant,
 }
 
@@ -520,7 +522,7 @@ impl Read for Timed {
             return Err(io::ErrorKind::TimedOut.into());
         }
         self.stream.set_read_timeout(Some(left))?;
-        match self.stream.read(buf) {
+        match (&*self.stream).read(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::ErrorKind::TimedOut.into()),
             r => r,
         }
@@ -631,7 +633,7 @@ fn read_head(r: &mut impl BufRead, limits: &Limits) -> Result<Head, HeadError> {
 /// Answers an unreadable request with `status`, then closes gracefully:
 /// stop sending, and drop (boundedly) what the client still sends so it
 /// reads the answer instead of a reset.
-fn refuse(reader: &mut BufReader<Timed>, out: &mut TcpStream, status: u16, reason: &str) {
+fn refuse(reader: &mut BufReader<Timed>, mut out: &TcpStream, status: u16, reason: &str) {
     let body = format!("{status} {reason}\n");
     let _ = out.write_all(
         format!(
@@ -646,7 +648,7 @@ fn refuse(reader: &mut BufReader<Timed>, out: &mut TcpStream, status: u16, reaso
 }
 
 fn connection(
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     root: &Path,
     opts: &ServeOptions,
     registry: &Mutex<Registry>,
@@ -659,11 +661,11 @@ fn connection(
     let mut reader = BufReader::with_capacity(
         8192,
         Timed {
-            stream: stream.try_clone()?,
+            stream: stream.clone(),
             deadline: start + limits.header_timeout,
         },
     );
-    let mut out = stream;
+    let mut out: &TcpStream = &stream;
     let mut first = true;
     loop {
         // Idle: wait for a request to start (a new connection must send its
@@ -688,7 +690,7 @@ fn connection(
                 if opts.verbose {
                     eprintln!("serve: unreadable request: {status}");
                 }
-                refuse(&mut reader, &mut out, status, reason);
+                refuse(&mut reader, out, status, reason);
                 return Ok(());
             }
         };
@@ -704,7 +706,7 @@ fn connection(
             .any(|(k, v)| (k == "content-length" && v != "0") || k == "transfer-encoding");
         if has_body {
             // GET/HEAD carry no body and this server reads none: refuse and close.
-            refuse(&mut reader, &mut out, 400, "Bad Request");
+            refuse(&mut reader, out, 400, "Bad Request");
             return Ok(());
         }
         let close = version == "HTTP/1.0"
