@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tab86_storage::chunked;
@@ -48,6 +48,8 @@ fn pki(names: &[&str]) -> Pki {
 struct TlsServer {
     port: u16,
     stop: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl TlsServer {
@@ -65,13 +67,15 @@ impl TlsServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
-        let (stop2, root) = (stop.clone(), root.to_path_buf());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (stop2, root, accepted2) = (stop.clone(), root.to_path_buf(), accepted.clone());
         std::thread::spawn(move || {
             for s in listener.incoming() {
                 if stop2.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(s) = s else { continue };
+                accepted2.fetch_add(1, Ordering::SeqCst);
                 let (config, root) = (config.clone(), root.clone());
                 std::thread::spawn(move || {
                     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
@@ -80,7 +84,11 @@ impl TlsServer {
                 });
             }
         });
-        TlsServer { port, stop }
+        TlsServer {
+            port,
+            stop,
+            accepted,
+        }
     }
 }
 
@@ -212,12 +220,14 @@ fn an_untrusted_or_misnamed_certificate_is_refused_at_once_with_a_clear_error() 
         TlsConfig::new(Some(&dir.path("other-ca.pem"))).unwrap(),
     ] {
         let t = Instant::now();
+        let before = server.accepted.load(Ordering::SeqCst);
         let e = chunked::open_http(&url, opts(tls)).err().unwrap();
         assert!(
             e.contains("TLS handshake") && e.contains("certificate") && e.contains("--ca-file"),
             "{e}"
         );
         // Not retried: a certificate does not get better with time.
+        assert_eq!(server.accepted.load(Ordering::SeqCst), before + 1, "{e}");
         assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     }
 
