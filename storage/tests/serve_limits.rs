@@ -156,10 +156,25 @@ fn oversized_heads_bad_paths_and_absurd_ranges_get_a_4xx_not_a_reset() {
     normal_get(p, Duration::from_secs(2)).unwrap();
 }
 
+/// The attack tests hold ~1600 descriptors (both ends of 800 connections):
+/// raise this test process's soft limit to its hard limit (often 1024 vs
+/// 4096 or more on developer machines).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
 /// Holds `idle` silent connections and `slow` slowloris ones (a header byte
 /// per second each) from the given source addresses while a client on
 /// 127.0.0.1 makes requests; every one of those must be answered promptly.
 fn serve_under_attack(idle_src: Ipv4Addr, slow_src: Ipv4Addr) {
+    raise_fd_limit();
     let (_d, s) = setup(Limits::default());
     let p = s.addr().port();
     let t0 = Instant::now();
