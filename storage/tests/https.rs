@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tab86_storage::chunked;
 use tab86_storage::http::{Timeouts, TlsConfig};
 use tab86_storage::pack::pack;
-use tab86_storage::{FetchOptions, Store};
+use tab86_storage::{DiskOptions, DiskSpec, FetchOptions, Store};
 
 /// A certificate authority and a server certificate it signed for `names`.
 struct Pki {
@@ -118,6 +118,7 @@ fn serve_tls(
         };
         let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
         pending.drain(..head_end);
+        let head_only = head.starts_with("HEAD ");
         let path = head.split(' ').nth(1).unwrap_or("/").to_string();
         let range = head.lines().find_map(|l| {
             let (a, b) = l.strip_prefix("Range: bytes=")?.split_once('-')?;
@@ -140,7 +141,9 @@ fn serve_tls(
             "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{cr}\r\n",
             part.len()
         )?;
-        s.write_all(part)?;
+        if !head_only {
+            s.write_all(part)?;
+        }
         s.flush()?;
     }
 }
@@ -204,6 +207,31 @@ fn a_chunked_image_is_read_and_verified_over_https_with_an_extra_ca() {
     let mut buf = vec![0u8; 512];
     let e = store.read_at(3 * (128 << 10), &mut buf).unwrap_err();
     assert!(e.to_string().contains("SHA-256 mismatch"), "{e}");
+}
+
+#[test]
+fn a_raw_image_is_read_with_range_requests_over_https() {
+    let dir = TempDir::new("https-range");
+    let img = packed(&dir);
+    let pki = pki(&["127.0.0.1"]);
+    std::fs::write(dir.path("ca.pem"), &pki.ca_pem).unwrap();
+    let server = TlsServer::start(&dir.0, &pki);
+    let tls = TlsConfig::new(Some(&dir.path("ca.pem"))).unwrap();
+    let opened = tab86_storage::open(
+        &DiskSpec {
+            source: format!("https://127.0.0.1:{}/disk.img", server.port),
+            ..DiskSpec::default()
+        },
+        &DiskOptions {
+            fetch: opts(tls),
+            workers: 2,
+        },
+    )
+    .unwrap();
+    assert_eq!(opened.store.size(), img.len() as u64);
+    let mut buf = vec![0u8; 300_000];
+    opened.store.read_at(1_000_001, &mut buf).unwrap();
+    assert!(buf == img[1_000_001..1_300_001]);
 }
 
 #[test]
