@@ -14,9 +14,11 @@
 //! [`Limits::max_connections`], a connection that is not answering a request
 //! (idle, or its head still arriving) is closed to make room: of the client
 //! holding the most, the one waiting longest. Only when every such
-//! connection is busy does the newcomer get 503. Memory per connection is bounded: an 8 KiB
-//! read buffer, a request head of at most [`Limits::max_head_bytes`] (longer
-//! lines or heads get 414/431), and a small thread stack. Error answers are
+//! connection is busy does the newcomer get 503.
+//!
+//! Memory per connection is bounded: one socket descriptor, an 8 KiB read
+//! buffer, a request head of at most [`Limits::max_head_bytes`] (longer lines
+//! or heads get 414/431), and a small thread stack. Error answers are
 //! followed by a bounded drain of what the client still sends, so it reads
 //! the 4xx instead of a connection reset.
 
