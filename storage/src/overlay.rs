@@ -197,7 +197,13 @@ impl Overlay {
             lock_file(&f, &tmp)?;
             f.set_len(0)?;
             Overlay::write_new(&f, base.size(), &base.identity()?)?;
-            let linked = std::fs::hard_link(&tmp, path);
+            let linked = match std::fs::hard_link(&tmp, path) {
+                // A filesystem without hard links: rename instead (which
+                // could replace an overlay another process created in the
+                // last instant, a race only between two creators).
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => std::fs::rename(&tmp, path),
+                r => r,
+            };
             let _ = std::fs::remove_file(&tmp);
             sync_dir(path);
             match linked {
