@@ -51,7 +51,9 @@ pub const USAGE: &str = "usage:
   tab86 run --bios FILE            start a 64/128 KiB firmware/test ROM at the reset vector
   tab86 run --kernel K [--initrd I] [--append STR]   Linux boot protocol (bzImage) or Multiboot
   tab86 pack IMAGE OUTDIR [--chunk-size N]   cut a raw image into a chunked image (manifest.json + chunks/)
-  tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]   serve DIR over HTTP on 127.0.0.1 (default port 8080)
+  tab86 serve DIR [--port N] [--latency-ms MS] [--verbose] [--max-connections N] [--max-per-client N]
+                                   serve DIR over HTTP on 127.0.0.1 (default port 8080; at most 512
+                                   connections, 128 per client address)
 options:
   --mem SIZE            guest RAM, e.g. 256M (default 256M; 16M with --bios)
   --debugcon PORT[:FILE]  append guest writes to PORT to FILE (default stderr); repeatable
