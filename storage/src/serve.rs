@@ -163,10 +163,14 @@ impl Registry {
         }
     }
 
+    /// Moves a connection to `phase`; its age counts from the change (a new
+    /// connection is idle from its admission, not from its thread's start).
     fn set(&mut self, id: u64, phase: Phase) {
         if let Some(c) = self.conns.get_mut(&id) {
-            c.phase = phase;
-            c.since = Instant::now();
+            if c.phase != phase {
+                c.phase = phase;
+                c.since = Instant::now();
+            }
         }
     }
 }
