@@ -183,7 +183,7 @@ impl Source for ChunkSource {
                 let url = base.join(&name);
                 let resp = client
                     .request("GET", &url, None, len)
-                    .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
+                    .map_err(|e| Fault::request(&url, e))?;
                 if resp.status != 200 {
                     return Err(status_fault(resp.status, &url.to_string()));
                 }
@@ -229,11 +229,11 @@ pub fn open_dir(path: &Path, opts: FetchOptions) -> Result<Remote, String> {
 /// at once, with retries); chunks are fetched from `chunks/` next to it.
 pub fn open_http(manifest_url: &str, opts: FetchOptions) -> Result<Remote, String> {
     let url = Url::parse(manifest_url)?;
-    let mut client = Client::new(opts.timeouts);
+    let mut client = Client::with_tls(opts.timeouts, opts.tls.clone());
     let bytes = with_retries(&opts, None, || {
         let r = client
             .request("GET", &url, None, MAX_MANIFEST)
-            .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
+            .map_err(|e| Fault::request(&url, e))?;
         if r.status != 200 {
             return Err(status_fault(r.status, &url.to_string()));
         }

@@ -1,5 +1,5 @@
 //! Turns a `--disk` argument into a backend: local raw file, local chunked
-//! folder or manifest, http:// manifest (chunked) or http:// raw image (Range),
+//! folder or manifest, http(s):// manifest (chunked) or http(s):// raw image (Range),
 //! optionally under a copy-on-write overlay.
 
 use crate::adapter::Threaded;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// One disk as named on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct DiskSpec {
-    /// A path or an http:// URL.
+    /// A path or an http:// or https:// URL.
     pub source: String,
     /// Copy-on-write overlay file (created if missing); the source is then read-only.
     pub overlay: Option<PathBuf>,

@@ -27,6 +27,17 @@
 //! flushed state (a truncation into flushed data, a bad index) is refused with
 //! an error rather than read as zeros or stale data.
 //!
+//! Failed syncs: after an fsync error the kernel may have dropped the data it
+//! could not write while reporting the next fsync as successful, so the
+//! overlay stops trusting itself: the flush fails, and so does every later
+//! write and flush, until it is reopened (which recovers the last completed
+//! flush). A new overlay file is written and synced under a temporary name
+//! and linked into place, so a crash while creating it never leaves a
+//! half-written overlay behind.
+//!
+//! All file access goes through [`OverlayFile`], so tests can simulate
+//! crashes, torn writes and failed syncs at every point.
+//!
 //! # Base identity
 //! The header records the base's size and [`Store::identity`]: the SHA-256 of
 //! manifest.json for chunked images, or for raw images SHA-256("tab86-raw",
@@ -79,6 +90,35 @@ fn slot_at(slot: u64) -> u64 {
     FIRST_GROUP + g * GROUP_BYTES + (2 + k) * BLOCK
 }
 
+/// The file operations an overlay uses. A real overlay uses a [`File`]; tests
+/// use an implementation that crashes, tears writes or fails syncs on cue.
+pub trait OverlayFile: Send + Sync {
+    /// Reads exactly `buf.len()` bytes at `offset`.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// Writes all of `data` at `offset` (it may be lost or torn by a crash
+    /// until the next successful [`OverlayFile::sync`]).
+    fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes every completed write durable (`fdatasync`).
+    fn sync(&self) -> io::Result<()>;
+    /// The file's current length in bytes.
+    fn size(&self) -> io::Result<u64>;
+}
+
+impl OverlayFile for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+    fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(self, data, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
 struct State {
     /// Guest block -> slot, including mappings not flushed yet.
     map: HashMap<u64, u64>,
@@ -92,12 +132,29 @@ struct State {
     current_copy: Vec<Option<u64>>,
     /// Whether anything was written since the last flush.
     dirty: bool,
+    /// Set when a sync failed: what was written since the last flush may be
+    /// lost, so nothing more is accepted until a reopen.
+    poisoned: Option<String>,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            map: HashMap::new(),
+            owner: Vec::new(),
+            durable: 0,
+            generation: 0,
+            current_copy: Vec::new(),
+            dirty: false,
+            poisoned: None,
+        }
+    }
 }
 
 /// A copy-on-write overlay over a read-only base.
 pub struct Overlay {
     base: Box<dyn Store>,
-    file: File,
+    file: Box<dyn OverlayFile>,
     path: PathBuf,
     size: u64,
     state: Mutex<State>,
@@ -115,73 +172,87 @@ impl Overlay {
     /// exist. Refuses an overlay made for another base, one that is damaged
     /// beyond its last flush, or one another process holds.
     pub fn open(path: &Path, base: Box<dyn Store>) -> io::Result<Overlay> {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        loop {
+            match OpenOptions::new().read(true).write(true).open(path) {
+                Ok(f) => {
+                    lock_file(&f, path)?;
+                    return Overlay::open_file(Box::new(f), false, base, path);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(named(e)),
+            }
+            // Create it complete under a temporary name, then link it into
+            // place (which fails if another process got there first).
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".new");
+            let tmp = PathBuf::from(tmp);
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&tmp)
+                .map_err(named)?;
+            lock_file(&f, &tmp)?;
+            f.set_len(0)?;
+            Overlay::write_new(&f, base.size(), &base.identity()?)?;
+            let linked = match std::fs::hard_link(&tmp, path) {
+                // A filesystem without hard links: rename instead (which
+                // could replace an overlay another process created in the
+                // last instant, a race only between two creators).
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => std::fs::rename(&tmp, path),
+                r => r,
+            };
+            let _ = std::fs::remove_file(&tmp);
+            sync_dir(path);
+            match linked {
+                Ok(()) => return Overlay::open_file(Box::new(f), false, base, path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(named(e)),
+            }
+        }
+    }
+
+    /// Opens an overlay kept in `file` over `base` (`name` is used in messages):
+    /// `fresh` writes a new, empty overlay into it first. What [`Overlay::open`]
+    /// does after finding, locking or creating the file; public so tests can
+    /// run the overlay on a file that simulates crashes.
+    pub fn open_file(
+        file: Box<dyn OverlayFile>,
+        fresh: bool,
+        base: Box<dyn Store>,
+        name: &Path,
+    ) -> io::Result<Overlay> {
         let size = base.size();
         let identity = base.identity()?;
-        let (file, created) = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(f) => (f, true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                (OpenOptions::new().read(true).write(true).open(path)?, false)
-            }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        };
-        {
-            use std::os::fd::AsRawFd;
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-                return Err(corrupt(path, "in use by another process"));
-            }
+        if fresh {
+            Overlay::write_new(&*file, size, &identity)?;
         }
         let mut ov = Overlay {
             base,
             file,
-            path: path.to_path_buf(),
+            path: name.to_path_buf(),
             size,
-            state: Mutex::new(State {
-                map: HashMap::new(),
-                owner: Vec::new(),
-                durable: 0,
-                generation: 0,
-                current_copy: Vec::new(),
-                dirty: false,
-            }),
+            state: Mutex::new(State::new()),
         };
-        if created {
-            ov.create(&identity)?;
-        } else {
-            ov.load(&identity)?;
-        }
+        ov.load(&identity)?;
         Ok(ov)
     }
 
-    fn create(&mut self, identity: &[u8; 32]) -> io::Result<()> {
+    /// Writes the header and an empty superblock, and syncs.
+    fn write_new(file: &dyn OverlayFile, size: u64, identity: &[u8; 32]) -> io::Result<()> {
         let mut h = vec![0u8; BLOCK as usize];
         h[..8].copy_from_slice(HEADER_MAGIC);
         h[8..12].copy_from_slice(&VERSION.to_le_bytes());
         h[12..16].copy_from_slice(&(BLOCK as u32).to_le_bytes());
-        h[16..24].copy_from_slice(&self.size.to_le_bytes());
+        h[16..24].copy_from_slice(&size.to_le_bytes());
         h[24..56].copy_from_slice(identity);
         seal(&mut h);
-        self.file.write_all_at(&h, 0)?;
-        self.file.write_all_at(&super_block(0, 0), BLOCK)?;
-        self.file
-            .write_all_at(&vec![0u8; BLOCK as usize], 2 * BLOCK)?;
-        self.file.sync_all()?;
-        if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        file.write_all_at(&h, 0)?;
+        file.write_all_at(&super_block(0, 0), BLOCK)?;
+        file.write_all_at(&vec![0u8; BLOCK as usize], 2 * BLOCK)?;
+        file.sync()
     }
 
     fn read_block(&self, at: u64, len: u64) -> io::Result<Option<Vec<u8>>> {
@@ -195,7 +266,7 @@ impl Overlay {
 
     fn load(&mut self, identity: &[u8; 32]) -> io::Result<()> {
         let path = self.path.clone();
-        let len = self.file.metadata()?.len();
+        let len = self.file.size()?;
         if len < FIRST_GROUP {
             return Err(corrupt(
                 &path,
@@ -268,6 +339,7 @@ impl Overlay {
             generation,
             current_copy: Vec::new(),
             dirty: false,
+            poisoned: None,
         };
         let mut discarded = false;
         for g in 0..groups {
@@ -405,6 +477,7 @@ impl Store for Overlay {
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         let mut st = self.lock();
+        self.check_poison(&st)?;
         st.dirty = true;
         let end = offset + data.len() as u64;
         let mut pos = offset;
@@ -433,10 +506,43 @@ impl Store for Overlay {
 
     fn flush(&self) -> io::Result<()> {
         let mut st = self.lock();
+        self.check_poison(&st)?;
         if !st.dirty {
             return Ok(());
         }
-        self.file.sync_data()?;
+        self.flush_locked(&mut st)
+    }
+
+    fn stats(&self) -> Option<&Stats> {
+        self.base.stats()
+    }
+
+    fn describe(&self) -> String {
+        format!("{} + overlay {}", self.base.describe(), self.path.display())
+    }
+}
+
+impl Overlay {
+    /// Refuses further writes and flushes after a failed sync.
+    fn check_poison(&self, st: &State) -> io::Result<()> {
+        match &st.poisoned {
+            None => Ok(()),
+            Some(why) => Err(io::Error::other(format!(
+                "overlay {}: a sync failed earlier ({why}); writes since the last flush may be lost, so it accepts nothing more until reopened (which recovers the last flush)",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// A sync that poisons the overlay when it fails.
+    fn sync(&self, st: &mut State) -> io::Result<()> {
+        self.file.sync().inspect_err(|e| {
+            st.poisoned = Some(e.to_string());
+        })
+    }
+
+    fn flush_locked(&self, st: &mut State) -> io::Result<()> {
+        self.sync(st)?;
         let allocated = st.owner.len() as u64;
         if allocated > st.durable {
             let next = st.generation + 1;
@@ -463,10 +569,10 @@ impl Store for Overlay {
                 self.file.write_all_at(&b, index_copy_at(g, copy))?;
                 copies.push((g, copy));
             }
-            self.file.sync_data()?;
+            self.sync(st)?;
             self.file
                 .write_all_at(&super_block(next, allocated), BLOCK * (1 + next % 2))?;
-            self.file.sync_data()?;
+            self.sync(st)?;
             for (g, copy) in copies {
                 if st.current_copy.len() <= g as usize {
                     st.current_copy.resize(g as usize + 1, None);
@@ -479,13 +585,26 @@ impl Store for Overlay {
         st.dirty = false;
         Ok(())
     }
+}
 
-    fn stats(&self) -> Option<&Stats> {
-        self.base.stats()
+/// Takes the overlay's exclusive lock (flock) without waiting.
+fn lock_file(f: &File, path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on an fd we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(corrupt(path, "in use by another process"));
     }
+    Ok(())
+}
 
-    fn describe(&self) -> String {
-        format!("{} + overlay {}", self.base.describe(), self.path.display())
+/// Makes a new directory entry durable (best effort: some filesystems refuse).
+fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

@@ -33,7 +33,7 @@ impl Source for RangeSource {
         let url = &self.url;
         let r = client
             .request("GET", url, Some((a, b)), len)
-            .map_err(|e| Fault::transient(format!("{url} bytes {a}-{b}: {e}")))?;
+            .map_err(|e| Fault::request(format_args!("{url} bytes {a}-{b}"), e))?;
         if r.status == 200 {
             return Err(Fault::permanent(format!(
                 "{url}: the server ignored the Range request (status 200)"
@@ -81,16 +81,16 @@ impl Source for RangeSource {
 /// from a one-byte Range GET where HEAD is not allowed.
 pub fn open(url: &str, opts: FetchOptions) -> Result<Remote, String> {
     let url = Url::parse(url)?;
-    let mut client = Client::new(opts.timeouts);
+    let mut client = Client::with_tls(opts.timeouts, opts.tls.clone());
     let (size, etag) = with_retries(&opts, None, || {
         let r = client
             .request("HEAD", &url, None, 0)
-            .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
+            .map_err(|e| Fault::request(&url, e))?;
         let size = if r.status == 405 || r.status == 501 {
             // No HEAD: ask for the first byte; Content-Range carries the size.
             let g = client
                 .request("GET", &url, Some((0, 0)), 1)
-                .map_err(|e| Fault::transient(format!("{url}: {e}")))?;
+                .map_err(|e| Fault::request(&url, e))?;
             if g.status != 206 {
                 return Err(status_fault(g.status, &url.to_string()));
             }

@@ -3,7 +3,7 @@
 //! pool of fetch threads (one keep-alive connection each), a bounded LRU cache,
 //! sequential read-ahead, retries with backoff, and counters.
 
-use crate::http::{Client, Timeouts};
+use crate::http::{Client, Timeouts, TlsConfig};
 use crate::store::{Stats, Store};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
@@ -27,6 +27,8 @@ pub struct FetchOptions {
     pub timeouts: Timeouts,
     /// Piece size for stores without their own (the HTTP Range store).
     pub range_piece: u64,
+    /// Which certificate authorities https:// images may chain to.
+    pub tls: TlsConfig,
 }
 
 impl Default for FetchOptions {
@@ -39,6 +41,7 @@ impl Default for FetchOptions {
             backoff: Duration::from_millis(200),
             timeouts: Timeouts::default(),
             range_piece: 256 << 10,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -69,6 +72,16 @@ impl Fault {
         Fault {
             retryable: false,
             msg: msg.into(),
+        }
+    }
+    /// A failed request: network errors may pass, a refused TLS handshake
+    /// (untrusted certificate) will not.
+    pub fn request(what: impl std::fmt::Display, e: io::Error) -> Fault {
+        let msg = format!("{what}: {e}");
+        if crate::http::is_tls_error(&e) {
+            Fault::permanent(msg)
+        } else {
+            Fault::transient(msg)
         }
     }
 }
@@ -246,7 +259,7 @@ impl Drop for Remote {
 }
 
 fn fetch_worker(inner: &Inner) {
-    let mut client = Client::new(inner.opts.timeouts);
+    let mut client = Client::with_tls(inner.opts.timeouts, inner.opts.tls.clone());
     loop {
         let (key, index, prefetch) = {
             let mut s = inner.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -3,15 +3,33 @@
 //! (304), `Cache-Control: immutable` for content-addressed `chunks/`, keep-alive,
 //! a thread per connection, no access outside the served folder, and an
 //! optional delay per request to imitate a distant server.
+//!
+//! # Staying up under abuse
+//! Connections are held in a registry that knows each one's client address
+//! and phase: *idle* (waiting for a request to start), *head* (a request head
+//! is arriving) or *busy* (a request is being answered). A whole request head
+//! must arrive within [`Limits::header_timeout`] (408 otherwise), so a
+//! slowloris client cannot hold a connection by trickling bytes. When a new
+//! connection would exceed [`Limits::max_per_client`] or
+//! [`Limits::max_connections`], a connection that is not answering a request
+//! (idle, or its head still arriving) is closed to make room: of the client
+//! holding the most, the one waiting longest. Only when every such
+//! connection is busy does the newcomer get 503.
+//!
+//! Memory per connection is bounded: one socket descriptor, an 8 KiB read
+//! buffer, a request head of at most [`Limits::max_head_bytes`] (longer lines
+//! or heads get 414/431), and a small thread stack. Error answers are
+//! followed by a bounded drain of what the client still sends, so it reads
+//! the 4xx instead of a connection reset.
 
-use crate::http::{read_headers, read_line};
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Server settings.
 #[derive(Debug, Clone, Default)]
@@ -20,17 +38,149 @@ pub struct ServeOptions {
     pub latency: Duration,
     /// Print one line per request on stderr.
     pub verbose: bool,
+    /// Connection and request limits.
+    pub limits: Limits,
 }
 
-/// Most connections served at once; more get 503.
-const MAX_CONNECTIONS: usize = 256;
-/// An idle keep-alive connection is closed after this long.
-const IDLE: Duration = Duration::from_secs(30);
+/// Limits that keep one client (or many idle or slow ones) from blocking the
+/// server for everyone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most connections held at once (each is a thread).
+    pub max_connections: usize,
+    /// Most connections held at once for one client address.
+    pub max_per_client: usize,
+    /// A request head (request line and headers) must arrive within this long
+    /// from its first byte (from the connection's start for the first request).
+    pub header_timeout: Duration,
+    /// A kept-alive connection with no request started is closed after this long.
+    pub idle_timeout: Duration,
+    /// Largest request head in bytes; also the longest single line.
+    pub max_head_bytes: usize,
+    /// Most header fields in one request.
+    pub max_headers: usize,
+}
 
-/// A running server; dropping it stops accepting and joins the accept thread.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            max_per_client: 128,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// Stack of a connection thread: parsing, path resolution and `io::copy`
+/// need a few KiB; the default 2 MiB would only be address space.
+const CONN_STACK: usize = 256 * 1024;
+/// After an error answer, read and drop at most this much of what the client
+/// still sends (for at most `DRAIN_TIME`) so it sees the answer, not a reset.
+const DRAIN_BYTES: u64 = 4 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Head,
+    Busy,
+}
+
+struct ConnInfo {
+    ip: IpAddr,
+    /// The socket (shared with its thread), to shut it down when evicting.
+    stream: Arc<TcpStream>,
+    phase: Phase,
+    since: Instant,
+}
+
+/// Every open connection, by id.
+#[derive(Default)]
+struct Registry {
+    conns: HashMap<u64, ConnInfo>,
+    next: u64,
+}
+
+type Shared = Arc<Mutex<Registry>>;
+
+fn lock(r: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
+    r.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Registry {
+    /// Admits a connection from `ip`, closing an idle or slow one if a limit
+    /// would be exceeded; None if every candidate is busy.
+    fn admit(&mut self, ip: IpAddr, stream: &Arc<TcpStream>, limits: &Limits) -> Option<u64> {
+        let now = Instant::now();
+        let same = self.conns.values().filter(|c| c.ip == ip).count();
+        if same >= limits.max_per_client && !self.evict(Some(ip), now) {
+            return None;
+        }
+        if self.conns.len() >= limits.max_connections && !self.evict(None, now) {
+            return None;
+        }
+        let id = self.next;
+        self.next += 1;
+        self.conns.insert(
+            id,
+            ConnInfo {
+                ip,
+                stream: stream.clone(),
+                phase: Phase::Idle,
+                since: now,
+            },
+        );
+        Some(id)
+    }
+
+    /// Closes one connection that is not answering a request (of `ip` if
+    /// given): of the client holding the most connections, the one that has
+    /// waited longest, idle or with its head still arriving. Age, not phase:
+    /// a keep-alive connection idle for a millisecond between two requests of
+    /// a busy client is worth more than a head trickling in for a second, and
+    /// a real client's head takes milliseconds, so it is rarely the oldest.
+    fn evict(&mut self, ip: Option<IpAddr>, now: Instant) -> bool {
+        let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+        for c in self.conns.values() {
+            *per_ip.entry(c.ip).or_default() += 1;
+        }
+        let victim = self
+            .conns
+            .iter()
+            .filter(|(_, c)| ip.is_none_or(|ip| c.ip == ip) && c.phase != Phase::Busy)
+            .map(|(&id, c)| ((per_ip[&c.ip], now.duration_since(c.since)), id))
+            .max()
+            .map(|(_, id)| id);
+        match victim.and_then(|id| self.conns.remove(&id)) {
+            Some(c) => {
+                let _ = c.stream.shutdown(Shutdown::Both);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves a connection to `phase`; its age counts from the change (a new
+    /// connection is idle from its admission, not from its thread's start).
+    fn set(&mut self, id: u64, phase: Phase) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if c.phase != phase {
+                c.phase = phase;
+                c.since = Instant::now();
+            }
+        }
+    }
+}
+
+/// A running server; dropping it stops accepting, joins the accept thread
+/// and closes the open connections.
 pub struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    registry: Shared,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -49,39 +199,16 @@ impl Server {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let active = Arc::new(AtomicUsize::new(0));
+        let registry: Shared = Arc::default();
+        let (stop2, registry2) = (stop.clone(), registry.clone());
         let root = Arc::new(root);
         let thread = std::thread::Builder::new()
             .name("tab86-serve".into())
-            .spawn(move || {
-                for conn in listener.incoming() {
-                    if stop2.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let Ok(mut stream) = conn else { continue };
-                    if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-                        active.fetch_sub(1, Ordering::AcqRel);
-                        let _ = stream.write_all(
-                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        );
-                        continue;
-                    }
-                    let (root, opts, active) = (root.clone(), opts.clone(), active.clone());
-                    let spawned = std::thread::Builder::new()
-                        .name("tab86-serve-conn".into())
-                        .spawn(move || {
-                            let _ = connection(stream, &root, &opts);
-                            active.fetch_sub(1, Ordering::AcqRel);
-                        });
-                    if spawned.is_err() {
-                        log::warn!("serve: cannot start a connection thread");
-                    }
-                }
-            })?;
+            .spawn(move || accept_loop(listener, &root, &opts, &stop2, &registry2))?;
         Ok(Server {
             addr,
             stop,
+            registry,
             thread: Some(thread),
         })
     }
@@ -89,6 +216,11 @@ impl Server {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections open right now.
+    pub fn connections(&self) -> usize {
+        lock(&self.registry).conns.len()
     }
 
     /// Serves until the process ends.
@@ -106,6 +238,56 @@ impl Drop for Server {
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        for (_, c) in lock(&self.registry).conns.drain() {
+            let _ = c.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    root: &Arc<PathBuf>,
+    opts: &ServeOptions,
+    stop: &AtomicBool,
+    registry: &Shared,
+) {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let stream = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors or memory: back off instead of spinning.
+                log::warn!("serve: accept: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        // One descriptor per connection, shared by its thread and the registry.
+        let stream = Arc::new(stream);
+        let Some(id) = lock(registry).admit(peer.ip(), &stream, &opts.limits) else {
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = (&*stream).write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+            );
+            continue;
+        };
+        let (root, opts, reg) = (root.clone(), opts.clone(), registry.clone());
+        let spawned = std::thread::Builder::new()
+            .name("tab86-serve-conn".into())
+            .stack_size(CONN_STACK)
+            .spawn(move || {
+                let _ = connection(stream, &root, &opts, &reg, id);
+                lock(&reg).conns.remove(&id);
+            });
+        if spawned.is_err() {
+            log::warn!("serve: cannot start a connection thread");
+            lock(registry).conns.remove(&id);
         }
     }
 }
@@ -132,27 +314,33 @@ fn simple(status: u16, reason: &'static str) -> Reply {
     }
 }
 
-/// Maps a request target to a file under `root`, refusing anything that
-/// could leave it (`..`, absolute parts, encoded slashes, symlinks out).
-fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next()?;
+/// Maps a request target to a file under `root`. Err(400) for a target that
+/// is not an absolute path, has a bad %-escape or is not UTF-8 once decoded;
+/// Err(404) for anything that could leave the root (`..`, absolute parts,
+/// encoded slashes, symlinks out) or does not exist.
+fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
+    let path = target.split(['?', '#']).next().unwrap_or("");
     if !path.starts_with('/') {
-        return None;
+        return Err(400);
     }
     let mut out = root.to_path_buf();
     for seg in path.split('/').filter(|s| !s.is_empty()) {
-        let seg = percent_decode(seg)?;
+        let seg = percent_decode(seg).ok_or(400u16)?;
         if seg.contains(['/', '\\', '\0']) {
-            return None;
+            return Err(404);
         }
         let mut comps = Path::new(&seg).components();
         match (comps.next(), comps.next()) {
             (Some(Component::Normal(c)), None) => out.push(c),
-            _ => return None,
+            _ => return Err(404),
         }
     }
-    let real = out.canonicalize().ok()?;
-    real.starts_with(root).then_some(real)
+    let real = out.canonicalize().map_err(|_| 404u16)?;
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(404)
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -162,6 +350,9 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(h, 16).ok()?);
             i += 3;
         } else {
@@ -172,8 +363,20 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A decimal number of a range header: None if not all digits, Some(None) if
+/// it does not fit in a u64 (larger than any file).
+fn range_number(s: &str) -> Option<Option<u64>> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse().ok())
+}
+
 /// Parses a single `bytes=` range against a length: Ok(None) means "ignore the
 /// header" (absent, malformed or multiple ranges), Err(()) means unsatisfiable.
+/// Numbers too large for a u64 are still numbers (RFC 9110 sets no limit): a
+/// first position beyond any length is unsatisfiable, a last position or a
+/// suffix length beyond it means "to the end" or "the whole file".
 fn parse_range(v: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = v.and_then(|v| v.trim().strip_prefix("bytes=")) else {
         return Ok(None);
@@ -186,25 +389,32 @@ fn parse_range(v: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     };
     let (a, b) = (a.trim(), b.trim());
     if a.is_empty() {
-        let Ok(n) = b.parse::<u64>() else {
+        let Some(n) = range_number(b) else {
             return Ok(None);
         };
+        let n = n.unwrap_or(u64::MAX);
         if n == 0 || len == 0 {
             return Err(());
         }
         return Ok(Some((len - n.min(len), len - 1)));
     }
-    let Ok(a) = a.parse::<u64>() else {
+    let Some(a) = range_number(a) else {
         return Ok(None);
     };
     let b = if b.is_empty() {
         u64::MAX
     } else {
-        match b.parse::<u64>() {
-            Ok(b) if b >= a => b,
-            _ => return Ok(None),
+        match range_number(b) {
+            Some(b) => b.unwrap_or(u64::MAX),
+            None => return Ok(None),
         }
     };
+    let Some(a) = a else {
+        return Err(()); // past the end of any file
+    };
+    if b < a {
+        return Ok(None);
+    }
     if a >= len {
         return Err(());
     }
@@ -223,8 +433,10 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
         r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
-    let Some(path) = resolve(root, target) else {
-        return simple(404, "Not Found");
+    let path = match resolve(root, target) {
+        Ok(p) => p,
+        Err(400) => return simple(400, "Bad Request"),
+        Err(_) => return simple(404, "Not Found"),
     };
     let Ok(file) = File::open(&path) else {
         return simple(404, "Not Found");
@@ -302,46 +514,215 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
     }
 }
 
-fn connection(stream: TcpStream, root: &Path, opts: &ServeOptions) -> io::Result<()> {
-    stream.set_read_timeout(Some(IDLE))?;
-    stream.set_write_timeout(Some(IDLE))?;
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut out = stream;
-    loop {
-        let Some(line) = read_line(&mut reader, 8192)? else {
-            return Ok(());
-        };
-        if line.is_empty() {
-            continue; // tolerated stray CRLF between requests
+/// A socket reader whose every read waits at most until a deadline the
+/// connection loop moves (idle wait, then the request head's deadline).
+struct Timed {
+    stream: Arc<TcpStream>,
+    deadline: Instant,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
         }
-        let mut parts = line.split(' ');
-        let (method, target, version) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(m), Some(t), Some(v)) if v.starts_with("HTTP/1.") => (m, t, v),
-            _ => {
-                out.write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                )?;
+        self.stream.set_read_timeout(Some(left))?;
+        match (&*self.stream).read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::ErrorKind::TimedOut.into()),
+            r => r,
+        }
+    }
+}
+
+/// Why a request head could not be read.
+enum HeadError {
+    /// Answer with this status, then close.
+    Status(u16, &'static str),
+    /// The client went away or the socket failed: just close.
+    Gone,
+}
+
+struct Head {
+    method: String,
+    target: String,
+    version: String,
+    headers: Vec<(String, String)>,
+}
+
+/// Reads one line into `line` (without CRLF), charging it to `budget`.
+fn head_line(
+    r: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    budget: &mut usize,
+    too_long: HeadError,
+) -> Result<(), HeadError> {
+    line.clear();
+    let n = match r.take(*budget as u64 + 1).read_until(b'\n', line) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            return Err(HeadError::Status(408, "Request Timeout"))
+        }
+        Err(_) => return Err(HeadError::Gone),
+    };
+    if line.last() != Some(&b'\n') {
+        return Err(if n > *budget {
+            too_long
+        } else {
+            HeadError::Gone
+        });
+    }
+    *budget -= n;
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(())
+}
+
+/// Reads a request head within the limits; the reader's deadline bounds time.
+fn read_head(r: &mut impl BufRead, limits: &Limits) -> Result<Head, HeadError> {
+    let bad = HeadError::Status(400, "Bad Request");
+    let mut budget = limits.max_head_bytes;
+    let mut line = Vec::new();
+    // Stray CRLFs before a request are tolerated (RFC 9112 2.2), a few of them.
+    for _ in 0..4 {
+        head_line(
+            r,
+            &mut line,
+            &mut budget,
+            HeadError::Status(414, "URI Too Long"),
+        )?;
+        if !line.is_empty() {
+            break;
+        }
+    }
+    let Ok(request_line) = std::str::from_utf8(&line) else {
+        return Err(bad);
+    };
+    let mut parts = request_line.split(' ');
+    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v), None) if v.starts_with("HTTP/1.") && !m.is_empty() => {
+            (m.to_string(), t.to_string(), v.to_string())
+        }
+        _ => return Err(bad),
+    };
+    let mut headers = Vec::new();
+    loop {
+        head_line(
+            r,
+            &mut line,
+            &mut budget,
+            HeadError::Status(431, "Request Header Fields Too Large"),
+        )?;
+        if line.is_empty() {
+            break;
+        }
+        if headers.len() >= limits.max_headers {
+            return Err(HeadError::Status(431, "Request Header Fields Too Large"));
+        }
+        // Values are opaque bytes (RFC 9110 5.5); only ASCII ones matter here.
+        let text = String::from_utf8_lossy(&line);
+        let Some((n, v)) = text.split_once(':') else {
+            return Err(bad);
+        };
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    Ok(Head {
+        method,
+        target,
+        version,
+        headers,
+    })
+}
+
+/// Answers an unreadable request with `status`, then closes gracefully:
+/// stop sending, and drop (boundedly) what the client still sends so it
+/// reads the answer instead of a reset.
+fn refuse(reader: &mut BufReader<Timed>, mut out: &TcpStream, status: u16, reason: &str) {
+    let body = format!("{status} {reason}\n");
+    let _ = out.write_all(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    let _ = out.shutdown(Shutdown::Write);
+    reader.get_mut().deadline = Instant::now() + DRAIN_TIME;
+    let _ = io::copy(&mut reader.take(DRAIN_BYTES), &mut io::sink());
+}
+
+fn connection(
+    stream: Arc<TcpStream>,
+    root: &Path,
+    opts: &ServeOptions,
+    registry: &Mutex<Registry>,
+    id: u64,
+) -> io::Result<()> {
+    let limits = &opts.limits;
+    stream.set_write_timeout(Some(limits.idle_timeout))?;
+    let _ = stream.set_nodelay(true);
+    let start = Instant::now();
+    let mut reader = BufReader::with_capacity(
+        8192,
+        Timed {
+            stream: stream.clone(),
+            deadline: start + limits.header_timeout,
+        },
+    );
+    let mut out: &TcpStream = &stream;
+    let mut first = true;
+    loop {
+        // Idle: wait for a request to start (a new connection must send its
+        // first request within the head deadline).
+        if !first {
+            reader.get_mut().deadline = Instant::now() + limits.idle_timeout;
+        }
+        lock(registry).set(id, Phase::Idle);
+        match reader.fill_buf() {
+            Ok([]) | Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+        lock(registry).set(id, Phase::Head);
+        if !first {
+            reader.get_mut().deadline = Instant::now() + limits.header_timeout;
+        }
+        first = false;
+        let head = match read_head(&mut reader, limits) {
+            Ok(h) => h,
+            Err(HeadError::Gone) => return Ok(()),
+            Err(HeadError::Status(status, reason)) => {
+                if opts.verbose {
+                    eprintln!("serve: unreadable request: {status}");
+                }
+                refuse(&mut reader, out, status, reason);
                 return Ok(());
             }
         };
-        let headers = read_headers(&mut reader)?;
+        lock(registry).set(id, Phase::Busy);
+        let Head {
+            method,
+            target,
+            version,
+            headers,
+        } = head;
         let has_body = headers
             .iter()
             .any(|(k, v)| (k == "content-length" && v != "0") || k == "transfer-encoding");
+        if has_body {
+            // GET/HEAD carry no body and this server reads none: refuse and close.
+            refuse(&mut reader, out, 400, "Bad Request");
+            return Ok(());
+        }
         let close = version == "HTTP/1.0"
-            || has_body
             || headers
                 .iter()
                 .any(|(k, v)| k == "connection" && v.eq_ignore_ascii_case("close"));
         if !opts.latency.is_zero() {
             std::thread::sleep(opts.latency);
         }
-        let reply = if has_body {
-            simple(400, "Bad Request")
-        } else {
-            handle(root, method, target, &headers)
-        };
+        let reply = handle(root, &method, &target, &headers);
         if opts.verbose {
             eprintln!("serve: {method} {target} {}", reply.status);
         }
@@ -403,6 +784,19 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,5-6"), 1000), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 1000), Ok(None));
         assert_eq!(parse_range(None, 1000), Ok(None));
+        assert_eq!(
+            parse_range(Some("bytes=99999999999999999999-"), 1000),
+            Err(())
+        );
+        assert_eq!(
+            parse_range(Some("bytes=5-99999999999999999999"), 1000),
+            Ok(Some((5, 999)))
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-99999999999999999999"), 1000),
+            Ok(Some((0, 999)))
+        );
+        assert_eq!(parse_range(Some("bytes=+5-9"), 1000), Ok(None));
     }
 
     #[test]
@@ -411,12 +805,14 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/f"), b"x").unwrap();
         let root = dir.canonicalize().unwrap();
-        assert_eq!(resolve(&root, "/sub/f"), Some(root.join("sub/f")));
-        assert_eq!(resolve(&root, "/sub/%66?q=1"), Some(root.join("sub/f")));
-        assert_eq!(resolve(&root, "/../etc/passwd"), None);
-        assert_eq!(resolve(&root, "/sub/..%2f..%2fetc"), None);
-        assert_eq!(resolve(&root, "/%2e%2e/x"), None);
-        assert_eq!(resolve(&root, "sub/f"), None);
+        assert_eq!(resolve(&root, "/sub/f"), Ok(root.join("sub/f")));
+        assert_eq!(resolve(&root, "/sub/%66?q=1"), Ok(root.join("sub/f")));
+        assert_eq!(resolve(&root, "/../etc/passwd"), Err(404));
+        assert_eq!(resolve(&root, "/sub/..%2f..%2fetc"), Err(404));
+        assert_eq!(resolve(&root, "/%2e%2e/x"), Err(404));
+        assert_eq!(resolve(&root, "sub/f"), Err(400));
+        assert_eq!(resolve(&root, "/sub/%ff"), Err(400));
+        assert_eq!(resolve(&root, "/sub/%+1"), Err(400));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

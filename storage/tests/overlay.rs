@@ -326,3 +326,22 @@ fn a_base_ending_mid_block_is_handled_at_the_edge() {
     .is_err());
     assert_eq!(sha(&std::fs::read(&bp).unwrap()), sha(&img));
 }
+
+#[test]
+fn a_new_overlay_appears_only_complete() {
+    // Overlay::open writes a new overlay as NAME.new, syncs it and links it
+    // into place: a crash while creating leaves at most a NAME.new, which the
+    // next open replaces, never a half-written NAME that it would refuse.
+    let dir = TempDir::new("ov-create");
+    let (bp, img) = base(&dir, 6);
+    let ov = dir.path("disk.ovl");
+    std::fs::write(dir.path("disk.ovl.new"), b"TAB86COW, half a header").unwrap();
+    let o = open(&bp, &ov).unwrap();
+    assert!(!dir.path("disk.ovl.new").exists());
+    o.write_at(0, &[1; 512]).unwrap();
+    o.flush().unwrap();
+    drop(o);
+    let mut want = img;
+    want[..512].fill(1);
+    assert_eq!(read_all(&open(&bp, &ov).unwrap()), want);
+}

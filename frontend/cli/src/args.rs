@@ -32,6 +32,9 @@ pub struct Args {
     pub dump_ram: Option<String>,
     pub disks: Vec<tab86_storage::DiskSpec>,
     pub disk_cache_mb: Option<u64>,
+    /// `--ca-file FILE`: a PEM CA bundle trusted for https disks, besides the
+    /// bundled public roots (falls back to `TAB86_CA_FILE`).
+    pub ca_file: Option<String>,
     /// `--trace` kinds: instructions, interrupts, exceptions.
     pub trace: Option<(bool, bool, bool)>,
     pub trace_file: Option<String>,
@@ -48,7 +51,9 @@ pub const USAGE: &str = "usage:
   tab86 run --bios FILE            start a 64/128 KiB firmware/test ROM at the reset vector
   tab86 run --kernel K [--initrd I] [--append STR]   Linux boot protocol (bzImage) or Multiboot
   tab86 pack IMAGE OUTDIR [--chunk-size N]   cut a raw image into a chunked image (manifest.json + chunks/)
-  tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]   serve DIR over HTTP on 127.0.0.1 (default port 8080)
+  tab86 serve DIR [--port N] [--latency-ms MS] [--verbose] [--max-connections N] [--max-per-client N]
+                                   serve DIR over HTTP on 127.0.0.1 (default port 8080; at most 512
+                                   connections, 128 per client address)
 options:
   --mem SIZE            guest RAM, e.g. 256M (default 256M; 16M with --bios)
   --debugcon PORT[:FILE]  append guest writes to PORT to FILE (default stderr); repeatable
@@ -59,12 +64,15 @@ options:
   --stats               print instructions, MIPS and cache size at exit
   --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
   --disk PATH_OR_URL    a virtio-blk disk (repeatable: vda, vdb, ...): a raw image file (read-write),
-                        a chunked image folder or manifest.json, an http:// URL of a manifest.json
-                        (or ending in /) for a chunked image, or of a raw image (read with Range)
+                        a chunked image folder or manifest.json, an http:// or https:// URL of a
+                        manifest.json (or ending in /) for a chunked image, or of a raw image
+                        (read with Range)
   --overlay FILE        for the last --disk: keep it read-only, write to this copy-on-write file
                         (created if missing; refused if made for another base image)
   --disk-ro             for the last --disk: read-only
   --disk-cache-mb N     memory cache for remote disks, per disk (default 64)
+  --ca-file FILE        also trust the CA certificates in this PEM file for https disks (default:
+                        $TAB86_CA_FILE if set; the bundled public roots are always trusted)
   --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
   --trace-file FILE     write the trace to FILE (default stderr)
   --trace-start N       start tracing after N instructions
@@ -131,6 +139,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         dump_ram: None,
         disks: Vec::new(),
         disk_cache_mb: None,
+        ca_file: None,
         trace: None,
         trace_file: None,
         trace_start: 0,
@@ -211,6 +220,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                         .map_err(|_| format!("bad --disk-cache-mb '{v}'"))?,
                 );
             }
+            "--ca-file" => a.ca_file = Some(val()?),
             "--trace" => {
                 let mut t = (false, false, false);
                 for k in val()?.split(',') {

@@ -54,6 +54,14 @@ pub fn attach(args: &Args, cfg: &mut Config) -> Result<Vec<Arc<dyn Store>>, Stri
     if let Some(mb) = args.disk_cache_mb {
         opts.fetch.cache_bytes = mb << 20;
     }
+    let ca_file = args.ca_file.clone().or_else(|| {
+        std::env::var("TAB86_CA_FILE")
+            .ok()
+            .filter(|v| !v.is_empty())
+    });
+    if let Some(ca) = ca_file {
+        opts.fetch.tls = tab86_storage::http::TlsConfig::new(Some(ca.as_ref()))?;
+    }
     let mut stores = Vec::new();
     for spec in &args.disks {
         let d = tab86_storage::open(spec, &opts)?;
@@ -119,30 +127,45 @@ pub fn pack_main(rest: &[String]) -> i32 {
     }
 }
 
-/// `tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]`.
-pub fn serve_main(rest: &[String]) -> i32 {
+const SERVE_USAGE: &str = "usage: tab86 serve DIR [--port N] [--latency-ms MS] [--verbose] [--max-connections N] [--max-per-client N]";
+
+/// Parses `tab86 serve`'s arguments: the folder, the port and the options.
+fn parse_serve(rest: &[String]) -> Result<(String, u16, ServeOptions), String> {
     let mut dir = None;
     let mut port: u16 = 8080;
     let mut opts = ServeOptions::default();
     let mut it = rest.iter();
     while let Some(a) = it.next() {
+        let mut number = |what: &str| {
+            it.next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| format!("{what} needs a number"))
+        };
         match a.as_str() {
-            "--port" => match it.next().and_then(|v| v.parse().ok()) {
-                Some(p) => port = p,
-                None => return fail("--port needs a number"),
-            },
-            "--latency-ms" => match it.next().and_then(|v| v.parse::<u64>().ok()) {
-                Some(ms) => opts.latency = Duration::from_millis(ms),
-                None => return fail("--latency-ms needs a number"),
-            },
+            "--port" => {
+                port = u16::try_from(number("--port")?).map_err(|_| "--port is 0..65535")?
+            }
+            "--latency-ms" => opts.latency = Duration::from_millis(number("--latency-ms")?),
+            "--max-connections" => {
+                opts.limits.max_connections = number("--max-connections")?.max(1) as usize
+            }
+            "--max-per-client" => {
+                opts.limits.max_per_client = number("--max-per-client")?.max(1) as usize
+            }
             "--verbose" => opts.verbose = true,
-            s if s.starts_with("--") => return fail(&format!("serve: unknown option '{s}'")),
+            s if s.starts_with("--") => return Err(format!("serve: unknown option '{s}'")),
             s if dir.is_none() => dir = Some(s.to_string()),
-            _ => return fail("usage: tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]"),
+            _ => return Err(SERVE_USAGE.into()),
         }
     }
-    let Some(dir) = dir else {
-        return fail("usage: tab86 serve DIR [--port N] [--latency-ms MS] [--verbose]");
+    Ok((dir.ok_or(SERVE_USAGE)?, port, opts))
+}
+
+/// `tab86 serve DIR [--port N] [--latency-ms MS] [--verbose] [--max-connections N] [--max-per-client N]`.
+pub fn serve_main(rest: &[String]) -> i32 {
+    let (dir, port, opts) = match parse_serve(rest) {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
     };
     match Server::start(dir.as_ref(), &format!("127.0.0.1:{port}"), opts.clone()) {
         Ok(s) => {
@@ -181,6 +204,10 @@ mod tests {
         assert!(a.disks[1].overlay.is_none() && !a.disks[1].read_only);
         assert!(a.disks[2].read_only);
         assert_eq!(a.disk_cache_mb, Some(16));
+        assert_eq!(
+            args("run --ca-file my-ca.pem").unwrap().ca_file.as_deref(),
+            Some("my-ca.pem")
+        );
         assert!(args("--overlay x.ovl")
             .err()
             .unwrap()
@@ -200,6 +227,26 @@ mod tests {
         assert_eq!(super::parse_bytes("128K"), Ok(128 << 10));
         assert_eq!(super::parse_bytes("1M"), Ok(1 << 20));
         assert!(super::parse_bytes("x").is_err());
+    }
+
+    #[test]
+    fn serve_options_reach_the_server_limits() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (dir, port, o) = super::parse_serve(&v(
+            "www --port 9000 --latency-ms 40 --max-connections 64 --max-per-client 8",
+        ))
+        .unwrap();
+        assert_eq!((dir.as_str(), port), ("www", 9000));
+        assert_eq!(o.latency.as_millis(), 40);
+        assert_eq!((o.limits.max_connections, o.limits.max_per_client), (64, 8));
+        let (_, port, o) = super::parse_serve(&v("www")).unwrap();
+        assert_eq!(port, 8080);
+        assert_eq!(o.limits, tab86_storage::serve::Limits::default());
+        assert!(super::parse_serve(&v("www --max-per-client many")).is_err());
+        assert!(super::parse_serve(&v("www --port 70000")).is_err());
+        assert!(super::parse_serve(&v("--verbose"))
+            .unwrap_err()
+            .contains("usage"));
     }
 
     #[test]

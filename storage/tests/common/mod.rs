@@ -76,6 +76,7 @@ pub fn quick_opts() -> FetchOptions {
             total: Duration::from_secs(1),
         },
         range_piece: 64 << 10,
+        ..FetchOptions::default()
     }
 }
 
