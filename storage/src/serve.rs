@@ -636,6 +636,20 @@ fn read_head(r: &mut impl BufRead, limits: &Limits) -> Result<Head, HeadError> {
     })
 }
 
+/// The status `tab86 serve` answers one request with: `request` is the bytes a
+/// client sent (request line, headers, blank line), parsed with `limits` and
+/// answered from the folder `root`. 0 when the bytes end before a whole head
+/// (the server would wait, then close). The request parser's whole path without a
+/// socket, for fuzzing and tests.
+pub fn status_for(root: &Path, request: &[u8], limits: &Limits) -> u16 {
+    let mut r = std::io::BufReader::new(request);
+    match read_head(&mut r, limits) {
+        Ok(h) => handle(root, &h.method, &h.target, &h.headers).status,
+        Err(HeadError::Status(s, _)) => s,
+        Err(HeadError::Gone) => 0,
+    }
+}
+
 /// Answers an unreadable request with `status`, then closes gracefully:
 /// stop sending, and drop (boundedly) what the client still sends so it
 /// reads the answer instead of a reset.
