@@ -4,6 +4,8 @@
 ; middle of the REP, at an iteration boundary (EIP at the REP, ESI = 4 x iterations
 ; done): the handler prints OK on port E9h and exits with status 85 (42 on the
 ; isa-debug-exit port). Without it, interrupts stay off and only --timeout ends the run.
+; With -DSCAS the instruction is `repne scasd` (EAX never matches: EAX = 1 and RAM
+; beyond the ROM's tables reads as 0 or 0xFFFFFFFF), and EDI is checked instead.
 bits 16
 org 0
 start16:
@@ -74,12 +76,18 @@ pm32:
     out 0x40, al
     cld
     xor esi, esi
+    xor edi, edi
+    mov eax, 1
     mov ecx, 0xFFFFFFFF
 %ifdef WITH_IRQ
     sti
 %endif
 rep_insn:
+%ifdef SCAS
+    repne scasd
+%else
     rep lodsd
+%endif
 fail:
     mov al, 'F'
     out 0xE9, al
@@ -93,7 +101,11 @@ irq0:
     sub eax, ecx
     jz fail                         ; not one iteration ran before the interrupt
     shl eax, 2
+%ifdef SCAS
+    cmp eax, edi
+%else
     cmp eax, esi
+%endif
     jne fail
     mov al, 'O'
     out 0xE9, al
