@@ -12,14 +12,17 @@
 //! Only loopback addresses make sense here; it stops by itself.
 
 use sha2::{Digest, Sha256};
-use std::io::{self, Write};
-use std::net::{Ipv4Addr, TcpStream};
-use std::os::fd::FromRawFd;
+use std::io::Write;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tab86_storage::chunked::{hex, Manifest};
 use tab86_storage::http::{Client, Timeouts, Url};
+
+#[path = "../tests/common/net.rs"]
+mod net;
+use net::connect_from;
 
 struct Opts {
     url: String,
@@ -59,32 +62,6 @@ fn parse() -> Result<Opts, String> {
         return Err("usage: soak URL_OF_MANIFEST [--clients N] [--seconds S] [--server-pid PID] [--idle N] [--slowloris N] [--attack-from ADDR]".into());
     }
     Ok(o)
-}
-
-/// A TCP connection to `port` on `dst` from the source address `src`.
-fn connect_from(src: Ipv4Addr, dst: Ipv4Addr, port: u16) -> io::Result<TcpStream> {
-    // SAFETY: plain socket calls on a descriptor owned by the TcpStream made
-    // right after it is created (closed on every error path).
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let s = TcpStream::from_raw_fd(fd);
-        let mut a: libc::sockaddr_in = std::mem::zeroed();
-        a.sin_family = libc::AF_INET as libc::sa_family_t;
-        a.sin_addr.s_addr = u32::from(src).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, &a as *const _ as *const libc::sockaddr, len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        a.sin_addr.s_addr = u32::from(dst).to_be();
-        a.sin_port = port.to_be();
-        if libc::connect(fd, &a as *const _ as *const libc::sockaddr, len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(s)
-    }
 }
 
 /// `VmRSS` (KiB) and `Threads` of a process.

@@ -11,7 +11,6 @@ mod common;
 use common::*;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 use tab86_storage::serve::{Limits, ServeOptions, Server};
 
@@ -31,28 +30,7 @@ fn setup(limits: Limits) -> (TempDir, Server) {
 
 /// A TCP connection to 127.0.0.1:`port` from the source address `src`.
 fn connect_from(src: Ipv4Addr, port: u16) -> io::Result<TcpStream> {
-    // SAFETY: plain socket calls on a descriptor this function owns; the
-    // TcpStream takes ownership right after creation and closes it on error.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let s = TcpStream::from_raw_fd(fd);
-        let mut a: libc::sockaddr_in = std::mem::zeroed();
-        a.sin_family = libc::AF_INET as libc::sa_family_t;
-        a.sin_addr.s_addr = u32::from(src).to_be();
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        if libc::bind(fd, &a as *const _ as *const libc::sockaddr, len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        a.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
-        a.sin_port = port.to_be();
-        if libc::connect(fd, &a as *const _ as *const libc::sockaddr, len) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(s)
-    }
+    common::net::connect_from(src, Ipv4Addr::LOCALHOST, port)
 }
 
 /// Sends `req` (ignoring write errors), closes the sending side, and returns

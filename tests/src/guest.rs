@@ -35,6 +35,41 @@ pub fn images() -> Option<(String, String)> {
     Some((env.get("KERNEL")?.clone(), env.get("INITRD")?.clone()))
 }
 
+/// The Debian bookworm image images/build-rootfs.sh made, as the boots need it.
+pub struct DebianImage {
+    /// The kernel (bzImage) path.
+    pub kernel: String,
+    /// The initramfs path.
+    pub initrd: String,
+    /// The chunked HTTP layout's folder (`manifest.json` + `chunks/`).
+    pub chunks: std::path::PathBuf,
+    /// The root shell's prompt.
+    pub prompt: String,
+    /// The kernel command line that boots it from `/dev/vda`.
+    pub cmdline: String,
+}
+
+/// Finds the Debian image in the cache; without it, what is missing and the
+/// command that makes it (for [`skip_without`]).
+pub fn debian_image() -> Result<DebianImage, (&'static str, &'static str)> {
+    let (kernel, initrd) = images().ok_or(("images", "images/build.sh"))?;
+    let rootfs = format!("{}/rootfs", cache_dir());
+    let env = read_env(&format!("{rootfs}/rootfs.env"))
+        .ok_or(("Debian root image", "images/build-rootfs.sh"))?;
+    let chunks = std::path::PathBuf::from(&rootfs).join("http");
+    if !chunks.join("manifest.json").exists() {
+        return Err(("chunked layout", "TAB86_BIN=... images/build-rootfs.sh"));
+    }
+    let get = |k: &str, d: &str| env.get(k).cloned().unwrap_or(d.into());
+    Ok(DebianImage {
+        kernel,
+        initrd,
+        chunks,
+        prompt: get("PROMPT", "root@tab86:~#"),
+        cmdline: get("CMDLINE", "console=ttyS0 root=/dev/vda rw"),
+    })
+}
+
 /// Missing images skip a test locally but fail it in CI (which must build them).
 pub fn skip_without(what: &str, hint: &str) {
     if std::env::var("CI").is_ok() {

@@ -6,12 +6,12 @@
 //! must still match the manifest (the base image is never written).
 
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tab86_machine::{ClockMode, Config, Firmware, Stop};
 use tab86_storage::open::{open, DiskOptions, DiskSpec};
 use tab86_storage::serve::{ServeOptions, Server};
-use tab86_tests::guest::{cache_dir, images, read_env, run_script, skip_without, Outcome};
+use tab86_tests::guest::{debian_image, run_script, skip_without, Outcome};
 
 fn boot(
     kernel: &[u8],
@@ -62,22 +62,12 @@ fn chunks_match_manifest(http: &Path) -> usize {
 
 #[test]
 fn debian_boots_over_http_and_keeps_writes_in_the_overlay() {
-    let Some((kernel, initrd)) = images() else {
-        return skip_without("images", "images/build.sh");
+    let img = match debian_image() {
+        Ok(i) => i,
+        Err((what, hint)) => return skip_without(what, hint),
     };
-    let rootfs = format!("{}/rootfs", cache_dir());
-    let Some(env) = read_env(&format!("{rootfs}/rootfs.env")) else {
-        return skip_without("Debian root image", "images/build-rootfs.sh");
-    };
-    let http = PathBuf::from(&rootfs).join("http");
-    if !http.join("manifest.json").exists() {
-        return skip_without("chunked layout", "TAB86_BIN=... images/build-rootfs.sh");
-    }
-    let prompt = env.get("PROMPT").cloned().unwrap_or("root@tab86:~#".into());
-    let cmdline = env
-        .get("CMDLINE")
-        .cloned()
-        .unwrap_or("console=ttyS0 root=/dev/vda rw".into());
+    let (kernel, initrd, http) = (img.kernel, img.initrd, img.chunks);
+    let (prompt, cmdline) = (img.prompt, img.cmdline);
     let manifest_before = std::fs::read(http.join("manifest.json")).unwrap();
 
     let server = Server::start(&http, "127.0.0.1:0", ServeOptions::default()).expect("serve");

@@ -6,12 +6,12 @@
 //! without it outside CI.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tab86_storage::open::{open_store, DiskOptions, DiskSpec};
-use tab86_tests::guest::{cache_dir, images, read_env, skip_without};
+use tab86_tests::guest::{debian_image, skip_without};
 
 /// Files the loop cycles through; iteration `i` writes `tab86-i` to `/root/k(i % FILES)`.
 const FILES: u64 = 40;
@@ -57,23 +57,13 @@ fn damage(report: &str) -> Vec<&str> {
 
 #[test]
 fn kill_9_during_write_and_sync_loses_no_synced_file() {
-    let Some((kernel, initrd)) = images() else {
-        return skip_without("images", "images/build.sh");
+    let img = match debian_image() {
+        Ok(i) => i,
+        Err((what, hint)) => return skip_without(what, hint),
     };
-    let rootfs = format!("{}/rootfs", cache_dir());
-    let Some(env) = read_env(&format!("{rootfs}/rootfs.env")) else {
-        return skip_without("Debian root image", "images/build-rootfs.sh");
-    };
-    let chunks = PathBuf::from(&rootfs).join("http");
-    if !chunks.join("manifest.json").exists() {
-        return skip_without("chunked layout", "TAB86_BIN=... images/build-rootfs.sh");
-    }
+    let (kernel, initrd, chunks) = (img.kernel, img.initrd, img.chunks);
+    let (prompt, cmdline) = (img.prompt, img.cmdline);
     let manifest_before = std::fs::read(chunks.join("manifest.json")).unwrap();
-    let prompt = env.get("PROMPT").cloned().unwrap_or("root@tab86:~#".into());
-    let cmdline = env
-        .get("CMDLINE")
-        .cloned()
-        .unwrap_or("console=ttyS0 root=/dev/vda rw".into());
     let work = std::env::temp_dir().join(format!("tab86-kill9-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();

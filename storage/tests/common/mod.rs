@@ -3,6 +3,8 @@
 //! test chooses.
 #![allow(dead_code)]
 
+pub mod net;
+
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
