@@ -60,7 +60,7 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize)
     let rounds = 1 + rng.below(4);
     for _ in 0..rounds {
         let len = data.len();
-        match rng.below(8) {
+        match rng.below(16) {
             0 if len > 0 => {
                 let i = rng.below(len);
                 data[i] ^= 1 << rng.below(8);
@@ -105,10 +105,16 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize)
                 let m = n.min(len - j);
                 data[j..j + m].copy_from_slice(&piece[..m]);
             }
-            _ => {
+            7 => {
                 let n = rng.below(max_len.min(256) + 1);
                 *data = (0..n).map(|_| rng.next_u64() as u8).collect();
             }
+            _ if len > 0 => {
+                // The commonest mutation: one byte anywhere.
+                let i = rng.below(len);
+                data[i] = data[i].wrapping_add(1 + rng.below(255) as u8);
+            }
+            _ => {}
         }
     }
     data.truncate(max_len);
@@ -175,8 +181,9 @@ pub fn fuzz(name: &str, seeds: &[Vec<u8>], max_len: usize, target: impl Fn(&[u8]
         run(s);
     }
     while Instant::now() < deadline {
-        // Fresh from a seed most of the time, so mutations stay near valid input.
-        if input.is_empty() || rng.below(4) == 0 {
+        // Fresh from a seed most of the time, so mutations stay near valid input
+        // and reach past the first checks; sometimes keep mutating the last one.
+        if input.is_empty() || rng.below(4) != 0 {
             input = seeds
                 .get(rng.below(seeds.len().max(1)))
                 .cloned()

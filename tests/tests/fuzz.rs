@@ -62,7 +62,7 @@ fn code_seeds() -> Vec<Vec<u8>> {
 #[test]
 fn cpu_random_code_protected_mode() {
     fuzz("cpu-pm", &code_seeds(), 512, |code| {
-        let out = tab86_tests::native::run_elf(&elf_with(code), 20_000);
+        let out = tab86_tests::native::run_elf(&elf_with(code), 5_000);
         // Any fault is reported as an error, not a panic; the run is bounded.
         let _ = out;
     });
@@ -71,13 +71,18 @@ fn cpu_random_code_protected_mode() {
 #[test]
 fn cpu_random_code_real_mode() {
     use tab86_cpu::{Cpu, NullBus, PhysMem};
+    // One CPU, reset and its RAM cleared for every input (building one per input
+    // was most of the time).
+    let cpu = RefCell::new(Cpu::new(PhysMem::new(1 << 20)));
     fuzz("cpu-real", &code_seeds(), 512, |code| {
-        let mut mem = PhysMem::new(1 << 20);
-        mem.write_bytes(0x7C00, code);
-        let mut cpu = Cpu::new(mem);
+        let mut cpu = cpu.borrow_mut();
+        cpu.reset();
+        cpu.mem.ram_mut().fill(0);
+        cpu.mem.write_bytes(0x7C00, code);
+        cpu.invalidate_all();
         cpu.state.eip = 0x7C00;
         cpu.set_cs_real(0);
-        let _ = cpu.run(&mut NullBus, 20_000);
+        let _ = cpu.run(&mut NullBus, 5_000);
     });
 }
 
@@ -88,6 +93,7 @@ fn bzimage_seed() -> Vec<u8> {
     k[0x1F4..0x1F8].copy_from_slice(&(4096u32 / 16).to_le_bytes());
     k[0x1FE] = 0x55;
     k[0x1FF] = 0xAA;
+    k[0x200..0x202].copy_from_slice(&[0xEB, 0x6A]); // jump over the header (ends at 0x26C)
     k[0x202..0x206].copy_from_slice(b"HdrS");
     k[0x206..0x208].copy_from_slice(&0x020Fu16.to_le_bytes());
     k[0x211] = 0x01;
@@ -325,5 +331,35 @@ fn http_request_parser() {
             "status {s}"
         );
     });
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The fuzzers start from valid inputs, so their mutations get past the first
+/// checks (a seed that is refused would leave only shallow paths fuzzed).
+#[test]
+fn the_seeds_are_valid_inputs() {
+    use tab86_bios::{load_linux, load_multiboot, pc_e820_map, LinuxBootOptions, MultibootOptions};
+    let mut ram = vec![0u8; 16 << 20];
+    let e820 = pc_e820_map(16 << 20).unwrap();
+    load_linux(
+        &mut ram,
+        &bzimage_seed(),
+        &LinuxBootOptions::new("x", &e820),
+    )
+    .expect("bzImage seed");
+    let opts = MultibootOptions {
+        cmdline: "x",
+        modules: &[],
+        e820: &e820,
+    };
+    load_multiboot(&mut ram, &multiboot_seed(), &opts).expect("multiboot seed");
+    let m = tab86_storage::chunked::Manifest::to_json(1000, 4096, &[[0xAB; 32]]);
+    tab86_storage::chunked::Manifest::parse(m.as_bytes()).expect("manifest seed");
+    let root = std::env::temp_dir().join(format!("tab86-fuzz-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("manifest.json"), b"{}").unwrap();
+    let req = b"GET /manifest.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    let limits = tab86_storage::serve::Limits::default();
+    assert_eq!(tab86_storage::serve::status_for(&root, req, &limits), 200);
     let _ = std::fs::remove_dir_all(&root);
 }
