@@ -55,7 +55,7 @@ pub struct Cpu {
     pub(crate) masks: TlbMasks,
     /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
     pub trace: Option<Box<crate::trace::Trace>>,
-    exit: Option<Exit>,
+    pub(crate) exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
     /// The WebAssembly JIT, when the platform provides an engine.
@@ -239,7 +239,7 @@ impl Cpu {
                 if block.jit_entry.get() {
                     resume_in = None;
                     let page = block.phys & !0xFFF;
-                    if self.jit_run(&block, end) {
+                    if self.jit_run(bus, &block, end) {
                         // Left inside its own page, at an instruction it does not
                         // compile (or before a slow memory access): interpret just
                         // that instruction, then look for an entry again.
@@ -248,11 +248,17 @@ impl Cpu {
                             resume_in = Some(page);
                         }
                         prev = None;
-                        poll = false;
+                        // An instruction the module had the interpreter run may
+                        // have faulted, touched a port or changed IF.
+                        poll = self.stop;
+                        if let Some(x) = self.exit.take() {
+                            return x;
+                        }
                         continue;
                     }
                 } else if resume_in.take() == Some(block.phys & !0xFFF) {
                     block_end = end.min(self.state.icount + 1);
+                    self.jit_note_exit(&block.ops[0]);
                 }
             }
             let branched = self.exec_block::<TRACE>(bus, &block, block_end);

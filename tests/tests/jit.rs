@@ -501,8 +501,8 @@ impl tab86_cpu::jit::JitHost for Delayed {
             }
         }
     }
-    fn run(&mut self, handle: u32) -> Result<i32, String> {
-        self.inner.run(handle)
+    fn run(&mut self, handle: u32, helper: &mut tab86_cpu::jit::Helper<'_>) -> Result<i32, String> {
+        self.inner.run(handle, helper)
     }
     fn unload(&mut self, handle: u32) {
         self.inner.unload(handle)

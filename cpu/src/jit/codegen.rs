@@ -8,11 +8,17 @@
 //! locals back. Control flow stays structured and the wasm stack bounded: a jump is
 //! a `br`, never a call.
 //!
-//! Generated code never faults and never calls the host. Before an instruction that
-//! would need the slow path — a TLB miss, a page-crossing access, MMIO, a write to a
-//! page holding code — it leaves with EIP at that instruction, which the interpreter
-//! then executes. The preconditions the caller checks (flat 32-bit segments, no
-//! single-stepping) make every other instruction compiled here fault-free.
+//! Generated code never faults itself. An instruction it does not compile is run by
+//! the interpreter through the imported helper (`"e" "h"`, see
+//! [`super::JitHost`]): the module writes its registers and flags to the state
+//! window, calls the helper with the instruction's index in
+//! [`Compiled::helper_ops`], reloads them and carries on, or leaves right away when
+//! the helper says so (a fault, a branch, a code write, a mode change). Before a
+//! compiled instruction that would need the slow memory path — a TLB miss, a
+//! page-crossing access, MMIO, a write to a page holding code — the module leaves
+//! with EIP at that instruction, which the interpreter then executes. The
+//! preconditions the caller checks (flat 32-bit segments, no single-stepping) make
+//! every other instruction compiled here fault-free.
 
 use super::flags::{self as fx, FlagLocals, Known};
 use super::window::off;
@@ -75,8 +81,12 @@ const FLAG_LOCALS: FlagLocals = FlagLocals {
     cin: LCIN,
 };
 
+/// Index of the imported interpreter helper (`"e" "h"`, `[i32] -> [i32]`).
+const INTERP: u32 = 0;
+/// Index of the exported `run` function.
+const RUN: u32 = 1;
 /// Index of the flags helper function.
-const HELPER: u32 = 1;
+const HELPER: u32 = 2;
 
 /// One block of the page to compile: its offset in the page and its instructions.
 pub struct PageBlock<'a> {
@@ -94,6 +104,9 @@ pub struct Compiled {
     pub entries: Vec<u32>,
     /// Instructions compiled (over all entries).
     pub instructions: usize,
+    /// The instructions the module calls the interpreter for ([`Form::Interp`]),
+    /// by the index it passes to the helper import.
+    pub helper_ops: Vec<Op>,
 }
 
 /// ALU operations in the interpreter's numbering.
@@ -138,6 +151,9 @@ enum Form {
     Cmov(u8),
     Cdq,
     Nop,
+    /// Not compiled: generated code calls the interpreter's handler through the
+    /// helper import with this index into [`Compiled::helper_ops`].
+    Interp(u32),
 }
 
 fn size_of_name(n: &str) -> Option<u32> {
@@ -354,6 +370,7 @@ fn writes(op: &Op, f: Form) -> u8 {
         Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
         Form::Push | Form::Pop | Form::PushImm | Form::Call | Form::Ret => w |= 1 << 4,
+        Form::Interp(_) => w = 0xFF,
         _ => {}
     }
     w
@@ -408,6 +425,11 @@ fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
                     });
                 }
             }
+        }
+        if let Form::Interp(_) = f {
+            // The interpreter may change mappings, rights or code bits: no group
+            // spans a helper call.
+            active.clear();
         }
         let w = writes(op, *f);
         let uses = |r: u8| r != NO_REG && w & (1 << (r & 7)) != 0;
@@ -841,6 +863,7 @@ impl Gen {
         let mem = op.kind.contains(&kind::MEM);
         match form {
             Form::Nop => {}
+            Form::Interp(idx) => self.interp(idx, at, back),
             Form::Mov(s) => {
                 if op.kind[0] == kind::MEM {
                     self.mem_access(op, s, true, at, back);
@@ -1113,6 +1136,85 @@ impl Gen {
         true
     }
 
+    /// Calls the interpreter for the instruction at page offset `at` (helper
+    /// index `idx`, `back` instructions of the case not retired including it):
+    /// the registers and flags go to the state window with EIP at the instruction
+    /// and the budget before it, and come back after the call. When the helper
+    /// says so (a fault, a branch, a code write, a mode change...) the module
+    /// leaves right after with the window's EIP and budget.
+    fn interp(&mut self, idx: u32, at: u32, back: u32) {
+        // The interpreter knows only its own lazy flag kinds.
+        match self.known {
+            Some(k) if k.kind < fx::jk::FIRST => {}
+            Some(_) => self.materialize_dynamic(),
+            None => {
+                self.private_lazy();
+                self.if_();
+                self.materialize_dynamic();
+                self.end();
+            }
+        }
+        self.known = None;
+        let st = self.state;
+        let store = |g: &mut Gen, at: u32, l: u32| {
+            g.c(0);
+            g.get(l);
+            g.i(I::I32Store(memarg(st + at as u64, 2)));
+        };
+        for r in 0..8 {
+            store(self, off::GPR + 4 * r, r);
+        }
+        store(self, off::EFLAGS, EFL);
+        store(self, off::LOP, LOP);
+        store(self, off::LRES, LRES);
+        store(self, off::LA, LA);
+        store(self, off::LB, LB);
+        store(self, off::LCIN, LCIN);
+        self.c(0);
+        self.get(EIPHI);
+        self.c(at);
+        self.i(I::I32Add);
+        self.i(I::I32Store(memarg(st + off::EIP as u64, 2)));
+        self.c(0);
+        self.get(BUDGET);
+        self.c(back);
+        self.i(I::I32Add);
+        self.i(I::I32Store(memarg(st + off::BUDGET as u64, 2)));
+        self.c(idx);
+        self.i(I::Call(INTERP));
+        self.set(T0);
+        let load = |g: &mut Gen, at: u32, l: u32| {
+            g.c(0);
+            g.i(I::I32Load(memarg(st + at as u64, 2)));
+            g.set(l);
+        };
+        for r in 0..8 {
+            load(self, off::GPR + 4 * r, r);
+        }
+        load(self, off::EFLAGS, EFL);
+        load(self, off::LOP, LOP);
+        load(self, off::LRES, LRES);
+        load(self, off::LA, LA);
+        load(self, off::LB, LB);
+        load(self, off::LCIN, LCIN);
+        self.get(T0);
+        self.if_();
+        load(self, off::EIP, OUTEIP);
+        load(self, off::BUDGET, BUDGET);
+        self.i(I::Br(self.out_depth + self.depth));
+        self.end();
+    }
+
+    /// Pushes whether the lazy flags hold a private producer (one the
+    /// interpreter does not know: `LOP & 0xFF >= jk::FIRST`).
+    fn private_lazy(&mut self) {
+        self.get(LOP);
+        self.c(0xFF);
+        self.i(I::I32And);
+        self.c(fx::jk::FIRST);
+        self.i(I::I32GeU);
+    }
+
     fn alu(&mut self, op: &Op, k: Alu, s: u32, at: u32, back: u32) {
         let dst_mem = op.kind[0] == kind::MEM;
         let writes = !matches!(k, Alu::Cmp | Alu::Test);
@@ -1272,12 +1374,22 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     // that after running that one instruction the interpreter can come back in.
     let mut cases: Vec<(u32, Vec<(&Op, Form)>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut helper_ops: Vec<Op> = Vec::new();
     for b in blocks {
         let mut at = b.offset;
         let mut v = Vec::new();
         let mut start = at;
         for op in b.ops {
-            match form(op) {
+            // An instruction not compiled is run by the interpreter through the
+            // helper import, unless its bytes reach into the next page (whose
+            // writes do not drop this module).
+            let f = form(op).or_else(|| {
+                (at + op.len as u32 <= 4096).then(|| {
+                    helper_ops.push(*op);
+                    Form::Interp(helper_ops.len() as u32 - 1)
+                })
+            });
+            match f {
                 Some(f) => v.push((op, f)),
                 None => {
                     if !v.is_empty() && start < 4096 && seen.insert(start) {
@@ -1429,11 +1541,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     g.i(I::End); // loop
     g.i(I::End); // $out
                  // Epilogue: locals -> window, private lazy producers materialized.
-    g.get(LOP);
-    g.c(0xFF);
-    g.i(I::I32And);
-    g.c(fx::jk::FIRST);
-    g.i(I::I32GeU);
+    g.private_lazy();
     g.if_();
     g.materialize_dynamic();
     g.end();
@@ -1459,6 +1567,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     let mut types = TypeSection::new();
     types.ty().function([], [ValType::I32]);
     types.ty().function([ValType::I32; 6], [ValType::I32]);
+    types.ty().function([ValType::I32], [ValType::I32]);
     let mut imports = ImportSection::new();
     let pages = (layout.len as u64).div_ceil(64 << 10);
     imports.import(
@@ -1472,11 +1581,12 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
             page_size_log2: None,
         }),
     );
+    imports.import("e", "h", EntityType::Function(2));
     let mut funcs = FunctionSection::new();
     funcs.function(0);
     funcs.function(1);
     let mut exports = ExportSection::new();
-    exports.export("run", ExportKind::Func, 0);
+    exports.export("run", ExportKind::Func, RUN);
     let mut code = CodeSection::new();
     code.function(&g.f);
     code.function(&fx::helper_body());
@@ -1490,5 +1600,6 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         wasm: m.finish(),
         entries: cases.iter().map(|(o, _)| *o).collect(),
         instructions: compiled,
+        helper_ops,
     })
 }

@@ -233,6 +233,12 @@ fn run(args: Args) -> i32 {
                             st.instructions,
                             st.virtual_ns as f64 / 1e9
                         );
+                        if let (true, Some(j)) = (args.stats, m.cpu.jit_stats()) {
+                            eprintln!(
+                                "tab86: mark {name}: jit {} calls, {} instructions, {} helper calls",
+                                j.calls, j.instructions, j.helper_calls
+                            );
+                        }
                         disk::print_stats(&disk_stores);
                     }
                     Action::Done => {
@@ -333,6 +339,24 @@ fn run(args: Args) -> i32 {
                 j.invalidations,
                 j.traps
             );
+            eprintln!(
+                "tab86: jit: {:.1} calls per 1000 instructions; returns: {} in the page, {} to another page, {} out of budget; {} helper calls ({} left after)",
+                1000.0 * j.calls as f64 / s.instructions.max(1) as f64,
+                j.exits_in_page,
+                j.exits_other_page,
+                j.exits_budget,
+                j.helper_calls,
+                j.helper_exits
+            );
+            for (top, name) in [
+                (m.cpu.jit_top_exits(15), "interpreted after a return"),
+                (m.cpu.jit_top_helpers(15), "helper calls"),
+            ] {
+                if !top.is_empty() {
+                    let list: Vec<String> = top.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                    eprintln!("tab86: jit: top {name}: {}", list.join(", "));
+                }
+            }
         }
         disk::print_stats(&disk_stores);
     }
