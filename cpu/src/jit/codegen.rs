@@ -22,7 +22,7 @@
 
 use super::flags::{self as fx, FlagLocals, Known};
 use super::window::off;
-use crate::decode::{kind, Op, NO_REG};
+use crate::decode::{kind, prefix, Op, NO_REG};
 use crate::flags::lf;
 use crate::state::{fl, sreg};
 use iced_x86::{Code, ConditionCode};
@@ -136,6 +136,10 @@ enum Form {
     Neg(u32),
     Not(u32),
     Shift(u8, u32),
+    /// ROL (0) or ROR (1) of an operand of the given size.
+    Rot(u8, u32),
+    /// BSWAP r32.
+    Bswap,
     /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
     Mul1(bool),
     Imul,
@@ -196,9 +200,19 @@ fn cc_of(code: Code) -> Option<u8> {
 
 /// Classifies `op` for generated code; `None` leaves it to the interpreter.
 fn form(op: &Op) -> Option<Form> {
-    if op.prefix != 0 || op.addr16 {
+    match op.code {
+        // PAUSE (F3 90) only hints a spin loop; the fences order nothing in an
+        // in-order machine (with LOCK they are #UD, left to the interpreter).
+        Code::Pause => return Some(Form::Nop),
+        Code::Lfence | Code::Mfence | Code::Sfence if op.prefix == 0 => return Some(Form::Nop),
+        _ => {}
+    }
+    if op.addr16 || op.prefix & !prefix::LOCK != 0 {
         return None;
     }
+    // LOCK (valid as iced decoded it) changes nothing on one CPU; only the
+    // read-modify-write forms with a memory destination take it here.
+    let locked = op.prefix & prefix::LOCK != 0;
     // Memory operands must be in a flat segment (ES, CS, SS, DS; checked at entry).
     if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::DS {
         return None;
@@ -264,6 +278,9 @@ fn form(op: &Op) -> Option<Form> {
         ("Dec", _) => Form::Dec(size?),
         ("Neg", _) => Form::Neg(size?),
         ("Not", _) => Form::Not(size?),
+        ("Rol", _) => Form::Rot(0, size?),
+        ("Ror", _) => Form::Rot(1, size?),
+        (_, Code::Bswap_r32) => Form::Bswap,
         ("Shl" | "Sal", _) => Form::Shift(4, size?),
         ("Shr", _) => Form::Shift(5, size?),
         ("Sar", _) => Form::Shift(7, size?),
@@ -279,7 +296,21 @@ fn form(op: &Op) -> Option<Form> {
     // Sizes and operand kinds the emitters handle.
     match f {
         _ if op.kind[0] == kind::MEM && op.seg as usize == sreg::CS => None,
-        Form::Shift(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
+        Form::Alu(Alu::Cmp | Alu::Test, _) if locked => None,
+        Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+            if locked && op.kind[0] != kind::MEM =>
+        {
+            None
+        }
+        _ if locked
+            && !matches!(
+                f,
+                Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+            ) =>
+        {
+            None
+        }
+        Form::Shift(..) | Form::Rot(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
         Form::Jcc(_) if code == Code::Jecxz_rel8_32 => None,
         _ => Some(f),
     }
@@ -351,9 +382,12 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         Form::Mov(s) => Some((s, dst)),
         Form::Movzx(s) | Form::Movsx(s) => Some((s, false)),
         Form::Alu(k, s) => Some((s, dst && !matches!(k, Alu::Cmp | Alu::Test))),
-        Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) | Form::Shift(_, s) => {
-            Some((s, true))
-        }
+        Form::Inc(s)
+        | Form::Dec(s)
+        | Form::Neg(s)
+        | Form::Not(s)
+        | Form::Shift(_, s)
+        | Form::Rot(_, s) => Some((s, true)),
         Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm => Some((4, false)),
         _ => None,
     }
@@ -864,6 +898,23 @@ impl Gen {
         match form {
             Form::Nop => {}
             Form::Interp(idx) => self.interp(idx, at, back),
+            Form::Rot(k, s) => self.rotate(op, k, s, at, back),
+            Form::Bswap => {
+                // (x rotl 8) & 0x00FF00FF | (x rotr 8) & 0xFF00FF00
+                let r = (op.r[0] & 7) as u32;
+                self.get(r);
+                self.c(8);
+                self.i(I::I32Rotl);
+                self.c(0x00FF_00FF);
+                self.i(I::I32And);
+                self.get(r);
+                self.c(8);
+                self.i(I::I32Rotr);
+                self.c(0xFF00_FF00);
+                self.i(I::I32And);
+                self.i(I::I32Or);
+                self.set(r);
+            }
             Form::Mov(s) => {
                 if op.kind[0] == kind::MEM {
                     self.mem_access(op, s, true, at, back);
@@ -1277,6 +1328,115 @@ impl Gen {
             });
         } else {
             self.lazy(kind_, s, T0, T1, T2, None);
+        }
+    }
+
+    /// ROL (`k` 0) or ROR (1) of an operand of `s` bytes by 1, CL or imm8
+    /// (`ops::shift::compute`): a masked count of 0 changes nothing; otherwise CF
+    /// and OF are written into EFLAGS (OF from the operand's first one-bit step,
+    /// as P6 sets it) and SF, ZF, AF and PF are kept, so the lazy flags are
+    /// evaluated first.
+    fn rotate(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, s, true, at, back);
+        }
+        if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
+            return;
+        }
+        match op.kind[1] {
+            kind::REG => {
+                self.get(1);
+                self.c(0x1F);
+                self.i(I::I32And);
+            }
+            kind::IMM => self.c(op.imm & 0x1F),
+            _ => self.c(1),
+        }
+        self.set(T1);
+        let zero_count_possible = op.kind[1] == kind::REG;
+        if zero_count_possible {
+            self.get(T1);
+            self.if_();
+        }
+        self.operand(op, 0, s);
+        self.set(T0);
+        let w = s * 8;
+        if s == 4 {
+            self.get(T0);
+            self.get(T1);
+            self.i(if k == 0 { I::I32Rotl } else { I::I32Rotr });
+        } else {
+            // r = count % w; (a << r | a >> (w - r)) & mask (ROL), mirrored for ROR;
+            // with r = 0 the shift by w drops out under the mask or to zero.
+            self.get(T1);
+            self.c(w - 1);
+            self.i(I::I32And);
+            self.set(T1);
+            let (first, second) = if k == 0 {
+                (I::I32Shl, I::I32ShrU)
+            } else {
+                (I::I32ShrU, I::I32Shl)
+            };
+            self.get(T0);
+            self.get(T1);
+            self.i(first);
+            self.get(T0);
+            self.c(w);
+            self.get(T1);
+            self.i(I::I32Sub);
+            self.i(second);
+            self.i(I::I32Or);
+            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.i(I::I32And);
+        }
+        self.set(T2);
+        if mem {
+            self.store_t2(s);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], s);
+        }
+        if self.known.is_none_or(|k| k.kind != lf::NONE) {
+            self.materialize_dynamic();
+        }
+        // EFLAGS = EFLAGS & !(CF | OF) | CF | OF
+        self.get(EFL);
+        self.c(!(fl::CF | fl::OF));
+        self.i(I::I32And);
+        // CF: ROL the result's bit 0, ROR its top bit.
+        self.get(T2);
+        if k != 0 {
+            self.c(w - 1);
+            self.i(I::I32ShrU);
+        }
+        self.c(1);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        // OF: ROL a[w-1] ^ a[w-2], ROR a[w-1] ^ a[0]; moved to bit 11.
+        self.get(T0);
+        self.get(T0);
+        if k == 0 {
+            self.c(1);
+            self.i(I::I32Shl);
+        } else {
+            self.c(w - 1);
+            self.i(I::I32Shl);
+        }
+        self.i(I::I32Xor);
+        self.c(w - 1);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+        self.c(11);
+        self.i(I::I32Shl);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.known = Some(NONE);
+        if zero_count_possible {
+            self.end();
+            // A zero count leaves the flags as they were (maybe not evaluated).
+            self.known = None;
         }
     }
 
