@@ -8,7 +8,8 @@
 //!   CMOVcc, Jcc, PUSH/POP, memory operands in all sizes) and of forms generated
 //!   code hands to the interpreter through its helper (DIV/IDIV, rotates, BSWAP,
 //!   XCHG, BT*, string instructions with and without REP, PUSH/POP r/m32, LEAVE,
-//!   RDTSC, PAUSE, LFENCE, x87, LOCK, XADD, CMPXCHG, FS/GS overrides) run in a hot
+//!   RDTSC, PAUSE, LFENCE, x87, LOCK, XADD, CMPXCHG) and FS/GS overrides with
+//!   non-zero bases (one wrapping around 4 GiB, sometimes with a limit) run in a hot
 //!   loop and
 //!   must leave the same registers, flags and memory, once with the data in one
 //!   page and once, with paging on, straddling two pages whose frames are apart;
@@ -19,7 +20,7 @@
 //! - an instruction run through the helper that faults, or that writes to its own
 //!   code page, makes generated code leave with the interpreter's state.
 
-use tab86_cpu::state::reg;
+use tab86_cpu::state::{reg, sreg};
 use tab86_cpu::{Cpu, Exit, NullBus};
 use tab86_jit_wasmtime::WasmtimeHost;
 
@@ -402,15 +403,22 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             }
         }
         27 => {
-            // MOV through an FS or GS override (flat here: base 0).
-            out.push(if r.below(2) == 0 { 0x64 } else { 0x65 });
-            if r.below(2) == 0 {
-                out.push(0x8B);
-                rm(out, d, s);
+            // MOV, ADD, INC through FS (base +0x40) or GS (base -0x40): the
+            // accesses land in the data area below the loop counter.
+            let gs = r.below(2) == 0;
+            out.push(if gs { 0x65 } else { 0x64 });
+            let disp = if gs {
+                0x40 + (r.below(16) * 4) as u8
             } else {
-                out.push(0x89);
-                rm(out, s, d);
-            }
+                (r.below(15) * 4) as u8
+            };
+            let (opc, reg) = match r.below(4) {
+                0 => (0x8B, d),
+                1 => (0x89, s),
+                2 => (0x01, s),
+                _ => (0xFF, 0),
+            };
+            out.extend_from_slice(&[opc, modrm(1, reg, 3), disp]);
         }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
@@ -530,6 +538,13 @@ fn random_sequences_match_the_interpreter() {
                     cpu.mem.write_bytes(scrambled(data + k as u32), &[*b]);
                 }
                 cpu.state.gpr[reg::EBX] = data;
+                cpu.state.seg[sreg::FS].base = 0x40;
+                cpu.state.seg[sreg::GS].base = 0xFFFF_FFC0;
+                if seed % 5 == 0 {
+                    // A limit (not reached): generated code leaves GS accesses
+                    // to the interpreter.
+                    cpu.state.seg[sreg::GS].hi = 0x7FFF_FFFF;
+                }
                 if jit {
                     attach(&mut cpu, 3);
                 }

@@ -53,8 +53,12 @@ const ADDR: u32 = 23;
 const T0: u32 = 24;
 const T1: u32 = 25;
 const T2: u32 = 26;
+/// FS and GS bases, and which may be used (`off::SEGOK`).
+const FSB: u32 = 27;
+const GSB: u32 = 28;
+const SEGOK: u32 = 29;
 /// Translation groups: `GROUPS` pairs of (ok, delta) locals, see [`Gen::mem_access`].
-const G0: u32 = 27;
+const G0: u32 = 30;
 const GROUPS: u32 = 8;
 const N_I32_LOCALS: u32 = G0 + 2 * GROUPS;
 const W0: u32 = N_I32_LOCALS; // i64
@@ -213,8 +217,9 @@ fn form(op: &Op) -> Option<Form> {
     // LOCK (valid as iced decoded it) changes nothing on one CPU; only the
     // read-modify-write forms with a memory destination take it here.
     let locked = op.prefix & prefix::LOCK != 0;
-    // Memory operands must be in a flat segment (ES, CS, SS, DS; checked at entry).
-    if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::DS {
+    // Memory operands are in a flat segment (ES, CS, SS, DS; checked at entry) or
+    // in FS or GS (their base added, checked where used).
+    if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::GS {
         return None;
     }
     if op.kind.contains(&kind::STR) {
@@ -419,7 +424,7 @@ const GROUP_REACH: i32 = 1024;
 /// [`GROUPS`] groups per case.
 fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
     struct Open {
-        key: (u8, u8, u8),
+        key: (u8, u8, u8, u8),
         first: u32,
         lo: i32,
         hi: i32,
@@ -431,7 +436,7 @@ fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
     let mut active: Vec<usize> = Vec::new();
     for (j, (op, f)) in ops.iter().enumerate() {
         if let Some((size, write)) = access_of(op, *f) {
-            let key = (op.base, op.index, op.scale);
+            let key = (op.base, op.index, op.scale, op.seg.max(sreg::DS as u8));
             let rel = |g: &Open| op.disp.wrapping_sub(g.first) as i32;
             let hit = active
                 .iter()
@@ -639,12 +644,13 @@ impl Gen {
         }
     }
 
-    /// Computes the linear address of the memory operand into `LIN`.
+    /// Computes the offset (effective address) of the memory operand into `LIN`
+    /// (for LEA; accesses use [`Gen::lin_disp`]).
     fn ea(&mut self, op: &Op) {
         self.ea_disp(op, op.disp);
     }
 
-    /// Computes the linear address of the memory operand with displacement `disp`.
+    /// Computes the offset of the memory operand with displacement `disp`.
     fn ea_disp(&mut self, op: &Op, disp: u32) {
         self.c(disp);
         if op.base != NO_REG {
@@ -660,6 +666,39 @@ impl Gen {
             self.i(I::I32Add);
         }
         self.set(LIN);
+    }
+
+    /// Computes the linear address of the memory operand with displacement `disp`
+    /// into `LIN`: the offset plus the FS or GS base when the operand is there
+    /// (other segments are flat here).
+    fn lin_disp(&mut self, op: &Op, disp: u32) {
+        self.ea_disp(op, disp);
+        let b = match op.seg as usize {
+            sreg::FS => FSB,
+            sreg::GS => GSB,
+            _ => return,
+        };
+        self.get(LIN);
+        self.get(b);
+        self.i(I::I32Add);
+        self.set(LIN);
+    }
+
+    /// Leaves before instruction `at` unless the FS or GS of its memory operand
+    /// may be used here (see `window::seg_bases`).
+    fn seg_check(&mut self, op: &Op, at: u32, back: u32) {
+        let bit = match op.seg as usize {
+            sreg::FS => 1,
+            sreg::GS => 2,
+            _ => return,
+        };
+        self.get(SEGOK);
+        self.c(bit);
+        self.i(I::I32And);
+        self.i(I::I32Eqz);
+        self.if_();
+        self.exit_to(at, back);
+        self.end();
     }
 
     /// Loads the TLB entry of `LIN`'s slot into `WE` (tag in the low half, frame in
@@ -756,6 +795,7 @@ impl Gen {
     /// When the group check fails (a miss, a page boundary inside the range, a code
     /// page) each member takes the full check.
     fn mem_access(&mut self, op: &Op, size: u32, write: bool, at: u32, back: u32) {
+        self.seg_check(op, at, back);
         let m = self.plan.get(self.cur).copied().flatten();
         if let Some(m) = m.filter(|m| m.first) {
             let g = self.groups[m.group];
@@ -763,12 +803,12 @@ impl Gen {
         }
         // (The plan is made with `access_of`, so the access always matches it.)
         let Some(m) = m.filter(|m| m.size == size && m.write == write) else {
-            self.ea(op);
+            self.lin_disp(op, op.disp);
             self.check(size, write, at, back);
             return;
         };
         let g = self.groups[m.group];
-        self.ea(op);
+        self.lin_disp(op, op.disp);
         self.get(gok(g.slot));
         self.if_();
         self.get(LIN);
@@ -782,7 +822,7 @@ impl Gen {
 
     /// The check of a translation group: sets its ok and delta locals.
     fn group_check(&mut self, op: &Op, g: &Group) {
-        self.ea_disp(op, op.disp.wrapping_add(g.lo as u32));
+        self.lin_disp(op, op.disp.wrapping_add(g.lo as u32));
         self.tlb_entry();
         self.tlb_miss(g.span - 1, g.write);
         self.i(I::I32Eqz);
@@ -1610,6 +1650,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     load(&mut g, off::RWANT, RWANT);
     load(&mut g, off::WMASK, WMASK);
     load(&mut g, off::WWANT, WWANT);
+    load(&mut g, off::FSBASE, FSB);
+    load(&mut g, off::GSBASE, GSB);
+    load(&mut g, off::SEGOK, SEGOK);
     load(&mut g, off::EIP, T0);
     g.get(T0);
     g.c(0xFFFF_F000);

@@ -1,7 +1,7 @@
 //! The CPU's side of the JIT: compiling a hot page and calling into its module.
 
 use super::codegen::{self, PageBlock};
-use super::window::Window;
+use super::window::{seg_bases, Window};
 use super::{
     Jit, JitHost, JitStats, PageModule, PendingModule, Submitted, MAX_RECOMPILES, MAX_REWRITES,
     WARM_FRACTION,
@@ -209,6 +209,7 @@ impl Cpu {
         self.next_eip = fallthrough;
         self.stop = false;
         let m = self.masks;
+        let segs = seg_bases(&self.state);
         let (cr0, cr3, cr4, flags) = (
             self.state.cr0,
             self.state.cr3,
@@ -235,6 +236,7 @@ impl Cpu {
                         self.masks.wwant,
                     ) != (m.rmask, m.rwant, m.wmask, m.wwant)
                     || !self.jit_flat()
+                    || seg_bases(s) != segs
             }
             Err(f) => {
                 self.raise(bus, f);

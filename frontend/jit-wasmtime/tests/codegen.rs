@@ -107,3 +107,17 @@ fn helper_calls() {
         0x200,
     );
 }
+
+/// FS and GS accesses (Linux's per-CPU data, glibc's TLS): the usability check,
+/// the base added to the offset, LOCK accepted; ROR compiled.
+#[test]
+fn segment_overrides() {
+    // mov eax, fs:[0x10]; lock inc dword gs:[ecx+4]; ror eax, 7; ret
+    check(
+        "segments",
+        &[
+            0x64, 0xA1, 0x10, 0, 0, 0, 0xF0, 0x65, 0xFF, 0x41, 0x04, 0xC1, 0xC8, 0x07, 0xC3,
+        ],
+        0x300,
+    );
+}

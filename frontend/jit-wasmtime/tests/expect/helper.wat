@@ -7,7 +7,7 @@
   (import "e" "h" (func (;0;) (type 2)))
   (export "run" (func 1))
   (func (;1;) (type 0) (result i32)
-    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
+    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
     i32.const 0
     i32.load
     local.set 0
@@ -65,6 +65,15 @@
     i32.const 0
     i32.load offset=76
     local.set 21
+    i32.const 0
+    i32.load offset=80
+    local.set 27
+    i32.const 0
+    i32.load offset=84
+    local.set 28
+    i32.const 0
+    i32.load offset=88
+    local.set 29
     i32.const 0
     i32.load offset=32
     local.set 24
@@ -418,8 +427,8 @@
         i32.const 32760
         i32.and
         i64.load offset=4096
-        local.set 44
-        local.get 44
+        local.set 47
+        local.get 47
         i32.wrap_i64
         local.get 18
         i32.and
@@ -442,7 +451,7 @@
           local.set 14
           br 2 (;@1;)
         end
-        local.get 44
+        local.get 47
         i64.const 32
         i64.shr_u
         i32.wrap_i64

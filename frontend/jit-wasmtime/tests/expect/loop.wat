@@ -7,7 +7,7 @@
   (import "e" "h" (func (;0;) (type 2)))
   (export "run" (func 1))
   (func (;1;) (type 0) (result i32)
-    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
+    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
     i32.const 0
     i32.load
     local.set 0
@@ -66,6 +66,15 @@
     i32.load offset=76
     local.set 21
     i32.const 0
+    i32.load offset=80
+    local.set 27
+    i32.const 0
+    i32.load offset=84
+    local.set 28
+    i32.const 0
+    i32.load offset=88
+    local.set 29
+    i32.const 0
     i32.load offset=32
     local.set 24
     local.get 24
@@ -116,8 +125,8 @@
           i32.const 32760
           i32.and
           i64.load offset=4096
-          local.set 44
-          local.get 44
+          local.set 47
+          local.get 47
           i32.wrap_i64
           local.get 20
           i32.and
@@ -130,10 +139,10 @@
           i32.or
           i32.ne
           i32.eqz
-          local.set 27
-          local.get 27
+          local.set 30
+          local.get 30
           if ;; label = @4
-            local.get 44
+            local.get 47
             i64.const 32
             i64.shr_u
             i32.wrap_i64
@@ -143,7 +152,7 @@
             i32.const -4096
             i32.and
             i32.sub
-            local.set 28
+            local.set 31
             local.get 25
             i32.const 15
             i32.shr_u
@@ -157,16 +166,16 @@
             i32.const 1
             i32.and
             i32.eqz
-            local.set 27
+            local.set 30
           end
           i32.const 4
           local.get 3
           i32.add
           local.set 22
-          local.get 27
+          local.get 30
           if ;; label = @4
             local.get 22
-            local.get 28
+            local.get 31
             i32.add
             local.set 23
           else
@@ -176,8 +185,8 @@
             i32.const 32760
             i32.and
             i64.load offset=4096
-            local.set 44
-            local.get 44
+            local.set 47
+            local.get 47
             i32.wrap_i64
             local.get 18
             i32.and
@@ -200,7 +209,7 @@
               local.set 14
               br 4 (;@1;)
             end
-            local.get 44
+            local.get 47
             i64.const 32
             i64.shr_u
             i32.wrap_i64
@@ -237,10 +246,10 @@
           local.get 3
           i32.add
           local.set 22
-          local.get 27
+          local.get 30
           if ;; label = @4
             local.get 22
-            local.get 28
+            local.get 31
             i32.add
             local.set 23
           else
@@ -250,8 +259,8 @@
             i32.const 32760
             i32.and
             i64.load offset=4096
-            local.set 44
-            local.get 44
+            local.set 47
+            local.get 47
             i32.wrap_i64
             local.get 20
             i32.and
@@ -274,7 +283,7 @@
               local.set 14
               br 4 (;@1;)
             end
-            local.get 44
+            local.get 47
             i64.const 32
             i64.shr_u
             i32.wrap_i64
