@@ -3,14 +3,14 @@
 //!
 //! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
 //!   block, must print exactly what the interpreter prints;
-//! - random straight-line sequences of the instruction forms the JIT compiles
-//!   (ALU, shifts in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX, SETcc,
-//!   CMOVcc, Jcc, PUSH/POP, memory operands in all sizes) and of forms generated
-//!   code hands to the interpreter through its helper (DIV/IDIV, rotates, BSWAP,
-//!   XCHG, BT*, string instructions with and without REP, PUSH/POP r/m32, LEAVE,
-//!   RDTSC, PAUSE, LFENCE, x87, LOCK, XADD, CMPXCHG) and FS/GS overrides with
-//!   non-zero bases (one wrapping around 4 GiB, sometimes with a limit) run in a hot
-//!   loop and
+//! - random straight-line sequences of instruction forms the JIT compiles (ALU,
+//!   shifts and ROL/ROR in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX,
+//!   SETcc, CMOVcc, Jcc, PUSH/POP, PUSH r/m32, LEAVE, BSWAP, PAUSE, LFENCE, LOCK
+//!   ADD, memory operands in all sizes, FS/GS overrides with non-zero bases, one
+//!   wrapping around 4 GiB and sometimes with a limit) and of forms it hands to the
+//!   interpreter through its helper (DIV/IDIV, RCL/RCR, XCHG, BT*, string
+//!   instructions with and without REP, POP r/m32, RDTSC, CLI, STI, x87, XADD,
+//!   CMPXCHG) run in a hot loop and
 //!   must leave the same registers, flags and memory, once with the data in one
 //!   page and once, with paging on, straddling two pages whose frames are apart;
 //! - grouped accesses whose page turns out to hold compiled code still write
@@ -374,11 +374,14 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             }
         }
         24 => {
-            // RDTSC (the count of instructions so far decides it), PAUSE, LFENCE.
-            match r.below(3) {
+            // RDTSC (the count of instructions so far decides it), PAUSE, LFENCE,
+            // CLI, STI (an interrupt shadow: generated code leaves after it).
+            match r.below(5) {
                 0 => out.extend_from_slice(&[0x0F, 0x31]),
                 1 => out.extend_from_slice(&[0xF3, 0x90]),
-                _ => out.extend_from_slice(&[0x0F, 0xAE, 0xE8]),
+                2 => out.extend_from_slice(&[0x0F, 0xAE, 0xE8]),
+                3 => out.push(0xFA),
+                _ => out.push(0xFB),
             }
         }
         25 => {

@@ -155,6 +155,10 @@ enum Form {
     Push,
     Pop,
     PushImm,
+    /// PUSH r/m32.
+    PushRm,
+    /// LEAVE (32-bit stack and operand size).
+    Leave,
     Setcc(u8),
     Cmov(u8),
     Cdq,
@@ -245,6 +249,8 @@ fn form(op: &Op) -> Option<Form> {
         (_, Code::Push_r32) => Form::Push,
         (_, Code::Pop_r32) if op.r[0] != 4 => Form::Pop,
         (_, Code::Pushd_imm8 | Code::Pushd_imm32) => Form::PushImm,
+        (_, Code::Push_rm32) => Form::PushRm,
+        (_, Code::Leaved) => Form::Leave,
         (_, Code::Cdq) => Form::Cdq,
         (_, Code::Nopd | Code::Nopw | Code::Nop_rm32 | Code::Nop_rm16) => Form::Nop,
         (
@@ -393,7 +399,7 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Not(s)
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
-        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm => Some((4, false)),
+        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => Some((4, false)),
         _ => None,
     }
 }
@@ -408,7 +414,10 @@ fn writes(op: &Op, f: Form) -> u8 {
     match f {
         Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
-        Form::Push | Form::Pop | Form::PushImm | Form::Call | Form::Ret => w |= 1 << 4,
+        Form::Push | Form::Pop | Form::PushImm | Form::PushRm | Form::Call | Form::Ret => {
+            w |= 1 << 4
+        }
+        Form::Leave => w |= 1 << 4 | 1 << 5,
         Form::Interp(_) => w = 0xFF,
         _ => {}
     }
@@ -1187,6 +1196,37 @@ impl Gen {
                 self.store_t2(4);
                 self.get(LIN);
                 self.set(4);
+            }
+            Form::PushRm => {
+                // The operand is read first (with ESP before the push), and both
+                // accesses are checked before anything is written.
+                if mem {
+                    self.mem_access(op, 4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T2);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+            }
+            Form::Leave => {
+                // EBP = [EBP]; ESP = old EBP + 4.
+                self.get(5);
+                self.set(LIN);
+                self.check(4, false, at, back);
+                self.load(4);
+                self.set(T2);
+                self.get(5);
+                self.c(4);
+                self.i(I::I32Add);
+                self.set(4);
+                self.get(T2);
+                self.set(5);
             }
             Form::Pop => {
                 self.get(4);

@@ -228,7 +228,10 @@ impl Cpu {
                     || s.halted
                     || self.mem.has_invalidated()
                     || (s.cr0, s.cr3, s.cr4) != (cr0, cr3, cr4)
-                    || s.eflags & (fl::IF | fl::TF | fl::VM) != flags
+                    // IF set (an interrupt may be due: poll), TF or VM changed; CLI
+                    // needs no poll.
+                    || (s.eflags & fl::IF) & !flags != 0
+                    || (s.eflags ^ flags) & (fl::TF | fl::VM) != 0
                     || (
                         self.masks.rmask,
                         self.masks.rwant,
