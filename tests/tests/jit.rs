@@ -644,13 +644,13 @@ fn grouped_writes_to_a_code_page_leave_through_the_interpreter() {
 fn helper_calls_that_fault_or_write_their_own_code_leave() {
     // ecx = 300; esi = 0; edi = 0
     // top: add esi, 1; mov eax, 1000; xor edx, edx
-    //      div ecx              (the helper; #DE once ECX is 0)
+    //      div cx               (the helper; #DE once CX is 0)
     //      add edi, eax; dec ecx; jns top; hlt
     // The divide error goes to the HLT stub of vector 0 with the DIV's EIP pushed.
     let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xF6, 0x31, 0xFF];
     let top = code.len();
     code.extend_from_slice(&[0x83, 0xC6, 0x01, 0xB8, 0xE8, 0x03, 0, 0, 0x31, 0xD2]);
-    code.extend_from_slice(&[0xF7, 0xF1, 0x01, 0xC7, 0x49]);
+    code.extend_from_slice(&[0x66, 0xF7, 0xF1, 0x01, 0xC7, 0x49]);
     let rel = top as i64 - (code.len() as i64 + 2);
     code.extend_from_slice(&[0x79, rel as i8 as u8, 0xF4]);
     let i = run(&code, false);

@@ -146,6 +146,8 @@ enum Form {
     Bswap,
     /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
     Mul1(bool),
+    /// DIV/IDIV r/m32 of EDX:EAX (signed when true).
+    Div(bool),
     Imul,
     Jcc(u8),
     Jmp,
@@ -296,6 +298,8 @@ fn form(op: &Op) -> Option<Form> {
         ("Shr", _) => Form::Shift(5, size?),
         ("Sar", _) => Form::Shift(7, size?),
         (_, Code::Mul_rm32) => Form::Mul1(false),
+        (_, Code::Div_rm32) => Form::Div(false),
+        (_, Code::Idiv_rm32) => Form::Div(true),
         (_, Code::Imul_rm32) => Form::Mul1(true),
         (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
             Form::Jcc(cc_of(code)?)
@@ -399,7 +403,9 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Not(s)
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
-        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => Some((4, false)),
+        Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
+            Some((4, false))
+        }
         _ => None,
     }
 }
@@ -412,7 +418,7 @@ fn writes(op: &Op, f: Form) -> u8 {
         w |= 1 << (op.r[0] & 7) | 1 << (op.r[0] & 3);
     }
     match f {
-        Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
+        Form::Mul1(_) | Form::Div(_) => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
         Form::Push | Form::Pop | Form::PushImm | Form::PushRm | Form::Call | Form::Ret => {
             w |= 1 << 4
@@ -1097,6 +1103,7 @@ impl Gen {
                 self.set(T1);
                 self.lazy(fx::jk::MUL, 4, T0, T1, T2, None);
             }
+            Form::Div(signed) => self.div(op, signed, at, back),
             Form::Mul1(signed) => {
                 if mem {
                     self.mem_access(op, 4, false, at, back);
@@ -1265,6 +1272,81 @@ impl Gen {
             }
         }
         true
+    }
+
+    /// DIV/IDIV r/m32: EDX:EAX divided by the operand, the quotient to EAX and the
+    /// remainder to EDX (truncated toward zero for IDIV, the remainder with the
+    /// dividend's sign); flags unchanged (as the interpreter leaves them). A
+    /// divide error (zero divisor, quotient too wide) leaves before the
+    /// instruction, for the interpreter to raise #DE; so does IDIV by -1.
+    fn div(&mut self, op: &Op, signed: bool, at: u32, back: u32) {
+        if op.kind[0] == kind::MEM {
+            self.mem_access(op, 4, false, at, back);
+        }
+        self.operand(op, 0, 4);
+        self.set(T1);
+        // The dividend EDX:EAX in W0.
+        self.get(2);
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Const(32));
+        self.i(I::I64Shl);
+        self.get(0);
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Or);
+        self.i(I::LocalSet(W0));
+        if signed {
+            // Divisors 0 and -1 go to the interpreter (-1 may overflow the wasm
+            // division itself).
+            self.get(T1);
+            self.c(1);
+            self.i(I::I32Add);
+            self.c(1);
+            self.i(I::I32LeU);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            // q = n / d, which must fit in 32 bits signed.
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64DivS);
+            self.i(I::LocalSet(WE));
+            self.i(I::LocalGet(WE));
+            self.i(I::LocalGet(WE));
+            self.i(I::I32WrapI64);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64Ne);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64RemS);
+        } else {
+            // The quotient fits in 32 bits iff EDX < divisor (which also rules
+            // out a zero divisor).
+            self.get(2);
+            self.get(T1);
+            self.i(I::I32GeU);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32U);
+            self.i(I::I64DivU);
+            self.i(I::LocalSet(WE));
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32U);
+            self.i(I::I64RemU);
+        }
+        self.i(I::I32WrapI64);
+        self.set(2);
+        self.i(I::LocalGet(WE));
+        self.i(I::I32WrapI64);
+        self.set(0);
     }
 
     /// Calls the interpreter for the instruction at page offset `at` (helper

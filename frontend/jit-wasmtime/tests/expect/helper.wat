@@ -1,4 +1,4 @@
-;; entries [512]; interpreter ops ["Div_rm32", "Cpuid"]
+;; entries [512]; interpreter ops ["Cpuid"]
 (module
   (type (;0;) (func (result i32)))
   (type (;1;) (func (param i32 i32 i32 i32 i32 i32) (result i32)))
@@ -134,6 +134,46 @@
         local.set 10
         i32.const 0
         local.set 13
+        local.get 1
+        local.set 25
+        local.get 2
+        i64.extend_i32_u
+        i64.const 32
+        i64.shl
+        local.get 0
+        i64.extend_i32_u
+        i64.or
+        local.set 46
+        local.get 2
+        local.get 25
+        i32.ge_u
+        if ;; label = @3
+          local.get 15
+          i32.const 515
+          i32.add
+          local.set 17
+          local.get 14
+          i32.const 5
+          i32.add
+          local.set 14
+          br 2 (;@1;)
+        end
+        local.get 46
+        local.get 25
+        i64.extend_i32_u
+        i64.div_u
+        local.set 47
+        local.get 46
+        local.get 25
+        i64.extend_i32_u
+        i64.rem_u
+        i32.wrap_i64
+        local.set 2
+        local.get 47
+        i32.wrap_i64
+        local.set 0
+        local.get 0
+        local.set 2
         local.get 9
         local.get 10
         local.get 11
@@ -188,132 +228,6 @@
         i32.store offset=56
         i32.const 0
         local.get 15
-        i32.const 515
-        i32.add
-        i32.store offset=32
-        i32.const 0
-        local.get 14
-        i32.const 5
-        i32.add
-        i32.store offset=60
-        i32.const 0
-        call 0
-        local.set 24
-        i32.const 0
-        i32.load
-        local.set 0
-        i32.const 0
-        i32.load offset=4
-        local.set 1
-        i32.const 0
-        i32.load offset=8
-        local.set 2
-        i32.const 0
-        i32.load offset=12
-        local.set 3
-        i32.const 0
-        i32.load offset=16
-        local.set 4
-        i32.const 0
-        i32.load offset=20
-        local.set 5
-        i32.const 0
-        i32.load offset=24
-        local.set 6
-        i32.const 0
-        i32.load offset=28
-        local.set 7
-        i32.const 0
-        i32.load offset=36
-        local.set 8
-        i32.const 0
-        i32.load offset=40
-        local.set 9
-        i32.const 0
-        i32.load offset=44
-        local.set 10
-        i32.const 0
-        i32.load offset=48
-        local.set 11
-        i32.const 0
-        i32.load offset=52
-        local.set 12
-        i32.const 0
-        i32.load offset=56
-        local.set 13
-        local.get 24
-        if ;; label = @3
-          i32.const 0
-          i32.load offset=32
-          local.set 17
-          i32.const 0
-          i32.load offset=60
-          local.set 14
-          br 2 (;@1;)
-        end
-        local.get 0
-        local.set 2
-        local.get 9
-        i32.const 255
-        i32.and
-        i32.const 16
-        i32.ge_u
-        if ;; label = @3
-          local.get 9
-          local.get 10
-          local.get 11
-          local.get 12
-          local.get 13
-          local.get 8
-          call 2
-          local.set 8
-          i32.const 0
-          local.set 9
-        end
-        i32.const 0
-        local.get 0
-        i32.store
-        i32.const 0
-        local.get 1
-        i32.store offset=4
-        i32.const 0
-        local.get 2
-        i32.store offset=8
-        i32.const 0
-        local.get 3
-        i32.store offset=12
-        i32.const 0
-        local.get 4
-        i32.store offset=16
-        i32.const 0
-        local.get 5
-        i32.store offset=20
-        i32.const 0
-        local.get 6
-        i32.store offset=24
-        i32.const 0
-        local.get 7
-        i32.store offset=28
-        i32.const 0
-        local.get 8
-        i32.store offset=36
-        i32.const 0
-        local.get 9
-        i32.store offset=40
-        i32.const 0
-        local.get 10
-        i32.store offset=44
-        i32.const 0
-        local.get 11
-        i32.store offset=48
-        i32.const 0
-        local.get 12
-        i32.store offset=52
-        i32.const 0
-        local.get 13
-        i32.store offset=56
-        i32.const 0
-        local.get 15
         i32.const 519
         i32.add
         i32.store offset=32
@@ -322,7 +236,7 @@
         i32.const 3
         i32.add
         i32.store offset=60
-        i32.const 1
+        i32.const 0
         call 0
         local.set 24
         i32.const 0
