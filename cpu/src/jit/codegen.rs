@@ -108,7 +108,7 @@ pub struct Compiled {
     pub entries: Vec<u32>,
     /// Instructions compiled (over all entries).
     pub instructions: usize,
-    /// The instructions the module calls the interpreter for ([`Form::Interp`]),
+    /// The instructions the module calls the interpreter for (`Form::Interp`),
     /// by the index it passes to the helper import.
     pub helper_ops: Vec<Op>,
 }

@@ -7,7 +7,8 @@
 //! module, which keeps going through the page's blocks until it leaves the page,
 //! needs the slow memory path or uses up the budget. Instructions it does not
 //! compile are run by the interpreter through a helper the module calls (it only
-//! leaves after one that faults, branches or changes what generated code assumes). A guest write to the page drops the module with the page's blocks.
+//! leaves after one that faults, branches or changes what generated code
+//! assumes). A guest write to the page drops the module with the page's blocks.
 
 pub mod codegen;
 mod flags;

@@ -69,7 +69,7 @@ impl Cpu {
     }
 
     /// Counts the instruction the interpreter runs after generated code returned
-    /// inside its page (for [`Cpu::jit_top`]).
+    /// inside its page (for [`Cpu::jit_top_exits`]).
     pub(crate) fn jit_note_exit(&mut self, op: &Op) {
         if let Some(j) = self.jit.as_mut() {
             j.exits.add(op.code);

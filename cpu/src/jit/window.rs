@@ -33,7 +33,7 @@ pub mod off {
     pub const WMASK: u32 = 72;
     /// Wanted bits for writes.
     pub const WWANT: u32 = 76;
-    /// FS base (see [`super::seg_bases`]).
+    /// FS base (see `seg_bases`).
     pub const FSBASE: u32 = 80;
     /// GS base.
     pub const GSBASE: u32 = 84;
