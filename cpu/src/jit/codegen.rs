@@ -1691,9 +1691,10 @@ fn size_code(size: u32) -> u32 {
 /// Compiles the blocks of one page. `base` is the arena's address in the wasm
 /// memory. Returns `None` when no block has a compilable first instruction.
 pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<Compiled> {
-    // Each block's runs of compilable instructions: the first starts at the
-    // block, the others right after an instruction left to the interpreter, so
-    // that after running that one instruction the interpreter can come back in.
+    // Each block's runs of instructions the module runs (natively or through the
+    // helper): the first starts at the block, another right after an instruction
+    // the module cannot even call the interpreter for, so that after running
+    // that one instruction the interpreter can come back in.
     let mut cases: Vec<(u32, Vec<(&Op, Form)>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut helper_ops: Vec<Op> = Vec::new();
