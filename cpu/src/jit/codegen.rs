@@ -144,6 +144,8 @@ enum Form {
     Rot(u8, u32),
     /// BSWAP r32.
     Bswap,
+    /// BT (0), BTS (1), BTR (2) or BTC (3) r/m32 by imm8, or r32 by r32.
+    Bt(u8),
     /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
     Mul1(bool),
     /// DIV/IDIV r/m32 of EDX:EAX (signed when true).
@@ -294,6 +296,16 @@ fn form(op: &Op) -> Option<Form> {
         ("Rol", _) => Form::Rot(0, size?),
         ("Ror", _) => Form::Rot(1, size?),
         (_, Code::Bswap_r32) => Form::Bswap,
+        (_, Code::Bt_rm32_imm8) => Form::Bt(0),
+        (_, Code::Bts_rm32_imm8) => Form::Bt(1),
+        (_, Code::Btr_rm32_imm8) => Form::Bt(2),
+        (_, Code::Btc_rm32_imm8) => Form::Bt(3),
+        // With a register bit offset only on a register: in memory the offset
+        // also selects the dword.
+        (_, Code::Bt_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(0),
+        (_, Code::Bts_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(1),
+        (_, Code::Btr_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(2),
+        (_, Code::Btc_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(3),
         ("Shl" | "Sal", _) => Form::Shift(4, size?),
         ("Shr", _) => Form::Shift(5, size?),
         ("Sar", _) => Form::Shift(7, size?),
@@ -403,6 +415,7 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Not(s)
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
+        Form::Bt(k) => Some((4, k != 0)),
         Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
             Some((4, false))
         }
@@ -954,6 +967,7 @@ impl Gen {
             Form::Nop => {}
             Form::Interp(idx) => self.interp(idx, at, back),
             Form::Rot(k, s) => self.rotate(op, k, s, at, back),
+            Form::Bt(k) => self.bt(op, k, at, back),
             Form::Bswap => {
                 // (x rotl 8) & 0x00FF00FF | (x rotr 8) & 0xFF00FF00
                 let r = (op.r[0] & 7) as u32;
@@ -1600,6 +1614,61 @@ impl Gen {
             // A zero count leaves the flags as they were (maybe not evaluated).
             self.known = None;
         }
+    }
+
+    /// BT (`k` 0), BTS (1), BTR (2), BTC (3) of a dword by a bit offset modulo 32
+    /// (`ops::bits::bt`): CF is the bit before the change, the other flags keep
+    /// their values (as P6 leaves them), so the lazy flags are evaluated first.
+    fn bt(&mut self, op: &Op, k: u8, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, 4, k != 0, at, back);
+        }
+        match op.kind[1] {
+            kind::REG => self.reg(op.r[1], 4),
+            _ => self.c(op.imm),
+        }
+        self.c(31);
+        self.i(I::I32And);
+        self.set(T1);
+        self.operand(op, 0, 4);
+        self.set(T0);
+        if k != 0 {
+            self.get(T0);
+            self.c(1);
+            self.get(T1);
+            self.i(I::I32Shl);
+            match k {
+                1 => self.i(I::I32Or),
+                2 => {
+                    self.c(u32::MAX);
+                    self.i(I::I32Xor);
+                    self.i(I::I32And);
+                }
+                _ => self.i(I::I32Xor),
+            }
+            self.set(T2);
+            if mem {
+                self.store_t2(4);
+            } else {
+                self.get(T2);
+                self.set_reg(op.r[0], 4);
+            }
+        }
+        if self.known.is_none_or(|k| k.kind != lf::NONE) {
+            self.materialize_dynamic();
+        }
+        self.get(EFL);
+        self.c(!fl::CF);
+        self.i(I::I32And);
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.known = Some(NONE);
     }
 
     /// SHL/SHR/SAR of an operand of `s` bytes by 1, CL or imm8
