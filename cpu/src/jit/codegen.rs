@@ -144,6 +144,8 @@ enum Form {
     Rot(u8, u32),
     /// BSWAP r32.
     Bswap,
+    /// XCHG r/m32, r32 and XCHG r32, EAX.
+    Xchg,
     /// BT (0), BTS (1), BTR (2) or BTC (3) r/m32 by imm8, or r32 by r32.
     Bt(u8),
     /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
@@ -296,6 +298,7 @@ fn form(op: &Op) -> Option<Form> {
         ("Rol", _) => Form::Rot(0, size?),
         ("Ror", _) => Form::Rot(1, size?),
         (_, Code::Bswap_r32) => Form::Bswap,
+        (_, Code::Xchg_rm32_r32 | Code::Xchg_r32_EAX) => Form::Xchg,
         (_, Code::Bt_rm32_imm8) => Form::Bt(0),
         (_, Code::Bts_rm32_imm8) => Form::Bt(1),
         (_, Code::Btr_rm32_imm8) => Form::Bt(2),
@@ -416,6 +419,7 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
         Form::Bt(k) => Some((4, k != 0)),
+        Form::Xchg => Some((4, true)),
         Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
             Some((4, false))
         }
@@ -437,6 +441,7 @@ fn writes(op: &Op, f: Form) -> u8 {
             w |= 1 << 4
         }
         Form::Leave => w |= 1 << 4 | 1 << 5,
+        Form::Xchg => w |= 1 << (op.r[1] & 7),
         Form::Interp(_) => w = 0xFF,
         _ => {}
     }
@@ -968,6 +973,24 @@ impl Gen {
             Form::Interp(idx) => self.interp(idx, at, back),
             Form::Rot(k, s) => self.rotate(op, k, s, at, back),
             Form::Bt(k) => self.bt(op, k, at, back),
+            Form::Xchg => {
+                // (The memory form's implicit lock changes nothing on one CPU.)
+                if mem {
+                    self.mem_access(op, 4, true, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T0);
+                self.reg(op.r[1], 4);
+                self.set(T2);
+                if mem {
+                    self.store_t2(4);
+                } else {
+                    self.get(T2);
+                    self.set_reg(op.r[0], 4);
+                }
+                self.get(T0);
+                self.set_reg(op.r[1], 4);
+            }
             Form::Bswap => {
                 // (x rotl 8) & 0x00FF00FF | (x rotr 8) & 0xFF00FF00
                 let r = (op.r[0] & 7) as u32;
