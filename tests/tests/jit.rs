@@ -4,13 +4,13 @@
 //! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
 //!   block, must print exactly what the interpreter prints;
 //! - random straight-line sequences of instruction forms the JIT compiles (ALU,
-//!   shifts and ROL/ROR in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX,
-//!   SETcc, CMOVcc, Jcc, PUSH/POP, PUSH r/m32, LEAVE, BSWAP, PAUSE, LFENCE, LOCK
-//!   ADD, memory operands in all sizes, FS/GS overrides with non-zero bases, one
-//!   wrapping around 4 GiB and sometimes with a limit) and of forms it hands to the
-//!   interpreter through its helper (DIV/IDIV, RCL/RCR, XCHG, BT*, string
-//!   instructions with and without REP, POP r/m32, RDTSC, CLI, STI, x87, XADD,
-//!   CMPXCHG) run in a hot loop and
+//!   shifts and ROL/ROR in all sizes, IMUL, MUL/IMUL into EDX:EAX, DIV/IDIV,
+//!   MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, PUSH r/m32, LEAVE, BSWAP, XCHG,
+//!   BT/BTS/BTR/BTC, PAUSE, LFENCE, LOCK ADD, memory operands in all sizes, FS/GS
+//!   overrides with non-zero bases, one wrapping around 4 GiB and sometimes with a
+//!   limit) and of forms it hands to the interpreter through its helper (RCL/RCR,
+//!   string instructions with and without REP, POP r/m32, RDTSC, CLI, STI, x87,
+//!   XADD, CMPXCHG) run in a hot loop and
 //!   must leave the same registers, flags and memory, once with the data in one
 //!   page and once, with paging on, straddling two pages whose frames are apart;
 //! - grouped accesses whose page turns out to hold compiled code still write
