@@ -60,7 +60,7 @@ pub struct Cpu {
     pub(crate) masks: TlbMasks,
     /// Instruction and interrupt tracing (off when `None`; see [`crate::trace`]).
     pub trace: Option<Box<crate::trace::Trace>>,
-    exit: Option<Exit>,
+    pub(crate) exit: Option<Exit>,
     /// Nesting of exception delivery, for the double- and triple-fault rules.
     delivering: Option<u8>,
     /// The instruction running now is the one after a MOV SS or POP SS: a second
@@ -259,7 +259,7 @@ impl Cpu {
                 if block.jit_entry.get() {
                     resume_in = None;
                     let page = block.phys & !0xFFF;
-                    if self.jit_run(&block, end) {
+                    if self.jit_run(bus, &block, end) {
                         // Left inside its own page, at an instruction it does not
                         // compile (or before a slow memory access): interpret just
                         // that instruction, then look for an entry again.
@@ -268,23 +268,22 @@ impl Cpu {
                             resume_in = Some(page);
                         }
                         prev = None;
-                        poll = false;
+                        // An instruction the module had the interpreter run may
+                        // have faulted, touched a port or changed IF.
+                        poll = self.stop;
+                        self.settle_stop(bus);
+                        if let Some(x) = self.exit.take() {
+                            return x;
+                        }
                         continue;
                     }
                 } else if resume_in.take() == Some(block.phys & !0xFFF) {
                     block_end = end.min(self.state.icount + 1);
+                    self.jit_note_exit(&block.ops[0]);
                 }
             }
             let branched = self.exec_block::<TRACE>(bus, &block, block_end);
-            if self.stop {
-                self.state.icount += std::mem::take(&mut self.rep_extra);
-            }
-            // A data breakpoint traps after its instruction (which ended the
-            // block), unless that instruction loaded SS: then after the next one,
-            // which runs alone.
-            if self.data_bp_hit != 0 && !self.state.ss_shadow {
-                self.data_bp_trap(bus);
-            }
+            self.settle_stop(bus);
             if let Some(x) = self.exit.take() {
                 return x;
             }
@@ -356,6 +355,20 @@ impl Cpu {
             eip = fallthrough;
         }
         false
+    }
+
+    /// After a block or a module ran: charges the iterations of a REP string
+    /// instruction that yielded, and delivers the #DB of data breakpoints hit by
+    /// the instruction that just completed (unless that instruction loaded SS:
+    /// then after the next one, which runs alone).
+    #[inline(always)]
+    fn settle_stop(&mut self, bus: &mut dyn Bus) {
+        if self.stop {
+            self.state.icount += std::mem::take(&mut self.rep_extra);
+        }
+        if self.data_bp_hit != 0 && !self.state.ss_shadow {
+            self.data_bp_trap(bus);
+        }
     }
 
     /// The rare ends of a block: self-modified code (its blocks are dropped),

@@ -3,9 +3,14 @@
 //!
 //! - the native ground-truth programs (`tests/native/`), compiled after 2 runs of a
 //!   block, must print exactly what the interpreter prints;
-//! - random straight-line sequences of the instruction forms the JIT compiles
-//!   (ALU, shifts in all sizes, IMUL, MUL/IMUL into EDX:EAX, MOVZX/MOVSX, SETcc,
-//!   CMOVcc, Jcc, PUSH/POP, memory operands in all sizes) run in a hot loop and
+//! - random straight-line sequences of instruction forms the JIT compiles (ALU,
+//!   shifts and ROL/ROR in all sizes, IMUL, MUL/IMUL into EDX:EAX, DIV/IDIV,
+//!   MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, PUSH r/m32, LEAVE, BSWAP, XCHG,
+//!   BT/BTS/BTR/BTC, PAUSE, LFENCE, LOCK ADD, memory operands in all sizes, FS/GS
+//!   overrides with non-zero bases, one wrapping around 4 GiB and sometimes with a
+//!   limit) and of forms it hands to the interpreter through its helper (RCL/RCR,
+//!   string instructions with and without REP, POP r/m32, RDTSC, CLI, STI, x87,
+//!   XADD, CMPXCHG) run in a hot loop and
 //!   must leave the same registers, flags and memory, once with the data in one
 //!   page and once, with paging on, straddling two pages whose frames are apart;
 //! - grouped accesses whose page turns out to hold compiled code still write
@@ -13,9 +18,11 @@
 //! - self-modifying code in a hot loop drops the compiled page and still computes
 //!   what the interpreter computes;
 //! - a hot loop with STI or MOV SS holds a pending interrupt for exactly one
-//!   instruction after them, as the interpreter does.
+//!   instruction after them, as the interpreter does;
+//! - an instruction run through the helper that faults, or that writes to its own
+//!   code page, makes generated code leave with the interpreter's state.
 
-use tab86_cpu::state::reg;
+use tab86_cpu::state::{reg, sreg};
 use tab86_cpu::{Cpu, Exit, NullBus};
 use tab86_jit_wasmtime::WasmtimeHost;
 
@@ -100,7 +107,7 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(3, reg, rm_reg));
         }
     };
-    match r.below(18) {
+    match r.below(29) {
         0 => {
             // ALU r/m32, r32 (memory destinations too).
             out.push((r.below(8) as u8) << 3 | 1);
@@ -264,6 +271,160 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(0xF7);
             rm(out, if r.below(2) == 0 { 4 } else { 5 }, s);
         }
+        18 => {
+            // DIV/IDIV r/m32 by an odd divisor, EDX cleared or the sign of EAX
+            // (IDIV 0x80000000 by -1 faults: to the HLT stub, both ways).
+            let dv = [0u8, 1, 5, 6, 7][r.below(5) as usize];
+            let ext = if r.below(2) == 0 { 6 } else { 7 };
+            if mem {
+                out.extend_from_slice(&[0x83, modrm(1, 1, 3), disp, 1]);
+            } else {
+                out.extend_from_slice(&[0x83, modrm(3, 1, dv), 1]);
+            }
+            out.extend_from_slice(if ext == 6 { &[0x31, 0xD2] } else { &[0x99] });
+            out.push(0xF7);
+            rm(out, ext, dv);
+        }
+        19 => {
+            // ROL/ROR/RCL/RCR r/m by 1, CL or imm8, in all sizes.
+            let k = r.below(4) as u8;
+            let size = r.below(3);
+            if size == 1 {
+                out.push(0x66);
+            }
+            let wide = (size != 0) as u8;
+            // Byte registers other than BL/BH (EBX is the data pointer).
+            let d = if wide == 0 {
+                [0, 1, 2, 4, 5, 6][r.below(6) as usize]
+            } else {
+                d
+            };
+            match r.below(3) {
+                0 => {
+                    out.push(0xD0 | wide);
+                    rm(out, k, d);
+                }
+                1 => {
+                    out.push(0xD2 | wide);
+                    rm(out, k, d);
+                }
+                _ => {
+                    out.push(0xC0 | wide);
+                    rm(out, k, d);
+                    out.push(r.below(40) as u8);
+                }
+            }
+        }
+        20 => {
+            // BSWAP r32, or XCHG EAX, r32 / XCHG r/m32, r32.
+            match r.below(3) {
+                0 => out.extend_from_slice(&[0x0F, 0xC8 + d]),
+                1 => out.push(0x90 + DST[1 + r.below(5) as usize]),
+                _ => {
+                    out.push(0x87);
+                    rm(out, DST[r.below(6) as usize], d);
+                }
+            }
+        }
+        21 => {
+            // BT/BTS/BTR/BTC r/m32, imm8, or r32, r32.
+            let k = r.below(4) as u8;
+            if r.below(2) == 0 {
+                out.extend_from_slice(&[0x0F, 0xBA]);
+                rm(out, 4 + k, d);
+                out.push(r.next() as u8);
+            } else {
+                out.extend_from_slice(&[0x0F, 0xA3 | k << 3, modrm(3, s, d)]);
+            }
+        }
+        22 => {
+            // A string instruction, maybe REP, on the data area (ESI/EDI set first,
+            // writes below the loop counter at +0x7C).
+            let src = (r.below(30) * 4) as u8;
+            let dst = (r.below(12) * 4) as u8;
+            out.extend_from_slice(&[0x8D, 0x73, src, 0x8D, 0x7B, dst]);
+            let ops: [&[u8]; 10] = [
+                &[0xAC],
+                &[0xAD],
+                &[0xAA],
+                &[0xAB],
+                &[0xA4],
+                &[0xA5],
+                &[0xAF],
+                &[0xA6],
+                &[0x66, 0xA5],
+                &[0x66, 0xAD],
+            ];
+            let op = ops[r.below(10) as usize];
+            if r.below(2) == 0 && op != [0xAC] && op != [0xAD] {
+                // mov ecx, count; rep (REPE for the compares).
+                out.push(0xB9);
+                out.extend_from_slice(&r.below(9).to_le_bytes());
+                out.push(0xF3);
+            }
+            out.extend_from_slice(op);
+        }
+        23 => {
+            // PUSH/POP r/m32, LEAVE, PUSH r/m32 + POP r/m32 through memory.
+            match r.below(3) {
+                0 => out.extend_from_slice(&[0xFF, modrm(3, 6, s), 0x8F, modrm(3, 0, d)]),
+                1 => out.extend_from_slice(&[0x55, 0x89, 0xE5, 0xC9]),
+                _ => {
+                    let d2 = (r.below(30) * 4) as u8;
+                    out.extend_from_slice(&[0xFF, modrm(1, 6, 3), disp, 0x8F, modrm(1, 0, 3), d2]);
+                }
+            }
+        }
+        24 => {
+            // RDTSC (the count of instructions so far decides it), PAUSE, LFENCE,
+            // CLI, STI (an interrupt shadow: generated code leaves after it).
+            match r.below(5) {
+                0 => out.extend_from_slice(&[0x0F, 0x31]),
+                1 => out.extend_from_slice(&[0xF3, 0x90]),
+                2 => out.extend_from_slice(&[0x0F, 0xAE, 0xE8]),
+                3 => out.push(0xFA),
+                _ => out.push(0xFB),
+            }
+        }
+        25 => {
+            // x87: fild two dwords, faddp, fistp.
+            let a = (r.below(30) * 4) as u8;
+            let b = (r.below(30) * 4) as u8;
+            let c = (r.below(30) * 4) as u8;
+            out.extend_from_slice(&[0xDB, 0x43, a, 0xDB, 0x43, b, 0xDE, 0xC1, 0xDB, 0x5B, c]);
+        }
+        26 => {
+            // LOCK ADD m32, r32; XADD r/m32, r32; CMPXCHG r/m32, r32.
+            match r.below(3) {
+                0 => out.extend_from_slice(&[0xF0, 0x01, modrm(1, s, 3), disp]),
+                1 => {
+                    out.extend_from_slice(&[0x0F, 0xC1]);
+                    rm(out, d, DST[r.below(6) as usize]);
+                }
+                _ => {
+                    out.extend_from_slice(&[0x0F, 0xB1]);
+                    rm(out, d, DST[r.below(6) as usize]);
+                }
+            }
+        }
+        27 => {
+            // MOV, ADD, INC through FS (base +0x40) or GS (base -0x40): the
+            // accesses land in the data area below the loop counter.
+            let gs = r.below(2) == 0;
+            out.push(if gs { 0x65 } else { 0x64 });
+            let disp = if gs {
+                0x40 + (r.below(16) * 4) as u8
+            } else {
+                (r.below(15) * 4) as u8
+            };
+            let (opc, reg) = match r.below(4) {
+                0 => (0x8B, d),
+                1 => (0x89, s),
+                2 => (0x01, s),
+                _ => (0xFF, 0),
+            };
+            out.extend_from_slice(&[opc, modrm(1, reg, 3), disp]);
+        }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
             out.push(0x66);
@@ -330,6 +491,7 @@ fn run(code: &[u8], jit: bool) -> Cpu {
 #[test]
 fn random_sequences_match_the_interpreter() {
     let mut total_jit = 0;
+    let mut total_helper = 0;
     for seed in 1..=std::env::var("JS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -381,12 +543,19 @@ fn random_sequences_match_the_interpreter() {
                     cpu.mem.write_bytes(scrambled(data + k as u32), &[*b]);
                 }
                 cpu.state.gpr[reg::EBX] = data;
+                cpu.state.seg[sreg::FS].base = 0x40;
+                cpu.state.seg[sreg::GS].base = 0xFFFF_FFC0;
+                if seed % 5 == 0 {
+                    // A limit (not reached): generated code leaves GS accesses
+                    // to the interpreter.
+                    cpu.state.seg[sreg::GS].hi = 0x7FFF_FFFF;
+                }
                 if jit {
                     attach(&mut cpu, 3);
                 }
                 match cpu.run(&mut NullBus, 10_000_000) {
                     Exit::Halted | Exit::HaltedNoWake => {}
-                    e => panic!("seed {seed}: {e:?} at {:#x}", cpu.state.eip),
+                    e => panic!("seed {seed} (jit {jit}): {e:?} at {:#x}", cpu.state.eip),
                 }
                 cpu
             };
@@ -407,11 +576,19 @@ fn random_sequences_match_the_interpreter() {
             let st = j.jit_stats().unwrap();
             assert_eq!(st.traps, 0);
             total_jit += st.instructions;
+            total_helper += st.helper_calls;
         }
     }
     assert!(
         total_jit > 10_000,
         "generated code ran only {total_jit} instructions"
+    );
+    assert!(
+        total_helper > 1_000,
+        "generated code called the interpreter only {total_helper} times"
+    );
+    eprintln!(
+        "random sequences: {total_jit} instructions in generated code, {total_helper} helper calls"
     );
 }
 
@@ -465,6 +642,70 @@ fn grouped_writes_to_a_code_page_leave_through_the_interpreter() {
     assert!(j.jit_stats().unwrap().instructions > 500);
 }
 
+#[test]
+fn helper_calls_that_fault_or_write_their_own_code_leave() {
+    // ecx = 300; esi = 0; edi = 0
+    // top: add esi, 1; mov eax, 1000; xor edx, edx
+    //      div cx               (the helper; #DE once CX is 0)
+    //      add edi, eax; dec ecx; jns top; hlt
+    // The divide error goes to the HLT stub of vector 0 with the DIV's EIP pushed.
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xF6, 0x31, 0xFF];
+    let top = code.len();
+    code.extend_from_slice(&[0x83, 0xC6, 0x01, 0xB8, 0xE8, 0x03, 0, 0, 0x31, 0xD2]);
+    code.extend_from_slice(&[0x66, 0xF7, 0xF1, 0x01, 0xC7, 0x49]);
+    let rel = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x79, rel as i8 as u8, 0xF4]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    let frame = |c: &Cpu| {
+        let mut b = [0u8; 12];
+        c.mem.read_bytes(c.state.gpr[reg::ESP], &mut b);
+        b
+    };
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.eip, j.state.eip);
+    assert_eq!(i.state.icount, j.state.icount);
+    assert_eq!(i.state.flags(), j.state.flags());
+    assert_eq!(frame(&i), frame(&j));
+    assert_eq!(j.state.gpr[reg::ESI], 301);
+    let div_at = CODE + top as u32 + 10;
+    assert_eq!(frame(&j)[..4], div_at.to_le_bytes());
+    let st = j.jit_stats().unwrap();
+    assert_eq!(st.traps, 0);
+    assert!(st.helper_calls > 200, "{st:?}");
+    assert!(st.helper_exits >= 1, "{st:?}");
+
+    // ecx = 300; eax = 0; esi = DATA
+    // top: mov edx, 1
+    //      xadd [esi], edx      (the helper; writes the immediate below once ESI
+    //                            points there)
+    //      add eax, imm32       (compiled with the immediate it had)
+    //      cmp ecx, 100; jne skip; mov esi, <address of the imm32>
+    // skip: dec ecx; jnz top; hlt
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0, 0xBE];
+    code.extend_from_slice(&DATA.to_le_bytes());
+    let top = code.len();
+    let imm_at = CODE + top as u32 + 5 + 3 + 1;
+    code.extend_from_slice(&[0xBA, 1, 0, 0, 0, 0x0F, 0xC1, 0x16]);
+    code.extend_from_slice(&[0x05, 1, 0, 0, 0]);
+    code.extend_from_slice(&[0x83, 0xF9, 100, 0x75, 5, 0xBE]);
+    code.extend_from_slice(&imm_at.to_le_bytes());
+    code.push(0x49);
+    let rel = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x75, rel as i8 as u8, 0xF4]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.icount, j.state.icount);
+    // 201 iterations add 1, then the immediate counts up from 2 to 100.
+    assert_eq!(j.state.gpr[reg::EAX], 201 + (2..=100).sum::<u32>());
+    let st = j.jit_stats().unwrap();
+    assert_eq!(st.traps, 0);
+    assert!(st.invalidations > 0, "{st:?}");
+    assert!(st.helper_exits > 0, "{st:?}");
+    assert!(st.helper_exits > 0, "{st:?}");
+}
+
 /// A host that compiles like a background one but hands each module back only
 /// after `delay` polls, so the CPU must keep interpreting meanwhile, install
 /// modules late, and discard those whose page was written in between.
@@ -503,8 +744,8 @@ impl tab86_cpu::jit::JitHost for Delayed {
             }
         }
     }
-    fn run(&mut self, handle: u32) -> Result<i32, String> {
-        self.inner.run(handle)
+    fn run(&mut self, handle: u32, helper: &mut tab86_cpu::jit::Helper<'_>) -> Result<i32, String> {
+        self.inner.run(handle, helper)
     }
     fn unload(&mut self, handle: u32) {
         self.inner.unload(handle)

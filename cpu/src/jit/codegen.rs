@@ -8,15 +8,21 @@
 //! locals back. Control flow stays structured and the wasm stack bounded: a jump is
 //! a `br`, never a call.
 //!
-//! Generated code never faults and never calls the host. Before an instruction that
-//! would need the slow path — a TLB miss, a page-crossing access, MMIO, a write to a
-//! page holding code — it leaves with EIP at that instruction, which the interpreter
-//! then executes. The preconditions the caller checks (flat 32-bit segments, no
-//! single-stepping) make every other instruction compiled here fault-free.
+//! Generated code never faults itself. An instruction it does not compile is run by
+//! the interpreter through the imported helper (`"e" "h"`, see
+//! [`super::JitHost`]): the module writes its registers and flags to the state
+//! window, calls the helper with the instruction's index in
+//! [`Compiled::helper_ops`], reloads them and carries on, or leaves right away when
+//! the helper says so (a fault, a branch, a code write, a mode change). Before a
+//! compiled instruction that would need the slow memory path — a TLB miss, a
+//! page-crossing access, MMIO, a write to a page holding code — the module leaves
+//! with EIP at that instruction, which the interpreter then executes. The
+//! preconditions the caller checks (flat 32-bit segments, no single-stepping) make
+//! every other instruction compiled here fault-free.
 
 use super::flags::{self as fx, FlagLocals, Known};
 use super::window::off;
-use crate::decode::{kind, Op, NO_REG};
+use crate::decode::{kind, prefix, Op, NO_REG};
 use crate::flags::lf;
 use crate::state::{fl, sreg};
 use iced_x86::{Code, ConditionCode};
@@ -47,8 +53,12 @@ const ADDR: u32 = 23;
 const T0: u32 = 24;
 const T1: u32 = 25;
 const T2: u32 = 26;
+/// FS and GS bases, and which may be used (`off::SEGOK`).
+const FSB: u32 = 27;
+const GSB: u32 = 28;
+const SEGOK: u32 = 29;
 /// Translation groups: `GROUPS` pairs of (ok, delta) locals, see [`Gen::mem_access`].
-const G0: u32 = 27;
+const G0: u32 = 30;
 const GROUPS: u32 = 8;
 const N_I32_LOCALS: u32 = G0 + 2 * GROUPS;
 const W0: u32 = N_I32_LOCALS; // i64
@@ -75,8 +85,12 @@ const FLAG_LOCALS: FlagLocals = FlagLocals {
     cin: LCIN,
 };
 
+/// Index of the imported interpreter helper (`"e" "h"`, `[i32] -> [i32]`).
+const INTERP: u32 = 0;
+/// Index of the exported `run` function.
+const RUN: u32 = 1;
 /// Index of the flags helper function.
-const HELPER: u32 = 1;
+const HELPER: u32 = 2;
 
 /// One block of the page to compile: its offset in the page and its instructions.
 pub struct PageBlock<'a> {
@@ -94,6 +108,9 @@ pub struct Compiled {
     pub entries: Vec<u32>,
     /// Instructions compiled (over all entries).
     pub instructions: usize,
+    /// The instructions the module calls the interpreter for (`Form::Interp`),
+    /// by the index it passes to the helper import.
+    pub helper_ops: Vec<Op>,
 }
 
 /// ALU operations in the interpreter's numbering.
@@ -123,8 +140,18 @@ enum Form {
     Neg(u32),
     Not(u32),
     Shift(u8, u32),
+    /// ROL (0) or ROR (1) of an operand of the given size.
+    Rot(u8, u32),
+    /// BSWAP r32.
+    Bswap,
+    /// XCHG r/m32, r32 and XCHG r32, EAX.
+    Xchg,
+    /// BT (0), BTS (1), BTR (2) or BTC (3) r/m32 by imm8, or r32 by r32.
+    Bt(u8),
     /// MUL/IMUL r/m32 into EDX:EAX (signed when true).
     Mul1(bool),
+    /// DIV/IDIV r/m32 of EDX:EAX (signed when true).
+    Div(bool),
     Imul,
     Jcc(u8),
     Jmp,
@@ -134,10 +161,17 @@ enum Form {
     Push,
     Pop,
     PushImm,
+    /// PUSH r/m32.
+    PushRm,
+    /// LEAVE (32-bit stack and operand size).
+    Leave,
     Setcc(u8),
     Cmov(u8),
     Cdq,
     Nop,
+    /// Not compiled: generated code calls the interpreter's handler through the
+    /// helper import with this index into [`Compiled::helper_ops`].
+    Interp(u32),
 }
 
 fn size_of_name(n: &str) -> Option<u32> {
@@ -180,11 +214,22 @@ fn cc_of(code: Code) -> Option<u8> {
 
 /// Classifies `op` for generated code; `None` leaves it to the interpreter.
 fn form(op: &Op) -> Option<Form> {
-    if op.prefix != 0 || op.addr16 {
+    match op.code {
+        // PAUSE (F3 90) only hints a spin loop; the fences order nothing in an
+        // in-order machine (with LOCK they are #UD, left to the interpreter).
+        Code::Pause => return Some(Form::Nop),
+        Code::Lfence | Code::Mfence | Code::Sfence if op.prefix == 0 => return Some(Form::Nop),
+        _ => {}
+    }
+    if op.addr16 || op.prefix & !prefix::LOCK != 0 {
         return None;
     }
-    // Memory operands must be in a flat segment (ES, CS, SS, DS; checked at entry).
-    if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::DS {
+    // LOCK (valid as iced decoded it) changes nothing on one CPU; only the
+    // read-modify-write forms with a memory destination take it here.
+    let locked = op.prefix & prefix::LOCK != 0;
+    // Memory operands are in a flat segment (ES, CS, SS, DS; checked at entry) or
+    // in FS or GS (their base added, checked where used).
+    if op.kind.contains(&kind::MEM) && op.seg as usize > sreg::GS {
         return None;
     }
     if op.kind.contains(&kind::STR) {
@@ -210,6 +255,8 @@ fn form(op: &Op) -> Option<Form> {
         (_, Code::Push_r32) => Form::Push,
         (_, Code::Pop_r32) if op.r[0] != 4 => Form::Pop,
         (_, Code::Pushd_imm8 | Code::Pushd_imm32) => Form::PushImm,
+        (_, Code::Push_rm32) => Form::PushRm,
+        (_, Code::Leaved) => Form::Leave,
         (_, Code::Cdq) => Form::Cdq,
         (_, Code::Nopd | Code::Nopw | Code::Nop_rm32 | Code::Nop_rm16) => Form::Nop,
         (
@@ -248,10 +295,26 @@ fn form(op: &Op) -> Option<Form> {
         ("Dec", _) => Form::Dec(size?),
         ("Neg", _) => Form::Neg(size?),
         ("Not", _) => Form::Not(size?),
+        ("Rol", _) => Form::Rot(0, size?),
+        ("Ror", _) => Form::Rot(1, size?),
+        (_, Code::Bswap_r32) => Form::Bswap,
+        (_, Code::Xchg_rm32_r32 | Code::Xchg_r32_EAX) => Form::Xchg,
+        (_, Code::Bt_rm32_imm8) => Form::Bt(0),
+        (_, Code::Bts_rm32_imm8) => Form::Bt(1),
+        (_, Code::Btr_rm32_imm8) => Form::Bt(2),
+        (_, Code::Btc_rm32_imm8) => Form::Bt(3),
+        // With a register bit offset only on a register: in memory the offset
+        // also selects the dword.
+        (_, Code::Bt_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(0),
+        (_, Code::Bts_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(1),
+        (_, Code::Btr_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(2),
+        (_, Code::Btc_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(3),
         ("Shl" | "Sal", _) => Form::Shift(4, size?),
         ("Shr", _) => Form::Shift(5, size?),
         ("Sar", _) => Form::Shift(7, size?),
         (_, Code::Mul_rm32) => Form::Mul1(false),
+        (_, Code::Div_rm32) => Form::Div(false),
+        (_, Code::Idiv_rm32) => Form::Div(true),
         (_, Code::Imul_rm32) => Form::Mul1(true),
         (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
             Form::Jcc(cc_of(code)?)
@@ -263,7 +326,21 @@ fn form(op: &Op) -> Option<Form> {
     // Sizes and operand kinds the emitters handle.
     match f {
         _ if op.kind[0] == kind::MEM && op.seg as usize == sreg::CS => None,
-        Form::Shift(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
+        Form::Alu(Alu::Cmp | Alu::Test, _) if locked => None,
+        Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+            if locked && op.kind[0] != kind::MEM =>
+        {
+            None
+        }
+        _ if locked
+            && !matches!(
+                f,
+                Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+            ) =>
+        {
+            None
+        }
+        Form::Shift(..) | Form::Rot(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
         Form::Jcc(_) if code == Code::Jecxz_rel8_32 => None,
         _ => Some(f),
     }
@@ -335,10 +412,17 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         Form::Mov(s) => Some((s, dst)),
         Form::Movzx(s) | Form::Movsx(s) => Some((s, false)),
         Form::Alu(k, s) => Some((s, dst && !matches!(k, Alu::Cmp | Alu::Test))),
-        Form::Inc(s) | Form::Dec(s) | Form::Neg(s) | Form::Not(s) | Form::Shift(_, s) => {
-            Some((s, true))
+        Form::Inc(s)
+        | Form::Dec(s)
+        | Form::Neg(s)
+        | Form::Not(s)
+        | Form::Shift(_, s)
+        | Form::Rot(_, s) => Some((s, true)),
+        Form::Bt(k) => Some((4, k != 0)),
+        Form::Xchg => Some((4, true)),
+        Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
+            Some((4, false))
         }
-        Form::Imul | Form::Mul1(_) | Form::Cmov(_) | Form::JmpRm => Some((4, false)),
         _ => None,
     }
 }
@@ -351,9 +435,14 @@ fn writes(op: &Op, f: Form) -> u8 {
         w |= 1 << (op.r[0] & 7) | 1 << (op.r[0] & 3);
     }
     match f {
-        Form::Mul1(_) => w |= 1 << 0 | 1 << 2,
+        Form::Mul1(_) | Form::Div(_) => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
-        Form::Push | Form::Pop | Form::PushImm | Form::Call | Form::Ret => w |= 1 << 4,
+        Form::Push | Form::Pop | Form::PushImm | Form::PushRm | Form::Call | Form::Ret => {
+            w |= 1 << 4
+        }
+        Form::Leave => w |= 1 << 4 | 1 << 5,
+        Form::Xchg => w |= 1 << (op.r[1] & 7),
+        Form::Interp(_) => w = 0xFF,
         _ => {}
     }
     w
@@ -368,7 +457,7 @@ const GROUP_REACH: i32 = 1024;
 /// [`GROUPS`] groups per case.
 fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
     struct Open {
-        key: (u8, u8, u8),
+        key: (u8, u8, u8, u8),
         first: u32,
         lo: i32,
         hi: i32,
@@ -380,7 +469,7 @@ fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
     let mut active: Vec<usize> = Vec::new();
     for (j, (op, f)) in ops.iter().enumerate() {
         if let Some((size, write)) = access_of(op, *f) {
-            let key = (op.base, op.index, op.scale);
+            let key = (op.base, op.index, op.scale, op.seg.max(sreg::DS as u8));
             let rel = |g: &Open| op.disp.wrapping_sub(g.first) as i32;
             let hit = active
                 .iter()
@@ -408,6 +497,11 @@ fn plan_groups(ops: &[(&Op, Form)]) -> (Vec<Group>, Vec<Option<Member>>) {
                     });
                 }
             }
+        }
+        if let Form::Interp(_) = f {
+            // The interpreter may change mappings, rights or code bits: no group
+            // spans a helper call.
+            active.clear();
         }
         let w = writes(op, *f);
         let uses = |r: u8| r != NO_REG && w & (1 << (r & 7)) != 0;
@@ -583,12 +677,13 @@ impl Gen {
         }
     }
 
-    /// Computes the linear address of the memory operand into `LIN`.
+    /// Computes the offset (effective address) of the memory operand into `LIN`
+    /// (for LEA; accesses use [`Gen::lin_disp`]).
     fn ea(&mut self, op: &Op) {
         self.ea_disp(op, op.disp);
     }
 
-    /// Computes the linear address of the memory operand with displacement `disp`.
+    /// Computes the offset of the memory operand with displacement `disp`.
     fn ea_disp(&mut self, op: &Op, disp: u32) {
         self.c(disp);
         if op.base != NO_REG {
@@ -604,6 +699,39 @@ impl Gen {
             self.i(I::I32Add);
         }
         self.set(LIN);
+    }
+
+    /// Computes the linear address of the memory operand with displacement `disp`
+    /// into `LIN`: the offset plus the FS or GS base when the operand is there
+    /// (other segments are flat here).
+    fn lin_disp(&mut self, op: &Op, disp: u32) {
+        self.ea_disp(op, disp);
+        let b = match op.seg as usize {
+            sreg::FS => FSB,
+            sreg::GS => GSB,
+            _ => return,
+        };
+        self.get(LIN);
+        self.get(b);
+        self.i(I::I32Add);
+        self.set(LIN);
+    }
+
+    /// Leaves before instruction `at` unless the FS or GS of its memory operand
+    /// may be used here (see `window::seg_bases`).
+    fn seg_check(&mut self, op: &Op, at: u32, back: u32) {
+        let bit = match op.seg as usize {
+            sreg::FS => 1,
+            sreg::GS => 2,
+            _ => return,
+        };
+        self.get(SEGOK);
+        self.c(bit);
+        self.i(I::I32And);
+        self.i(I::I32Eqz);
+        self.if_();
+        self.exit_to(at, back);
+        self.end();
     }
 
     /// Loads the TLB entry of `LIN`'s slot into `WE` (tag in the low half, frame in
@@ -700,6 +828,7 @@ impl Gen {
     /// When the group check fails (a miss, a page boundary inside the range, a code
     /// page) each member takes the full check.
     fn mem_access(&mut self, op: &Op, size: u32, write: bool, at: u32, back: u32) {
+        self.seg_check(op, at, back);
         let m = self.plan.get(self.cur).copied().flatten();
         if let Some(m) = m.filter(|m| m.first) {
             let g = self.groups[m.group];
@@ -707,12 +836,12 @@ impl Gen {
         }
         // (The plan is made with `access_of`, so the access always matches it.)
         let Some(m) = m.filter(|m| m.size == size && m.write == write) else {
-            self.ea(op);
+            self.lin_disp(op, op.disp);
             self.check(size, write, at, back);
             return;
         };
         let g = self.groups[m.group];
-        self.ea(op);
+        self.lin_disp(op, op.disp);
         self.get(gok(g.slot));
         self.if_();
         self.get(LIN);
@@ -726,7 +855,7 @@ impl Gen {
 
     /// The check of a translation group: sets its ok and delta locals.
     fn group_check(&mut self, op: &Op, g: &Group) {
-        self.ea_disp(op, op.disp.wrapping_add(g.lo as u32));
+        self.lin_disp(op, op.disp.wrapping_add(g.lo as u32));
         self.tlb_entry();
         self.tlb_miss(g.span - 1, g.write);
         self.i(I::I32Eqz);
@@ -841,6 +970,43 @@ impl Gen {
         let mem = op.kind.contains(&kind::MEM);
         match form {
             Form::Nop => {}
+            Form::Interp(idx) => self.interp(idx, at, back),
+            Form::Rot(k, s) => self.rotate(op, k, s, at, back),
+            Form::Bt(k) => self.bt(op, k, at, back),
+            Form::Xchg => {
+                // (The memory form's implicit lock changes nothing on one CPU.)
+                if mem {
+                    self.mem_access(op, 4, true, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T0);
+                self.reg(op.r[1], 4);
+                self.set(T2);
+                if mem {
+                    self.store_t2(4);
+                } else {
+                    self.get(T2);
+                    self.set_reg(op.r[0], 4);
+                }
+                self.get(T0);
+                self.set_reg(op.r[1], 4);
+            }
+            Form::Bswap => {
+                // (x rotl 8) & 0x00FF00FF | (x rotr 8) & 0xFF00FF00
+                let r = (op.r[0] & 7) as u32;
+                self.get(r);
+                self.c(8);
+                self.i(I::I32Rotl);
+                self.c(0x00FF_00FF);
+                self.i(I::I32And);
+                self.get(r);
+                self.c(8);
+                self.i(I::I32Rotr);
+                self.c(0xFF00_FF00);
+                self.i(I::I32And);
+                self.i(I::I32Or);
+                self.set(r);
+            }
             Form::Mov(s) => {
                 if op.kind[0] == kind::MEM {
                     self.mem_access(op, s, true, at, back);
@@ -974,6 +1140,7 @@ impl Gen {
                 self.set(T1);
                 self.lazy(fx::jk::MUL, 4, T0, T1, T2, None);
             }
+            Form::Div(signed) => self.div(op, signed, at, back),
             Form::Mul1(signed) => {
                 if mem {
                     self.mem_access(op, 4, false, at, back);
@@ -1074,6 +1241,37 @@ impl Gen {
                 self.get(LIN);
                 self.set(4);
             }
+            Form::PushRm => {
+                // The operand is read first (with ESP before the push), and both
+                // accesses are checked before anything is written.
+                if mem {
+                    self.mem_access(op, 4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T2);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+            }
+            Form::Leave => {
+                // EBP = [EBP]; ESP = old EBP + 4.
+                self.get(5);
+                self.set(LIN);
+                self.check(4, false, at, back);
+                self.load(4);
+                self.set(T2);
+                self.get(5);
+                self.c(4);
+                self.i(I::I32Add);
+                self.set(4);
+                self.get(T2);
+                self.set(5);
+            }
             Form::Pop => {
                 self.get(4);
                 self.set(LIN);
@@ -1111,6 +1309,160 @@ impl Gen {
             }
         }
         true
+    }
+
+    /// DIV/IDIV r/m32: EDX:EAX divided by the operand, the quotient to EAX and the
+    /// remainder to EDX (truncated toward zero for IDIV, the remainder with the
+    /// dividend's sign); flags unchanged (as the interpreter leaves them). A
+    /// divide error (zero divisor, quotient too wide) leaves before the
+    /// instruction, for the interpreter to raise #DE; so does IDIV by -1.
+    fn div(&mut self, op: &Op, signed: bool, at: u32, back: u32) {
+        if op.kind[0] == kind::MEM {
+            self.mem_access(op, 4, false, at, back);
+        }
+        self.operand(op, 0, 4);
+        self.set(T1);
+        // The dividend EDX:EAX in W0.
+        self.get(2);
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Const(32));
+        self.i(I::I64Shl);
+        self.get(0);
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Or);
+        self.i(I::LocalSet(W0));
+        if signed {
+            // Divisors 0 and -1 go to the interpreter (-1 may overflow the wasm
+            // division itself).
+            self.get(T1);
+            self.c(1);
+            self.i(I::I32Add);
+            self.c(1);
+            self.i(I::I32LeU);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            // q = n / d, which must fit in 32 bits signed.
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64DivS);
+            self.i(I::LocalSet(WE));
+            self.i(I::LocalGet(WE));
+            self.i(I::LocalGet(WE));
+            self.i(I::I32WrapI64);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64Ne);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32S);
+            self.i(I::I64RemS);
+        } else {
+            // The quotient fits in 32 bits iff EDX < divisor (which also rules
+            // out a zero divisor).
+            self.get(2);
+            self.get(T1);
+            self.i(I::I32GeU);
+            self.if_();
+            self.exit_to(at, back);
+            self.end();
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32U);
+            self.i(I::I64DivU);
+            self.i(I::LocalSet(WE));
+            self.i(I::LocalGet(W0));
+            self.get(T1);
+            self.i(I::I64ExtendI32U);
+            self.i(I::I64RemU);
+        }
+        self.i(I::I32WrapI64);
+        self.set(2);
+        self.i(I::LocalGet(WE));
+        self.i(I::I32WrapI64);
+        self.set(0);
+    }
+
+    /// Calls the interpreter for the instruction at page offset `at` (helper
+    /// index `idx`, `back` instructions of the case not retired including it):
+    /// the registers and flags go to the state window with EIP at the instruction
+    /// and the budget before it, and come back after the call. When the helper
+    /// says so (a fault, a branch, a code write, a mode change...) the module
+    /// leaves right after with the window's EIP and budget.
+    fn interp(&mut self, idx: u32, at: u32, back: u32) {
+        // The interpreter knows only its own lazy flag kinds.
+        match self.known {
+            Some(k) if k.kind < fx::jk::FIRST => {}
+            Some(_) => self.materialize_dynamic(),
+            None => {
+                self.private_lazy();
+                self.if_();
+                self.materialize_dynamic();
+                self.end();
+            }
+        }
+        self.known = None;
+        let st = self.state;
+        let store = |g: &mut Gen, at: u32, l: u32| {
+            g.c(0);
+            g.get(l);
+            g.i(I::I32Store(memarg(st + at as u64, 2)));
+        };
+        for r in 0..8 {
+            store(self, off::GPR + 4 * r, r);
+        }
+        store(self, off::EFLAGS, EFL);
+        store(self, off::LOP, LOP);
+        store(self, off::LRES, LRES);
+        store(self, off::LA, LA);
+        store(self, off::LB, LB);
+        store(self, off::LCIN, LCIN);
+        self.c(0);
+        self.get(EIPHI);
+        self.c(at);
+        self.i(I::I32Add);
+        self.i(I::I32Store(memarg(st + off::EIP as u64, 2)));
+        self.c(0);
+        self.get(BUDGET);
+        self.c(back);
+        self.i(I::I32Add);
+        self.i(I::I32Store(memarg(st + off::BUDGET as u64, 2)));
+        self.c(idx);
+        self.i(I::Call(INTERP));
+        self.set(T0);
+        let load = |g: &mut Gen, at: u32, l: u32| {
+            g.c(0);
+            g.i(I::I32Load(memarg(st + at as u64, 2)));
+            g.set(l);
+        };
+        for r in 0..8 {
+            load(self, off::GPR + 4 * r, r);
+        }
+        load(self, off::EFLAGS, EFL);
+        load(self, off::LOP, LOP);
+        load(self, off::LRES, LRES);
+        load(self, off::LA, LA);
+        load(self, off::LB, LB);
+        load(self, off::LCIN, LCIN);
+        self.get(T0);
+        self.if_();
+        load(self, off::EIP, OUTEIP);
+        load(self, off::BUDGET, BUDGET);
+        self.i(I::Br(self.out_depth + self.depth));
+        self.end();
+    }
+
+    /// Pushes whether the lazy flags hold a private producer (one the
+    /// interpreter does not know: `LOP & 0xFF >= jk::FIRST`).
+    fn private_lazy(&mut self) {
+        self.get(LOP);
+        self.c(0xFF);
+        self.i(I::I32And);
+        self.c(fx::jk::FIRST);
+        self.i(I::I32GeU);
     }
 
     fn alu(&mut self, op: &Op, k: Alu, s: u32, at: u32, back: u32) {
@@ -1176,6 +1528,170 @@ impl Gen {
         } else {
             self.lazy(kind_, s, T0, T1, T2, None);
         }
+    }
+
+    /// ROL (`k` 0) or ROR (1) of an operand of `s` bytes by 1, CL or imm8
+    /// (`ops::shift::compute`): a masked count of 0 changes nothing; otherwise CF
+    /// and OF are written into EFLAGS (OF from the operand's first one-bit step,
+    /// as P6 sets it) and SF, ZF, AF and PF are kept, so the lazy flags are
+    /// evaluated first.
+    fn rotate(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, s, true, at, back);
+        }
+        if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
+            return;
+        }
+        match op.kind[1] {
+            kind::REG => {
+                self.get(1);
+                self.c(0x1F);
+                self.i(I::I32And);
+            }
+            kind::IMM => self.c(op.imm & 0x1F),
+            _ => self.c(1),
+        }
+        self.set(T1);
+        let zero_count_possible = op.kind[1] == kind::REG;
+        if zero_count_possible {
+            self.get(T1);
+            self.if_();
+        }
+        self.operand(op, 0, s);
+        self.set(T0);
+        let w = s * 8;
+        if s == 4 {
+            self.get(T0);
+            self.get(T1);
+            self.i(if k == 0 { I::I32Rotl } else { I::I32Rotr });
+        } else {
+            // r = count % w; (a << r | a >> (w - r)) & mask (ROL), mirrored for ROR;
+            // with r = 0 the shift by w drops out under the mask or to zero.
+            self.get(T1);
+            self.c(w - 1);
+            self.i(I::I32And);
+            self.set(T1);
+            let (first, second) = if k == 0 {
+                (I::I32Shl, I::I32ShrU)
+            } else {
+                (I::I32ShrU, I::I32Shl)
+            };
+            self.get(T0);
+            self.get(T1);
+            self.i(first);
+            self.get(T0);
+            self.c(w);
+            self.get(T1);
+            self.i(I::I32Sub);
+            self.i(second);
+            self.i(I::I32Or);
+            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.i(I::I32And);
+        }
+        self.set(T2);
+        if mem {
+            self.store_t2(s);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], s);
+        }
+        if self.known.is_none_or(|k| k.kind != lf::NONE) {
+            self.materialize_dynamic();
+        }
+        // EFLAGS = EFLAGS & !(CF | OF) | CF | OF
+        self.get(EFL);
+        self.c(!(fl::CF | fl::OF));
+        self.i(I::I32And);
+        // CF: ROL the result's bit 0, ROR its top bit.
+        self.get(T2);
+        if k != 0 {
+            self.c(w - 1);
+            self.i(I::I32ShrU);
+        }
+        self.c(1);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        // OF: ROL a[w-1] ^ a[w-2], ROR a[w-1] ^ a[0]; moved to bit 11.
+        self.get(T0);
+        self.get(T0);
+        if k == 0 {
+            self.c(1);
+            self.i(I::I32Shl);
+        } else {
+            self.c(w - 1);
+            self.i(I::I32Shl);
+        }
+        self.i(I::I32Xor);
+        self.c(w - 1);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+        self.c(11);
+        self.i(I::I32Shl);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.known = Some(NONE);
+        if zero_count_possible {
+            self.end();
+            // A zero count leaves the flags as they were (maybe not evaluated).
+            self.known = None;
+        }
+    }
+
+    /// BT (`k` 0), BTS (1), BTR (2), BTC (3) of a dword by a bit offset modulo 32
+    /// (`ops::bits::bt`): CF is the bit before the change, the other flags keep
+    /// their values (as P6 leaves them), so the lazy flags are evaluated first.
+    fn bt(&mut self, op: &Op, k: u8, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, 4, k != 0, at, back);
+        }
+        match op.kind[1] {
+            kind::REG => self.reg(op.r[1], 4),
+            _ => self.c(op.imm),
+        }
+        self.c(31);
+        self.i(I::I32And);
+        self.set(T1);
+        self.operand(op, 0, 4);
+        self.set(T0);
+        if k != 0 {
+            self.get(T0);
+            self.c(1);
+            self.get(T1);
+            self.i(I::I32Shl);
+            match k {
+                1 => self.i(I::I32Or),
+                2 => {
+                    self.c(u32::MAX);
+                    self.i(I::I32Xor);
+                    self.i(I::I32And);
+                }
+                _ => self.i(I::I32Xor),
+            }
+            self.set(T2);
+            if mem {
+                self.store_t2(4);
+            } else {
+                self.get(T2);
+                self.set_reg(op.r[0], 4);
+            }
+        }
+        if self.known.is_none_or(|k| k.kind != lf::NONE) {
+            self.materialize_dynamic();
+        }
+        self.get(EFL);
+        self.c(!fl::CF);
+        self.i(I::I32And);
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32ShrU);
+        self.c(1);
+        self.i(I::I32And);
+        self.i(I::I32Or);
+        self.set(EFL);
+        self.known = Some(NONE);
     }
 
     /// SHL/SHR/SAR of an operand of `s` bytes by 1, CL or imm8
@@ -1267,17 +1783,28 @@ fn size_code(size: u32) -> u32 {
 /// Compiles the blocks of one page. `base` is the arena's address in the wasm
 /// memory. Returns `None` when no block has a compilable first instruction.
 pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<Compiled> {
-    // Each block's runs of compilable instructions: the first starts at the
-    // block, the others right after an instruction left to the interpreter, so
-    // that after running that one instruction the interpreter can come back in.
+    // Each block's runs of instructions the module runs (natively or through the
+    // helper): the first starts at the block, another right after an instruction
+    // the module cannot even call the interpreter for, so that after running
+    // that one instruction the interpreter can come back in.
     let mut cases: Vec<(u32, Vec<(&Op, Form)>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut helper_ops: Vec<Op> = Vec::new();
     for b in blocks {
         let mut at = b.offset;
         let mut v = Vec::new();
         let mut start = at;
         for op in b.ops {
-            match form(op) {
+            // An instruction not compiled is run by the interpreter through the
+            // helper import, unless its bytes reach into the next page (whose
+            // writes do not drop this module).
+            let f = form(op).or_else(|| {
+                (at + op.len as u32 <= 4096).then(|| {
+                    helper_ops.push(*op);
+                    Form::Interp(helper_ops.len() as u32 - 1)
+                })
+            });
+            match f {
                 Some(f) => v.push((op, f)),
                 None => {
                     if !v.is_empty() && start < 4096 && seen.insert(start) {
@@ -1338,6 +1865,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     load(&mut g, off::RWANT, RWANT);
     load(&mut g, off::WMASK, WMASK);
     load(&mut g, off::WWANT, WWANT);
+    load(&mut g, off::FSBASE, FSB);
+    load(&mut g, off::GSBASE, GSB);
+    load(&mut g, off::SEGOK, SEGOK);
     load(&mut g, off::EIP, T0);
     g.get(T0);
     g.c(0xFFFF_F000);
@@ -1429,11 +1959,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     g.i(I::End); // loop
     g.i(I::End); // $out
                  // Epilogue: locals -> window, private lazy producers materialized.
-    g.get(LOP);
-    g.c(0xFF);
-    g.i(I::I32And);
-    g.c(fx::jk::FIRST);
-    g.i(I::I32GeU);
+    g.private_lazy();
     g.if_();
     g.materialize_dynamic();
     g.end();
@@ -1459,6 +1985,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     let mut types = TypeSection::new();
     types.ty().function([], [ValType::I32]);
     types.ty().function([ValType::I32; 6], [ValType::I32]);
+    types.ty().function([ValType::I32], [ValType::I32]);
     let mut imports = ImportSection::new();
     let pages = (layout.len as u64).div_ceil(64 << 10);
     imports.import(
@@ -1472,11 +1999,12 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
             page_size_log2: None,
         }),
     );
+    imports.import("e", "h", EntityType::Function(2));
     let mut funcs = FunctionSection::new();
     funcs.function(0);
     funcs.function(1);
     let mut exports = ExportSection::new();
-    exports.export("run", ExportKind::Func, 0);
+    exports.export("run", ExportKind::Func, RUN);
     let mut code = CodeSection::new();
     code.function(&g.f);
     code.function(&fx::helper_body());
@@ -1490,5 +2018,6 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         wasm: m.finish(),
         entries: cases.iter().map(|(o, _)| *o).collect(),
         instructions: compiled,
+        helper_ops,
     })
 }

@@ -25,11 +25,20 @@ pub struct Finished {
     pub compile_ns: u64,
 }
 
+/// The interpreter, as generated code calls it: the import `"e" "h"` of type
+/// `[i32] -> [i32]`. Its argument identifies an instruction of the running module
+/// (the module wrote the registers to the state window first); it executes that
+/// instruction and returns 0 when the module may carry on after it (registers
+/// reloaded from the window), anything else when it must leave at once with the
+/// window's EIP and budget.
+pub type Helper<'a> = dyn FnMut(u32) -> u32 + 'a;
+
 /// A WebAssembly engine that runs the JIT's modules against the machine's arena.
 ///
 /// Every module imports one memory, `"e" "m"`, which must be the arena itself
-/// (its byte 0 at wasm address [`JitHost::arena_base`]), and exports one function
-/// `"run"` of type `[] -> [i32]`.
+/// (its byte 0 at wasm address [`JitHost::arena_base`]), may import one function
+/// `"e" "h"` of type `[i32] -> [i32]` (the [`Helper`] passed to [`JitHost::run`]),
+/// and exports one function `"run"` of type `[] -> [i32]`.
 pub trait JitHost {
     /// The wasm address of the arena's first byte (0 when the arena is the whole
     /// wasm memory, its heap address when the arena lives inside a larger memory).
@@ -47,7 +56,10 @@ pub trait JitHost {
     fn finished(&mut self, _out: &mut Vec<Finished>) {}
     /// Calls the export `"run"` of module `handle` and returns its result; an error
     /// means the module trapped (the caller drops it and goes on interpreting).
-    fn run(&mut self, handle: u32) -> Result<i32, String>;
+    /// The module's calls of its import `"e" "h"` go to `helper` (synchronously,
+    /// on this thread, while `run` is on the stack; the helper reads and writes the
+    /// arena but never calls the host).
+    fn run(&mut self, handle: u32, helper: &mut Helper<'_>) -> Result<i32, String>;
     /// Frees a module (its page was written or it is no longer wanted).
     fn unload(&mut self, handle: u32);
 }

@@ -5,8 +5,10 @@
 //! [`HOT`] runs, every block cached for its physical page is compiled into one
 //! module (see [`codegen`]); blocks with a compiled entry are then run by the
 //! module, which keeps going through the page's blocks until it leaves the page,
-//! meets an instruction it does not compile, needs the slow memory path or uses up
-//! the budget. A guest write to the page drops the module with the page's blocks.
+//! needs the slow memory path or uses up the budget. Instructions it does not
+//! compile are run by the interpreter through a helper the module calls (it only
+//! leaves after one that faults, branches or changes what generated code
+//! assumes). A guest write to the page drops the module with the page's blocks.
 
 pub mod codegen;
 mod flags;
@@ -14,10 +16,12 @@ mod host;
 mod run;
 mod window;
 
-pub use host::{Finished, JitHost, Submitted};
+pub use host::{Finished, Helper, JitHost, Submitted};
 pub use window::off as window_offsets;
 
+use crate::decode::Op;
 use hashbrown::HashMap;
+use std::rc::Rc;
 use tab86_mmu::ArenaLayout;
 
 /// Runs of one block after which its page is compiled.
@@ -53,10 +57,56 @@ pub struct JitStats {
     pub invalidations: u64,
     /// Modules that trapped (dropped; the interpreter took over).
     pub traps: u64,
+    /// Calls from generated code into the interpreter for one instruction it does
+    /// not compile (see [`codegen`]).
+    pub helper_calls: u64,
+    /// Helper calls after which generated code left (the instruction faulted,
+    /// branched, stopped the block or changed what the code assumes).
+    pub helper_exits: u64,
+    /// Returns of generated code at an instruction of its own page that the
+    /// interpreter then ran: an instruction left to the interpreter, or the slow
+    /// path of a memory access.
+    pub exits_in_page: u64,
+    /// Returns of generated code whose next instruction is on another page.
+    pub exits_other_page: u64,
+    /// Returns of generated code because the instruction budget ran out.
+    pub exits_budget: u64,
+}
+
+/// Counters by iced `Code` (indexed by `Code as usize`), for `--stats`.
+pub(crate) struct CodeCounts(Box<[u64]>);
+
+impl Default for CodeCounts {
+    fn default() -> Self {
+        CodeCounts(vec![0; iced_x86::Code::values().count()].into_boxed_slice())
+    }
+}
+
+impl CodeCounts {
+    #[inline]
+    pub(crate) fn add(&mut self, code: iced_x86::Code) {
+        if let Some(c) = self.0.get_mut(code as usize) {
+            *c += 1;
+        }
+    }
+
+    /// The `n` most frequent codes with their counts, most frequent first.
+    pub(crate) fn top(&self, n: usize) -> Vec<(iced_x86::Code, u64)> {
+        let mut v: Vec<(iced_x86::Code, u64)> = iced_x86::Code::values()
+            .zip(self.0.iter().copied())
+            .filter(|&(_, c)| c != 0)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then((a.0 as u32).cmp(&(b.0 as u32))));
+        v.truncate(n);
+        v
+    }
 }
 
 pub(crate) struct PageModule {
     pub handle: u32,
+    /// The instructions the module calls the interpreter for, by the index it
+    /// passes to the helper import.
+    pub helper_ops: Rc<[Op]>,
     pub compiles: u32,
     /// Page offsets with an entry in the module, one bit each.
     pub entries: Box<[u64; 64]>,
@@ -76,6 +126,8 @@ pub(crate) struct PendingModule {
     pub entries: Vec<u32>,
     /// Compilations of the page including this one.
     pub compiles: u32,
+    /// See [`PageModule::helper_ops`].
+    pub helper_ops: Rc<[Op]>,
     /// Another block of the page became hot meanwhile: compile the page again
     /// once this module is in.
     pub again: bool,
@@ -101,6 +153,10 @@ pub struct Jit {
     /// How often each page's module was dropped because the page was written: code
     /// that keeps rewriting itself stays in the interpreter after [`MAX_REWRITES`].
     pub(crate) rewritten: HashMap<u32, u32>,
+    /// Instructions the interpreter ran after generated code returned, by code.
+    pub(crate) exits: CodeCounts,
+    /// Helper calls from generated code, by code.
+    pub(crate) helpers: CodeCounts,
 }
 
 /// Modules of one page dropped by writes before the page is no longer compiled.

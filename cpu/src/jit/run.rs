@@ -1,15 +1,16 @@
 //! The CPU's side of the JIT: compiling a hot page and calling into its module.
 
 use super::codegen::{self, PageBlock};
-use super::window::Window;
+use super::window::{seg_bases, Window};
 use super::{
     Jit, JitHost, JitStats, PageModule, PendingModule, Submitted, MAX_RECOMPILES, MAX_REWRITES,
     WARM_FRACTION,
 };
-use crate::decode::Block;
+use crate::decode::{Block, Op};
 use crate::state::{fl, sreg, Segment};
 use crate::Cpu;
 use std::rc::Rc;
+use tab86_mmu::Bus;
 
 impl Cpu {
     /// Gives the CPU a wasm engine: from now on hot pages are compiled and run there.
@@ -32,6 +33,8 @@ impl Cpu {
             clock,
             hot: super::HOT,
             rewritten: Default::default(),
+            exits: Default::default(),
+            helpers: Default::default(),
         }));
     }
 
@@ -45,6 +48,32 @@ impl Cpu {
     /// JIT counters, when a JIT is installed.
     pub fn jit_stats(&self) -> Option<JitStats> {
         self.jit.as_ref().map(|j| j.stats)
+    }
+
+    /// The `n` instructions the interpreter most often ran after generated code
+    /// returned inside its page (compiled ones there needed the slow memory path;
+    /// the others cannot be called from generated code), as iced-x86 code names
+    /// with counts, most frequent first.
+    pub fn jit_top_exits(&self, n: usize) -> Vec<(String, u64)> {
+        self.jit
+            .as_ref()
+            .map_or(Vec::new(), |j| named(j.exits.top(n)))
+    }
+
+    /// The `n` instructions generated code most often called the interpreter for
+    /// (the candidates for compiling natively), like [`Cpu::jit_top_exits`].
+    pub fn jit_top_helpers(&self, n: usize) -> Vec<(String, u64)> {
+        self.jit
+            .as_ref()
+            .map_or(Vec::new(), |j| named(j.helpers.top(n)))
+    }
+
+    /// Counts the instruction the interpreter runs after generated code returned
+    /// inside its page (for [`Cpu::jit_top_exits`]).
+    pub(crate) fn jit_note_exit(&mut self, op: &Op) {
+        if let Some(j) = self.jit.as_mut() {
+            j.exits.add(op.code);
+        }
     }
 
     /// Whether generated code may run now: 32-bit flat code, data and stack
@@ -77,35 +106,69 @@ impl Cpu {
 
     /// Runs the page module from `block`; false when it could not make progress
     /// (the interpreter then runs the block).
-    pub(crate) fn jit_run(&mut self, block: &Rc<Block>, end: u64) -> bool {
+    pub(crate) fn jit_run(&mut self, bus: &mut dyn Bus, block: &Rc<Block>, end: u64) -> bool {
         if !self.jit_flat() {
             return false;
         }
         let budget = (end - self.state.icount).min(u32::MAX as u64) as u32;
-        let Some(jit) = self.jit.as_mut() else {
+        // The JIT is out of the CPU while its module runs: the helper calls back
+        // into the CPU, and nothing an instruction handler does touches the JIT
+        // (written code pages are only recorded, and dropped below).
+        let Some(mut jit) = self.jit.take() else {
             return false;
         };
         let page = block.phys & !0xFFF;
         let Some(pm) = jit.pages.get(&page) else {
             block.jit_entry.set(false);
+            self.jit = Some(jit);
             return false;
         };
         let handle = pm.handle;
+        let ops = pm.helper_ops.clone();
         let w = Window(jit.window);
         w.store(&self.state, &self.masks, budget);
         let entry = self.state.eip;
-        match jit.host.run(handle) {
+        let icount0 = self.state.icount;
+        let Jit {
+            host,
+            helpers,
+            stats,
+            ..
+        } = &mut *jit;
+        let result = host.run(handle, &mut |i| {
+            let Some(op) = ops.get(i as usize) else {
+                // Not an index this module was given: leave, state unchanged.
+                return 1;
+            };
+            helpers.add(op.code);
+            stats.helper_calls += 1;
+            let leave = self.jit_helper(bus, &w, op, icount0, budget);
+            stats.helper_exits += leave as u64;
+            leave as u32
+        });
+        let progress = match result {
             Ok(_) => {
                 let left = w.load(&mut self.state);
                 let ran = budget.saturating_sub(left) as u64;
-                self.state.icount += ran;
+                self.state.icount = icount0 + ran;
+                // A REP string instruction run by the helper that yielded.
+                self.state.icount += std::mem::take(&mut self.rep_extra);
                 jit.stats.calls += 1;
                 jit.stats.instructions += ran;
+                // (CS is flat here: EIP is the linear address.)
+                if self.state.icount >= end {
+                    jit.stats.exits_budget += 1;
+                } else if (self.state.eip ^ entry) & !0xFFF != 0 {
+                    jit.stats.exits_other_page += 1;
+                } else {
+                    jit.stats.exits_in_page += 1;
+                }
                 ran > 0 || self.state.eip != entry
             }
             Err(e) => {
                 // A trap is a JIT bug: drop the module and interpret the page. The
-                // window was not written back, so the registers are as before.
+                // registers are as the window had them before the call, or as the
+                // last helper call left them (its instruction done).
                 log::error!("jit: module for page {page:#x} trapped: {e}");
                 jit.stats.traps += 1;
                 if let Some(p) = jit.pages.remove(&page) {
@@ -114,7 +177,78 @@ impl Cpu {
                 block.jit_entry.set(false);
                 false
             }
+        };
+        self.jit = Some(jit);
+        // A helper call wrote to a page holding code (maybe this module's own).
+        if self.mem.has_invalidated() {
+            self.drop_invalidated();
         }
+        progress
+    }
+
+    /// Executes `op` for generated code (the helper import): the registers are in
+    /// the window `w` with EIP at the instruction and the budget left before it.
+    /// Returns whether the module must leave right after it: the instruction
+    /// faulted (the exception was delivered), branched, stopped the block, wrote
+    /// to a code page, or changed the paging, privilege, interrupt or segment
+    /// state that generated code assumes. The window holds the state after it
+    /// either way, with the budget charged as if the instruction ran in the module.
+    fn jit_helper(
+        &mut self,
+        bus: &mut dyn Bus,
+        w: &Window,
+        op: &Op,
+        icount0: u64,
+        budget: u32,
+    ) -> bool {
+        let before = w.load(&mut self.state);
+        // Instructions reading the time stamp counter see the count so far.
+        self.state.icount = icount0 + budget.saturating_sub(before) as u64;
+        let eip = self.state.eip;
+        let fallthrough = eip.wrapping_add(op.len as u32);
+        self.next_eip = fallthrough;
+        self.stop = false;
+        let m = self.masks;
+        let segs = seg_bases(&self.state);
+        let (cr0, cr3, cr4, flags) = (
+            self.state.cr0,
+            self.state.cr3,
+            self.state.cr4,
+            self.state.eflags & (fl::IF | fl::TF | fl::VM),
+        );
+        let leave = match (op.handler)(self, bus, op) {
+            Ok(()) => {
+                self.state.icount += 1;
+                self.state.eip = self.next_eip;
+                let s = &self.state;
+                self.stop
+                    || self.next_eip != fallthrough
+                    || self.exit.is_some()
+                    || s.int_shadow
+                    || s.halted
+                    || self.mem.has_invalidated()
+                    || (s.cr0, s.cr3, s.cr4) != (cr0, cr3, cr4)
+                    // IF set (an interrupt may be due: poll), TF or VM changed; CLI
+                    // needs no poll.
+                    || (s.eflags & fl::IF) & !flags != 0
+                    || (s.eflags ^ flags) & (fl::TF | fl::VM) != 0
+                    || (
+                        self.masks.rmask,
+                        self.masks.rwant,
+                        self.masks.wmask,
+                        self.masks.wwant,
+                    ) != (m.rmask, m.rwant, m.wmask, m.wwant)
+                    || !self.jit_flat()
+                    || seg_bases(s) != segs
+            }
+            Err(f) => {
+                self.raise(bus, f);
+                true
+            }
+        };
+        let used = (self.state.icount - icount0).min(budget as u64) as u32;
+        w.store(&self.state, &self.masks, budget - used);
+        leave
     }
 
     /// Compiles every 32-bit block cached for physical page `page` into one module
@@ -167,6 +301,7 @@ impl Cpu {
             page,
             entries: c.entries,
             compiles: compiles + 1,
+            helper_ops: c.helper_ops.into(),
             again: false,
         };
         match submitted {
@@ -237,6 +372,7 @@ impl Cpu {
         let module = PageModule {
             handle,
             compiles: p.compiles,
+            helper_ops: p.helper_ops,
             entries,
         };
         if let Some(keys) = self.cache.by_page.get(&p.page) {
@@ -252,4 +388,8 @@ impl Cpu {
             jit.host.unload(old.handle);
         }
     }
+}
+
+fn named(v: Vec<(iced_x86::Code, u64)>) -> Vec<(String, u64)> {
+    v.into_iter().map(|(c, n)| (format!("{c:?}"), n)).collect()
 }

@@ -33,8 +33,26 @@ pub mod off {
     pub const WMASK: u32 = 72;
     /// Wanted bits for writes.
     pub const WWANT: u32 = 76;
+    /// FS base (see `seg_bases`).
+    pub const FSBASE: u32 = 80;
+    /// GS base.
+    pub const GSBASE: u32 = 84;
+    /// Bit 0: FS, bit 1: GS may be used by generated code with its base.
+    pub const SEGOK: u32 = 88;
     /// Size of the window in use.
-    pub const SIZE: u32 = 80;
+    pub const SIZE: u32 = 92;
+}
+
+/// FS and GS as generated code uses them: their bases, and which of them (bit 0
+/// FS, bit 1 GS) are readable and writable data segments with no limit (offsets
+/// 0 to 4 GiB - 1), so that an access is base + offset and never faults for the
+/// segment. Others are left to the interpreter.
+pub(crate) fn seg_bases(s: &CpuState) -> (u32, u32, u32) {
+    use crate::state::{sreg, Segment};
+    let need = Segment::READ | Segment::WRITE;
+    let ok = |g: &Segment| g.lo == 0 && g.hi == u32::MAX && g.rights & need == need;
+    let (fs, gs) = (&s.seg[sreg::FS], &s.seg[sreg::GS]);
+    (fs.base, gs.base, ok(fs) as u32 | (ok(gs) as u32) << 1)
 }
 
 /// Reads and writes the window at `base` (the arena's state window).
@@ -51,7 +69,8 @@ impl Window {
         unsafe { (self.0.add(at as usize) as *const u32).read_unaligned() }
     }
 
-    /// Copies the registers, flags and masks in, with `budget` instructions allowed.
+    /// Copies the registers, flags, masks and FS/GS bases in, with `budget`
+    /// instructions allowed.
     pub fn store(&self, s: &CpuState, m: &TlbMasks, budget: u32) {
         for (i, g) in s.gpr.iter().enumerate() {
             self.put(off::GPR + 4 * i as u32, *g);
@@ -68,6 +87,10 @@ impl Window {
         self.put(off::RWANT, m.rwant);
         self.put(off::WMASK, m.wmask);
         self.put(off::WWANT, m.wwant);
+        let (fs, gs, ok) = seg_bases(s);
+        self.put(off::FSBASE, fs);
+        self.put(off::GSBASE, gs);
+        self.put(off::SEGOK, ok);
     }
 
     /// Copies the registers and flags back; returns the instructions left.

@@ -240,13 +240,19 @@ impl Driver {
                     Action::Send(b) => self.input.extend_from_slice(&b),
                     Action::Mark(name) => {
                         let st = self.machine.stats();
-                        let report = format!(
+                        let mut report = format!(
                             "\ntab86: mark {name}: {:.3} s ({:.3} s idle), {} instructions, virtual time {:.3} s",
                             now / 1e3,
                             self.idle_ms / 1e3,
                             st.instructions,
                             st.virtual_ns as f64 / 1e9
                         );
+                        if let Some(j) = self.machine.cpu.jit_stats() {
+                            report.push_str(&format!(
+                                "\ntab86: mark {name}: jit {} calls, {} instructions, {} helper calls",
+                                j.calls, j.instructions, j.helper_calls
+                            ));
+                        }
                         host.mark(&name, &report);
                     }
                     Action::Done => {
@@ -333,6 +339,27 @@ impl Driver {
                 j.invalidations,
                 j.traps
             ));
+            r.push_str(&format!(
+                "\ntab86: jit: {:.1} calls per 1000 instructions; returns: {} in the page, {} to another page, {} out of budget; {} helper calls ({} left after)",
+                1000.0 * j.calls as f64 / s.instructions.max(1) as f64,
+                j.exits_in_page,
+                j.exits_other_page,
+                j.exits_budget,
+                j.helper_calls,
+                j.helper_exits
+            ));
+            for (top, name) in [
+                (
+                    self.machine.cpu.jit_top_exits(15),
+                    "interpreted after a return",
+                ),
+                (self.machine.cpu.jit_top_helpers(15), "helper calls"),
+            ] {
+                if !top.is_empty() {
+                    let list: Vec<String> = top.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                    r.push_str(&format!("\ntab86: jit: top {name}: {}", list.join(", ")));
+                }
+            }
         }
         r
     }

@@ -47,7 +47,7 @@ fn main() {
         let t = Instant::now();
         let m = h.load(&big).unwrap();
         loads.push(t.elapsed());
-        h.run(m).unwrap();
+        h.run(m, &mut |_| 0).unwrap();
         h.unload(m);
     }
     println!(
@@ -72,14 +72,14 @@ fn main() {
 
     let m = h.load(&small).unwrap();
     for _ in 0..10_000 {
-        h.run(m).unwrap();
+        h.run(m, &mut |_| 0).unwrap();
     }
     const BATCH: u32 = 1000;
     let mut batches = Vec::new();
     for _ in 0..1000 {
         let t = Instant::now();
         for _ in 0..BATCH {
-            std::hint::black_box(h.run(std::hint::black_box(m)).unwrap());
+            std::hint::black_box(h.run(std::hint::black_box(m), &mut |_| 0).unwrap());
         }
         batches.push(t.elapsed() / BATCH);
     }
@@ -96,7 +96,7 @@ fn main() {
     let mut traps = Vec::new();
     for _ in 0..1000 {
         let s = Instant::now();
-        let _ = std::hint::black_box(h.run(t));
+        let _ = std::hint::black_box(h.run(t, &mut |_| 0));
         traps.push(s.elapsed());
     }
     println!("run that traps: median {:?}", median(traps));

@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
-use tab86_cpu::jit::{Finished, JitHost, Submitted};
+use tab86_cpu::jit::{Finished, Helper, JitHost, Submitted};
 use wasmtime::{
-    Config, Engine, ExternType, Instance, LinearMemory, Memory, MemoryCreator, MemoryType, Module,
-    OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+    Caller, Config, Engine, Extern, ExternType, Func, Instance, LinearMemory, Memory,
+    MemoryCreator, MemoryType, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
 };
 
 /// Size of a wasm page: the arena's alignment and length granule.
@@ -129,6 +129,22 @@ unsafe impl MemoryCreator for ArenaCreator {
     }
 }
 
+/// What a store holds besides its instances: its limits, and the helper of the
+/// [`JitHost::run`] under way (the target of every module's `"e" "h"` import).
+struct HostData {
+    limits: StoreLimits,
+    /// Set only while `run` calls into wasm: the helper it was given, with its
+    /// lifetime erased (it outlives the call, which is the only time wasm runs).
+    helper: Option<*mut Helper<'static>>,
+}
+
+/// The store's imports: the arena memory and the helper function.
+#[derive(Clone, Copy)]
+struct Imports {
+    memory: Memory,
+    helper: Func,
+}
+
 /// One loaded module: its compiled code, and its entry point in the current store
 /// (`None` after a store reset until the next `run` re-instantiates it).
 struct Slot {
@@ -143,8 +159,8 @@ pub struct WasmtimeHost {
     creator: Arc<ArenaCreator>,
     /// Compiled [`provider_wasm`], instantiated once per store.
     provider: Module,
-    store: Store<StoreLimits>,
-    memory: Memory,
+    store: Store<HostData>,
+    imports: Imports,
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
     /// Instances created in the current store (live or not: a store frees none).
@@ -209,13 +225,13 @@ impl WasmtimeHost {
         let engine = Engine::new(&config).map_err(|e| format!("wasmtime engine: {e:#}"))?;
         let provider = Module::new(&engine, provider_wasm(pages))
             .map_err(|e| format!("wasmtime arena provider: {e:#}"))?;
-        let (store, memory) = new_store(&engine, &creator, &provider)?;
+        let (store, imports) = new_store(&engine, &creator, &provider)?;
         Ok(WasmtimeHost {
             engine,
             creator,
             provider,
             store,
-            memory,
+            imports,
             slots: Vec::new(),
             free: Vec::new(),
             store_instances: 0,
@@ -258,7 +274,7 @@ impl WasmtimeHost {
         self.maybe_reset()?;
         let run = instantiate(
             &mut self.store,
-            self.memory,
+            self.imports,
             &mut self.store_instances,
             &module,
         )?;
@@ -296,9 +312,9 @@ impl WasmtimeHost {
             return Ok(());
         }
         // Build the new store first: on failure the old one stays in service.
-        let (store, memory) = new_store(&self.engine, &self.creator, &self.provider)?;
+        let (store, imports) = new_store(&self.engine, &self.creator, &self.provider)?;
         self.store = store;
-        self.memory = memory;
+        self.imports = imports;
         for slot in self.slots.iter_mut().flatten() {
             slot.run = None;
         }
@@ -310,7 +326,7 @@ impl WasmtimeHost {
 }
 
 /// A fresh store (no instance limit: the host bounds it by resetting) holding
-/// one memory object over the arena.
+/// one memory object over the arena and the helper function modules import.
 ///
 /// The memory comes from instantiating `provider` (a module that only defines and
 /// exports it) rather than from `Memory::new`: in wasmtime 48 host-created memories
@@ -320,14 +336,20 @@ fn new_store(
     engine: &Engine,
     creator: &ArenaCreator,
     provider: &Module,
-) -> Result<(Store<StoreLimits>, Memory), String> {
+) -> Result<(Store<HostData>, Imports), String> {
     let limits = StoreLimitsBuilder::new()
         .instances(usize::MAX)
         .tables(usize::MAX)
         .memories(usize::MAX)
         .build();
-    let mut store = Store::new(engine, limits);
-    store.limiter(|limits| limits);
+    let mut store = Store::new(
+        engine,
+        HostData {
+            limits,
+            helper: None,
+        },
+    );
+    store.limiter(|d| &mut d.limits);
     creator.armed.store(true, Ordering::Relaxed);
     let instance = Instance::new(&mut store, provider, &[]);
     creator.armed.store(false, Ordering::Relaxed);
@@ -339,7 +361,21 @@ fn new_store(
     {
         return Err("wasmtime arena memory is not the arena".into());
     }
-    Ok((store, memory))
+    let helper = Func::wrap(
+        &mut store,
+        |caller: Caller<'_, HostData>, arg: u32| -> u32 {
+            match caller.data().helper {
+                // SAFETY: `helper` is set only for the duration of `JitHost::run`,
+                // which holds the `&mut Helper` it points to borrowed for that time
+                // and calls wasm (the only caller of this function) inside it. Wasm
+                // runs on this one thread, and the helper never re-enters the host.
+                Some(h) => unsafe { (*h)(arg) },
+                // Called outside `run` (cannot happen): make the module leave.
+                None => 1,
+            }
+        },
+    );
+    Ok((store, Imports { memory, helper }))
 }
 
 /// The bytes of a module that defines one memory of exactly `pages` pages
@@ -372,35 +408,51 @@ fn provider_wasm(pages: u32) -> Vec<u8> {
     wasm
 }
 
-/// Compiles `wasm` and checks that its only import is the arena memory.
+/// Compiles `wasm` and checks that it imports the arena memory and at most the
+/// helper function, nothing else.
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, String> {
     let module = Module::new(engine, wasm).map_err(|e| format!("wasm compile: {e:#}"))?;
-    let only_arena = {
-        let mut imports = module.imports();
-        match (imports.next(), imports.next()) {
-            (Some(i), None) => {
-                i.module() == "e" && i.name() == "m" && matches!(i.ty(), ExternType::Memory(_))
+    let mut memory = false;
+    for i in module.imports() {
+        match (i.module(), i.name(), i.ty()) {
+            ("e", "m", ExternType::Memory(_)) if !memory => memory = true,
+            ("e", "h", ExternType::Func(f))
+                if f.params().map(|p| p.is_i32()).eq([true])
+                    && f.results().map(|r| r.is_i32()).eq([true]) => {}
+            _ => {
+                return Err(format!(
+                    "a JIT module imports memory \"e\" \"m\" and at most function \"e\" \"h\" [i32] -> [i32], not {:?} {:?}",
+                    i.module(),
+                    i.name()
+                ))
             }
-            _ => false,
         }
-    };
-    if !only_arena {
-        return Err("a JIT module must import exactly one thing: memory \"e\" \"m\"".into());
+    }
+    if !memory {
+        return Err("a JIT module must import memory \"e\" \"m\"".into());
     }
     Ok(module)
 }
 
-/// Instantiates `module` against the arena and fetches its `run` export.
+/// Instantiates `module` against the arena (and the helper) and fetches its
+/// `run` export.
 fn instantiate(
-    store: &mut Store<StoreLimits>,
-    memory: Memory,
+    store: &mut Store<HostData>,
+    imports: Imports,
     store_instances: &mut usize,
     module: &Module,
 ) -> Result<TypedFunc<(), i32>, String> {
     // Counted before the attempt: a failed instantiation may still leave data in
     // the store.
     *store_instances += 1;
-    let instance = Instance::new(&mut *store, module, &[memory.into()])
+    let externs: Vec<Extern> = module
+        .imports()
+        .map(|i| match i.name() {
+            "h" => imports.helper.into(),
+            _ => imports.memory.into(),
+        })
+        .collect();
+    let instance = Instance::new(&mut *store, module, &externs)
         .map_err(|e| format!("wasm instantiate: {e:#}"))?;
     instance
         .get_typed_func::<(), i32>(&mut *store, "run")
@@ -448,7 +500,7 @@ impl JitHost for WasmtimeHost {
         }
     }
 
-    fn run(&mut self, handle: u32) -> Result<i32, String> {
+    fn run(&mut self, handle: u32, helper: &mut Helper<'_>) -> Result<i32, String> {
         let Some(slot) = self.slots.get_mut(handle as usize).and_then(Option::as_mut) else {
             return Err(format!("no JIT module with handle {handle}"));
         };
@@ -458,7 +510,7 @@ impl JitHost for WasmtimeHost {
                 // Lazy re-instantiation after a store reset.
                 let run = instantiate(
                     &mut self.store,
-                    self.memory,
+                    self.imports,
                     &mut self.store_instances,
                     &slot.module,
                 )?;
@@ -466,8 +518,17 @@ impl JitHost for WasmtimeHost {
                 slot.run.insert(run)
             }
         };
-        run.call(&mut self.store, ())
-            .map_err(|e| format!("wasm trap: {e:#}"))
+        // SAFETY: only the lifetime is erased; the pointer is cleared below,
+        // before `helper`'s borrow ends, and used only by wasm called in between.
+        let h: *mut Helper<'static> = unsafe {
+            std::mem::transmute::<*mut Helper<'_>, *mut Helper<'static>>(helper as *mut _)
+        };
+        self.store.data_mut().helper = Some(h);
+        let r = run
+            .call(&mut self.store, ())
+            .map_err(|e| format!("wasm trap: {e:#}"));
+        self.store.data_mut().helper = None;
+        r
     }
 
     fn unload(&mut self, handle: u32) {

@@ -16,11 +16,11 @@ fn memory_is_the_arena() {
         .load(&store_then_load(0x1000, 0x1234_5678, 0x2000))
         .unwrap();
     assert_eq!(arena.read_u32(0x1000), 0);
-    assert_eq!(h.run(m).unwrap() as u32, 0xdead_beef);
+    assert_eq!(h.run(m, &mut |_| 0).unwrap() as u32, 0xdead_beef);
     assert_eq!(arena.read_u32(0x1000), 0x1234_5678);
     // The host's later writes are seen by the same instance: no copy anywhere.
     arena.write_u32(0x2000, 42);
-    assert_eq!(h.run(m).unwrap(), 42);
+    assert_eq!(h.run(m, &mut |_| 0).unwrap(), 42);
 }
 
 #[test]
@@ -29,17 +29,17 @@ fn last_word_works_and_past_the_end_traps() {
     let last = (LEN - 4) as u32;
     arena.write_u32(LEN - 8, 7);
     let ok = h.load(&store_then_load(last, 99, last - 4)).unwrap();
-    assert_eq!(h.run(ok).unwrap(), 7);
+    assert_eq!(h.run(ok, &mut |_| 0).unwrap(), 7);
     assert_eq!(arena.read_u32(LEN - 4), 99);
     // A load at len is outside the arena, even though the module declared 1 page
     // minimum: the bound is the arena's length.
     let oob = h.load(&store_then_load(0x100, 5, LEN as u32)).unwrap();
-    let err = h.run(oob).unwrap_err();
+    let err = h.run(oob, &mut |_| 0).unwrap_err();
     assert!(err.contains("out of bounds"), "{err}");
     // A straddling word (3 bytes in, 1 out) traps too.
     let straddle = h.load(&store_then_load(0x100, 5, last + 1)).unwrap();
-    assert!(h.run(straddle).is_err());
-    assert_eq!(h.run(ok).unwrap(), 7);
+    assert!(h.run(straddle, &mut |_| 0).is_err());
+    assert_eq!(h.run(ok, &mut |_| 0).unwrap(), 7);
 }
 
 #[test]
@@ -50,13 +50,13 @@ fn trap_is_an_error_and_the_host_goes_on() {
             s.unreachable();
         }))
         .unwrap();
-    let err = h.run(t).unwrap_err();
+    let err = h.run(t, &mut |_| 0).unwrap_err();
     assert!(err.contains("unreachable"), "{err}");
-    assert!(h.run(t).is_err());
+    assert!(h.run(t, &mut |_| 0).is_err());
     h.unload(t);
     arena.write_u32(8, 3);
     let m = h.load(&store_then_load(4, 1, 8)).unwrap();
-    assert_eq!(h.run(m).unwrap(), 3);
+    assert_eq!(h.run(m, &mut |_| 0).unwrap(), 3);
 }
 
 #[test]
@@ -73,10 +73,10 @@ fn bad_modules_are_refused() {
     types.ty().function([], [wasm_encoder::ValType::I32]);
     no_import.section(&types);
     assert!(h.load(&no_import.finish()).is_err());
-    assert!(h.run(1234).is_err());
+    assert!(h.run(1234, &mut |_| 0).is_err());
     h.unload(1234);
     let m = h.load(&constant(5)).unwrap();
-    assert_eq!(h.run(m).unwrap(), 5);
+    assert_eq!(h.run(m, &mut |_| 0).unwrap(), 5);
 }
 
 #[test]
@@ -180,20 +180,20 @@ fn many_loads_and_unloads_reset_the_store_and_keep_live_handles() {
     let (mut h, arena) = host(LEN);
     arena.write_u32(0x40, 11);
     let live = h.load(&store_then_load(0x44, 1, 0x40)).unwrap();
-    assert_eq!(h.run(live).unwrap(), 11);
+    assert_eq!(h.run(live, &mut |_| 0).unwrap(), 11);
     for i in 0..10_000i32 {
         let m = h.load(&constant(i)).unwrap();
-        assert_eq!(h.run(m).unwrap(), i);
+        assert_eq!(h.run(m, &mut |_| 0).unwrap(), i);
         h.unload(m);
     }
     assert!(h.store_resets() >= 2, "resets: {}", h.store_resets());
     // The module loaded before the resets still runs (re-instantiated lazily)
     // and still sees the arena.
     arena.write_u32(0x40, 12);
-    assert_eq!(h.run(live).unwrap(), 12);
+    assert_eq!(h.run(live, &mut |_| 0).unwrap(), 12);
     assert_eq!(arena.read_u32(0x44), 1);
     // Freed handles are reused, so the slot table stays small.
     let a = h.load(&constant(-1)).unwrap();
     assert!(a <= 2, "handle {a}");
-    assert_eq!(h.run(a).unwrap(), -1);
+    assert_eq!(h.run(a, &mut |_| 0).unwrap(), -1);
 }
