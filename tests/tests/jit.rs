@@ -490,14 +490,31 @@ fn run(code: &[u8], jit: bool) -> Cpu {
 
 #[test]
 fn random_sequences_match_the_interpreter() {
+    // The differential fuzzer: 60 sequences by default (seeds 1-60, the same on
+    // every run); with TAB86_FUZZ_SECS, as many as fit in that time, from the
+    // printed TAB86_FUZZ_SEED (or the clock). JS and JN set the sequence count
+    // and the instructions per sequence.
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let deadline = env("TAB86_FUZZ_SECS")
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+    let base = match deadline {
+        Some(_) => env("TAB86_FUZZ_SEED").unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        }),
+        None => 0,
+    };
+    let count = env("JS").unwrap_or(if deadline.is_some() { u64::MAX } else { 60 });
     let mut total_jit = 0;
     let mut total_helper = 0;
-    for seed in 1..=std::env::var("JS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60u64)
-    {
-        let mut r = Rng(seed * 0x9E37_79B9_7F4A_7C15);
+    let mut sequences = 0u64;
+    for seed in (1..=count).map(|i| base.wrapping_add(i)) {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            break;
+        }
+        sequences += 1;
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut code = Vec::new();
         // Registers from the seed; the data area from the generator.
         for d in DST {
@@ -588,7 +605,7 @@ fn random_sequences_match_the_interpreter() {
         "generated code called the interpreter only {total_helper} times"
     );
     eprintln!(
-        "random sequences: {total_jit} instructions in generated code, {total_helper} helper calls"
+        "random sequences: {sequences} (seeds from {base}), {total_jit} instructions in generated code, {total_helper} helper calls"
     );
 }
 
