@@ -49,9 +49,15 @@ pub mod edx {
     pub const SSE2: u32 = 1 << 26;
 }
 
+/// CPUID.80000001H:EDX feature bits (SDM vol. 2, CPUID).
+pub mod ext_edx {
+    /// Execute disable: IA32_EFER.NXE and the XD bit of PAE PDEs and PTEs.
+    pub const NX: u32 = 1 << 20;
+}
+
 /// What CPUID reports. The defaults describe the units implemented today (x87, MMX,
-/// FXSAVE, SSE, SSE2, CLFLUSH; no VME, PAE, APIC, MCE, PAT); the machine may adjust
-/// them.
+/// FXSAVE, SSE, SSE2, CLFLUSH; no VME, PAE, NX, APIC, MCE, PAT); the machine may
+/// adjust them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuidConfig {
     /// Highest basic leaf (EAX of leaf 0).
@@ -67,6 +73,10 @@ pub struct CpuidConfig {
     /// Leaf 1 EBX: CLFLUSH line size in 8-byte units (bits 15..8); brand index,
     /// logical processor count and initial APIC ID are 0.
     pub ebx: u32,
+    /// Leaf 80000001H EDX feature bits ([`ext_edx`]). When 0 there are no
+    /// extended leaves at all (80000000H reports the highest basic leaf's data, as
+    /// a P6 does); otherwise leaf 80000000H reports 80000001H as the highest.
+    pub ext_features_edx: u32,
 }
 
 impl Default for CpuidConfig {
@@ -93,6 +103,7 @@ impl Default for CpuidConfig {
             features_ecx: 0,
             // 32-byte lines, matching the leaf 2 cache descriptors.
             ebx: (32 / 8) << 8,
+            ext_features_edx: 0,
         }
     }
 }
@@ -103,10 +114,20 @@ impl CpuidConfig {
         self.features_edx & bit == bit
     }
 
+    /// Whether leaf 80000001H EDX advertises `bit` ([`ext_edx`]).
+    pub fn has_ext(&self, bit: u32) -> bool {
+        self.ext_features_edx & bit == bit
+    }
+
     /// The (EAX, EBX, ECX, EDX) result of CPUID for `leaf`. Leaves above `max_leaf`
     /// return the highest basic leaf's data, as Intel processors do.
     pub fn query(&self, leaf: u32) -> [u32; 4] {
-        let leaf = if leaf > self.max_leaf && leaf < 0x8000_0000 {
+        let max_ext = if self.ext_features_edx != 0 {
+            0x8000_0001
+        } else {
+            0x8000_0000 - 1
+        };
+        let leaf = if leaf > self.max_leaf && leaf < 0x8000_0000 || leaf > max_ext {
             self.max_leaf
         } else {
             leaf
@@ -129,6 +150,8 @@ impl CpuidConfig {
             ],
             // Pentium II cache descriptors: 16 KiB L1 I/D, 512 KiB L2, TLBs.
             2 => [0x0302_0101, 0, 0, 0x0C04_0843],
+            0x8000_0000 => [max_ext, 0, 0, 0],
+            0x8000_0001 => [0, 0, 0, self.ext_features_edx],
             // No extended leaves: P6 returns the highest basic leaf's data there, but
             // Linux only probes 0x80000000 and takes EAX < 0x80000001 as "none".
             _ => self.query(self.max_leaf),
@@ -172,9 +195,21 @@ mod tests {
         for absent in [edx::VME, edx::PAE, edx::APIC, edx::MCE, edx::PAT] {
             assert!(!c.has(absent));
         }
+        assert!(!c.has_ext(ext_edx::NX));
         // Leaves above the maximum (and the extended range) report the last basic leaf.
         assert_eq!(c.query(7), c.query(2));
         assert_eq!(c.query(0x8000_0000), c.query(2));
+    }
+
+    #[test]
+    fn extended_leaves_appear_with_extended_features() {
+        let c = CpuidConfig {
+            ext_features_edx: ext_edx::NX,
+            ..CpuidConfig::default()
+        };
+        assert_eq!(c.query(0x8000_0000), [0x8000_0001, 0, 0, 0]);
+        assert_eq!(c.query(0x8000_0001), [0, 0, 0, ext_edx::NX]);
+        assert_eq!(c.query(0x8000_0002), c.query(2));
     }
 
     #[test]

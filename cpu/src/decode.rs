@@ -358,7 +358,7 @@ impl Cpu {
         let lin = self.seg_addr(crate::state::sreg::CS, eip, 1, crate::state::Segment::EXEC)?;
         let phys = match self.tlb.lookup(lin, self.masks.xmask, self.masks.xwant) {
             Some(f) => f | (lin & 0xFFF),
-            None => self.translate(bus, lin, false, crate::mem::Priv::Cpl)?,
+            None => self.translate_fetch(bus, lin)?,
         };
         let code32 = self.state.code32();
         let key = phys as u64 | (code32 as u64) << 32;
@@ -436,8 +436,8 @@ impl Cpu {
                 if !limit_ok {
                     break;
                 }
-                match self.read_lin(bus, a, 1, crate::mem::Priv::Cpl) {
-                    Ok(v) => *b = v as u8,
+                match self.fetch_lin8(bus, a) {
+                    Ok(v) => *b = v,
                     Err(f) if i < page_left => return Err(f),
                     Err(f) => {
                         // Only fault if the instruction really needs this byte.

@@ -28,7 +28,8 @@ pub struct TlbMasks {
     /// Wanted bits for writes.
     pub wwant: u32,
     /// Mask for instruction fetches: like reads, but ROM frames qualify too
-    /// (blocks are decoded from the frame, never read through the RAM fast path).
+    /// (blocks are decoded from the frame, never read through the RAM fast path),
+    /// and [`Tlb::NO_EXEC`] entries (XD pages) do not.
     pub xmask: u32,
     /// Wanted bits for instruction fetches.
     pub xwant: u32,
@@ -45,7 +46,7 @@ impl TlbMasks {
                 rwant: base_want | Tlb::USER,
                 wmask: base | Tlb::WRITE_USER,
                 wwant: base_want | Tlb::WRITE_USER,
-                xmask: 0xFFFF_F000 | Tlb::VALID | Tlb::USER,
+                xmask: 0xFFFF_F000 | Tlb::VALID | Tlb::USER | Tlb::NO_EXEC,
                 xwant: Tlb::VALID | Tlb::USER,
             }
         } else {
@@ -54,7 +55,7 @@ impl TlbMasks {
                 rwant: base_want,
                 wmask: base | Tlb::WRITE_SUP,
                 wwant: base_want | Tlb::WRITE_SUP,
-                xmask: 0xFFFF_F000 | Tlb::VALID,
+                xmask: 0xFFFF_F000 | Tlb::VALID | Tlb::NO_EXEC,
                 xwant: Tlb::VALID,
             }
         }
@@ -94,6 +95,33 @@ impl Cpu {
         write: bool,
         who: Priv,
     ) -> Result<u32> {
+        self.translate_as(bus, lin, write, false, who)
+    }
+
+    /// Translates a linear address for an instruction fetch at the current CPL
+    /// (faults on XD pages), filling the TLB; sets CR2 on #PF.
+    pub fn translate_fetch(&mut self, bus: &mut dyn Bus, lin: u32) -> Result<u32> {
+        self.translate_as(bus, lin, false, true, Priv::Cpl)
+    }
+
+    /// Reads one code byte at a linear address (instructions crossing a page).
+    pub(crate) fn fetch_lin8(&mut self, bus: &mut dyn Bus, lin: u32) -> Result<u8> {
+        let p = match self.tlb.lookup(lin, self.masks.xmask, self.masks.xwant) {
+            Some(frame) => frame | (lin & 0xFFF),
+            None => self.translate_fetch(bus, lin)?,
+        };
+        self.note_mmio(p, bus);
+        Ok(self.mem.read(p, 1, bus) as u8)
+    }
+
+    fn translate_as(
+        &mut self,
+        bus: &mut dyn Bus,
+        lin: u32,
+        write: bool,
+        fetch: bool,
+        who: Priv,
+    ) -> Result<u32> {
         let user = who == Priv::Cpl && self.state.cpl == 3;
         let s = &self.state;
         let a20 = self.mem.a20_mask();
@@ -117,8 +145,11 @@ impl Cpu {
             cr0: s.cr0,
             cr3: s.cr3,
             cr4: s.cr4,
+            pdpte: s.pdpte,
+            nxe: s.efer & crate::msr::EFER_NXE != 0,
         };
-        match walk(&mut self.mem, bus, mode, lin, Access { write, user }) {
+        let access = Access { write, user, fetch };
+        match walk(&mut self.mem, bus, mode, lin, access) {
             Ok(t) => {
                 let frame = t.frame & a20;
                 let mut flags = 0;
@@ -137,6 +168,9 @@ impl Cpu {
                 }
                 if t.global {
                     flags |= Tlb::GLOBAL;
+                }
+                if t.no_exec {
+                    flags |= Tlb::NO_EXEC;
                 }
                 self.tlb.insert(lin, frame, flags);
                 Ok(frame | (lin & 0xFFF))

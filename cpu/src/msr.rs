@@ -30,6 +30,11 @@ pub const MTRR_PHYS_BASE0: u32 = 0x200;
 pub const PAT: u32 = 0x277;
 /// IA32_MTRR_DEF_TYPE.
 pub const MTRR_DEF_TYPE: u32 = 0x2FF;
+/// IA32_EFER: present when CPUID.80000001H:EDX reports NX (only NXE is writable
+/// on this CPU without long mode or SYSCALL; other bits are reserved, #GP(0)).
+pub const EFER: u32 = 0xC000_0080;
+/// IA32_EFER.NXE: with PAE paging, bit 63 of PDEs and PTEs is XD (execute-disable).
+pub const EFER_NXE: u64 = 1 << 11;
 
 /// MTRR and PAT registers: stored as written, no effect on emulated memory.
 #[repr(C)]
@@ -83,6 +88,7 @@ impl Cpu {
             0x200..=0x20F => s.mtrr.variable[(msr - 0x200) as usize],
             PAT => s.mtrr.pat,
             MTRR_DEF_TYPE => s.mtrr.def_type,
+            EFER if self.cpuid.has_ext(crate::cpuid::ext_edx::NX) => s.efer,
             _ => match fixed_index(msr) {
                 Some(i) => s.mtrr.fixed[i],
                 None => return Err(Fault::gp(0)),
@@ -92,6 +98,18 @@ impl Cpu {
 
     /// WRMSR: stores `value`, or #GP(0) for an unknown or read-only MSR.
     pub fn write_msr(&mut self, msr: u32, value: u64) -> Result<()> {
+        if msr == EFER && self.cpuid.has_ext(crate::cpuid::ext_edx::NX) {
+            if value & !EFER_NXE != 0 {
+                return Err(Fault::gp(0));
+            }
+            let old = self.state.efer;
+            self.state.efer = value;
+            if old != value {
+                // NXE changes what every cached PAE translation allows.
+                self.flush_tlb(false);
+            }
+            return Ok(());
+        }
         let s = &mut self.state;
         match msr {
             TSC => s.tsc_offset = value.wrapping_sub(self.time.now_ns(s.icount)),

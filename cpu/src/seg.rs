@@ -213,6 +213,14 @@ impl Cpu {
             return Err(Fault::gp(0));
         }
         let old = self.state.cr0;
+        // With PAE paging on afterwards, a MOV to CR0 that changes PG, CD or NW
+        // loads the PDPTEs (SDM vol. 3, 4.4.1), and #GP(0) leaves CR0 unchanged.
+        if v & cr::PG != 0
+            && self.state.cr4 & cr::PAE != 0
+            && (old ^ v) & (cr::PG | cr::CD | cr::NW) != 0
+        {
+            self.load_pdptes(self.state.cr3)?;
+        }
         self.state.cr0 = v;
         if (old ^ v) & (cr::PG | cr::WP | cr::PE) != 0 {
             self.flush_tlb(false);
@@ -224,13 +232,41 @@ impl Cpu {
         Ok(())
     }
 
-    /// Writes CR3 (flushes non-global TLB entries).
-    pub fn set_cr3(&mut self, v: u32) {
-        self.state.cr3 = v & 0xFFFF_F018;
+    /// Writes CR3 (flushes non-global TLB entries). With PAE paging on it also
+    /// loads the four PDPTEs from the 32-byte table CR3 points to; a present PDPTE
+    /// with reserved bits set raises #GP(0) and leaves CR3 unchanged.
+    pub fn set_cr3(&mut self, v: u32) -> Result<()> {
+        let v = v & 0xFFFF_FFF8;
+        if self.state.cr0 & cr::PG != 0 && self.state.cr4 & cr::PAE != 0 {
+            self.load_pdptes(v)?;
+        }
+        self.state.cr3 = v;
         self.flush_tlb(true);
+        Ok(())
     }
 
-    /// Writes CR4; PAE and unknown bits raise #GP(0).
+    /// Loads the PDPTE registers from the physical table at `cr3` bits 31:5, or
+    /// raises #GP(0) (changing nothing) when a present one has reserved bits set.
+    fn load_pdptes(&mut self, cr3: u32) -> Result<()> {
+        let base = cr3 & 0xFFFF_FFE0;
+        let mut pdpte = [0u64; 4];
+        for (i, e) in pdpte.iter_mut().enumerate() {
+            let a = base + 8 * i as u32;
+            let lo = self.mem.read(a, 4, &mut tab86_mmu::NullBus) as u64;
+            let hi = self.mem.read(a + 4, 4, &mut tab86_mmu::NullBus) as u64;
+            *e = hi << 32 | lo;
+            if tab86_mmu::pdpte_invalid(*e) {
+                return Err(Fault::gp(0));
+            }
+        }
+        // The callers flush the TLB as the write requires (global entries
+        // survive a CR3 load with PGE, as on hardware).
+        self.state.pdpte = pdpte;
+        Ok(())
+    }
+
+    /// Writes CR4; unknown bits raise #GP(0). With PAE paging on afterwards, a
+    /// change of PAE, PSE or PGE loads the PDPTEs (#GP(0) leaves CR4 unchanged).
     pub fn set_cr4(&mut self, v: u32) -> Result<()> {
         let supported = cr::VME
             | cr::PVI
@@ -238,6 +274,7 @@ impl Cpu {
             | cr::DE
             | cr::PSE
             | cr::MCE
+            | cr::PAE
             | cr::PGE
             | cr::PCE
             | cr::OSFXSR
@@ -246,8 +283,14 @@ impl Cpu {
             return Err(Fault::gp(0));
         }
         let old = self.state.cr4;
+        if self.state.cr0 & cr::PG != 0
+            && v & cr::PAE != 0
+            && (old ^ v) & (cr::PAE | cr::PSE | cr::PGE) != 0
+        {
+            self.load_pdptes(self.state.cr3)?;
+        }
         self.state.cr4 = v;
-        if (old ^ v) & (cr::PSE | cr::PGE) != 0 {
+        if (old ^ v) & (cr::PSE | cr::PGE | cr::PAE) != 0 {
             self.flush_tlb(false);
         }
         Ok(())

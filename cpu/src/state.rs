@@ -79,7 +79,7 @@ pub mod cr {
     pub const DE: u32 = 1 << 3;
     /// CR4.PSE: 4 MiB pages.
     pub const PSE: u32 = 1 << 4;
-    /// CR4.PAE (not supported: writing it raises #GP).
+    /// CR4.PAE: PAE paging (64-bit PDEs/PTEs, four PDPTEs loaded from CR3).
     pub const PAE: u32 = 1 << 5;
     /// CR4.MCE.
     pub const MCE: u32 = 1 << 6;
@@ -293,6 +293,12 @@ pub struct CpuState {
     pub misc_enable: u64,
     /// MTRR MSRs and the PAT, stored as written.
     pub mtrr: crate::msr::MtrrState,
+    /// IA32_EFER (only NXE, bit 11, is implemented).
+    pub efer: u64,
+    /// The four PDPTEs PAE paging uses, loaded from the 32-byte table at CR3 when
+    /// CR3 is written with PAE paging on, or when PAE paging is turned on (MOV to
+    /// CR0/CR4); later writes to that table take effect only at the next load.
+    pub pdpte: [u64; 4],
     /// The CPU is in the HLT state.
     pub halted: bool,
     /// Maskable interrupts are inhibited until the next instruction has completed
@@ -356,6 +362,8 @@ impl CpuState {
             apic_base: 0xFEE0_0000 | 1 << 8,
             misc_enable: 1,
             mtrr: Default::default(),
+            efer: 0,
+            pdpte: [0; 4],
             halted: false,
             int_shadow: false,
             ss_shadow: false,

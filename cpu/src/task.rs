@@ -166,7 +166,7 @@ impl Cpu {
         self.state.cr0 |= cr::TS;
         if let Some(cr3) = img.cr3 {
             if self.state.cr0 & cr::PG != 0 {
-                self.set_cr3(cr3);
+                self.set_cr3(cr3)?;
             }
         }
         self.state.eip = img.eip;

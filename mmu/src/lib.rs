@@ -1,4 +1,4 @@
-//! Guest physical memory, i386 two-level paging and a flat, JIT-indexable TLB.
+//! Guest physical memory, i386 paging (32-bit and PAE) and a flat, JIT-indexable TLB.
 //!
 //! Guest RAM is one contiguous buffer so that generated code can address it with a
 //! single base plus offset. Physical addresses outside RAM go to ROM or to an
@@ -13,6 +13,9 @@ mod tlb;
 
 pub use arena::{Arena, ArenaLayout, ARENA_ALIGN};
 pub use bus::{Bus, NullBus};
-pub use paging::{walk, Access, PageFault, PagingMode, Translation};
+pub use paging::{
+    pdpte_invalid, walk, Access, PageFault, PagingMode, Translation, PDPTE_RESERVED, PF_ID, PF_P,
+    PF_RSVD, PF_U, PF_W, XD,
+};
 pub use phys::{PhysMem, Region};
 pub use tlb::{Tlb, TlbEntry, TLB_ENTRIES};

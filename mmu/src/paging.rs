@@ -1,5 +1,7 @@
-//! The i386 two-level page walk (4 KiB pages and PSE 4 MiB pages), with the
-//! accessed/dirty write-back and the #PF error code the SDM specifies.
+//! The i386 page walks: 32-bit paging (two levels, 4 KiB pages and PSE 4 MiB
+//! pages) and PAE paging (four PDPTEs held in the CPU, then 64-bit PDEs and PTEs,
+//! 4 KiB and 2 MiB pages, the XD bit under IA32_EFER.NXE), with the accessed/dirty
+//! write-back and the #PF error code the SDM specifies (vol. 3, chapter 4).
 
 use crate::{Bus, PhysMem};
 
@@ -7,8 +9,23 @@ use crate::{Bus, PhysMem};
 pub const CR0_WP: u32 = 1 << 16;
 /// CR4.PSE: 4 MiB pages.
 pub const CR4_PSE: u32 = 1 << 4;
+/// CR4.PAE: PAE paging (64-bit entries, PDPTEs loaded from CR3).
+pub const CR4_PAE: u32 = 1 << 5;
 /// CR4.PGE: global pages.
 pub const CR4_PGE: u32 = 1 << 7;
+
+/// #PF error code: P, the fault was a protection violation (0: not present).
+pub const PF_P: u32 = 1;
+/// #PF error code: W/R, the access was a write.
+pub const PF_W: u32 = 1 << 1;
+/// #PF error code: U/S, the access was a user-mode access.
+pub const PF_U: u32 = 1 << 2;
+/// #PF error code: RSVD, a paging-structure entry had a reserved bit set.
+pub const PF_RSVD: u32 = 1 << 3;
+/// #PF error code: I/D, the access was an instruction fetch (reported only with
+/// PAE paging and IA32_EFER.NXE set; always 0 with 32-bit paging here, which has
+/// no SMEP).
+pub const PF_ID: u32 = 1 << 4;
 
 const P: u32 = 1;
 const RW: u32 = 1 << 1;
@@ -25,8 +42,28 @@ pub struct PagingMode {
     pub cr0: u32,
     /// CR3: the page-directory base.
     pub cr3: u32,
-    /// CR4 (PSE, PGE).
+    /// CR4 (PSE, PAE, PGE).
     pub cr4: u32,
+    /// The four PDPTEs loaded when CR3 was written or PAE paging was enabled (used
+    /// only with CR4.PAE; later changes to that memory take effect at the next
+    /// load). Their reserved bits were checked at load time.
+    pub pdpte: [u64; 4],
+    /// IA32_EFER.NXE: bit 63 of PDEs and PTEs is XD (execute-disable) rather than
+    /// reserved (PAE paging only).
+    pub nxe: bool,
+}
+
+impl PagingMode {
+    /// 32-bit paging with the given control registers (no PDPTEs, NXE clear).
+    pub fn legacy(cr0: u32, cr3: u32, cr4: u32) -> Self {
+        PagingMode {
+            cr0,
+            cr3,
+            cr4,
+            pdpte: [0; 4],
+            nxe: false,
+        }
+    }
 }
 
 /// The kind of access being translated.
@@ -36,6 +73,9 @@ pub struct Access {
     pub write: bool,
     /// A user-mode access (CPL 3, not an implicit supervisor access).
     pub user: bool,
+    /// An instruction fetch (checked against XD; sets I/D in the error code when
+    /// XD is in force).
+    pub fetch: bool,
 }
 
 /// A successful translation of one page.
@@ -51,9 +91,12 @@ pub struct Translation {
     pub dirty: bool,
     /// The page is global (G with CR4.PGE).
     pub global: bool,
+    /// Instruction fetches fault (XD set in the PDE or PTE, with IA32_EFER.NXE).
+    pub no_exec: bool,
 }
 
-/// A page fault: the #PF error code (P, W/R, U/S bits). CR2 is the faulting linear address.
+/// A page fault: the #PF error code (P, W/R, U/S, RSVD, I/D bits). CR2 is the
+/// faulting linear address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageFault {
     /// The error code pushed with #PF.
@@ -68,6 +111,9 @@ pub fn walk(
     lin: u32,
     access: Access,
 ) -> Result<Translation, PageFault> {
+    if mode.cr4 & CR4_PAE != 0 {
+        return walk_pae(mem, bus, mode, lin, access);
+    }
     let fault = |present: bool| PageFault {
         error_code: present as u32 | (access.write as u32) << 1 | (access.user as u32) << 2,
     };
@@ -116,6 +162,118 @@ pub fn walk(
         writable,
         dirty: new & D != 0,
         global: pte & G != 0 && mode.cr4 & CR4_PGE != 0,
+        no_exec: false,
+    })
+}
+
+/// PDPTE bits that must be 0 in a present PDPTE with PAE paging on a CPU without
+/// long mode: bits 2:1 and 8:5, and bits 63:32 (physical addresses at or above
+/// 4 GiB are not accepted, since guest memory lies below 4 GiB).
+pub const PDPTE_RESERVED: u64 = 0xFFFF_FFFF_0000_01E6;
+
+/// The XD (execute-disable) bit of a PAE PDE or PTE.
+pub const XD: u64 = 1 << 63;
+
+/// Reserved bits of a PAE PDE or PTE: bits 62:32 (addresses at or above 4 GiB,
+/// treated as reserved since guest memory lies below 4 GiB) and XD unless
+/// IA32_EFER.NXE is set.
+fn pae_reserved(nxe: bool) -> u64 {
+    0x7FFF_FFFF_0000_0000 | if nxe { 0 } else { XD }
+}
+
+/// Bits 20:13 of a PDE that maps a 2 MiB page (PS = 1) must be 0 (bit 12 is PAT).
+const PDE_2M_RESERVED: u64 = 0x001F_E000;
+
+/// Whether a present PDPTE has reserved bits set (MOV to CR0/CR3/CR4 then raises
+/// #GP(0) instead of loading it).
+pub fn pdpte_invalid(pdpte: u64) -> bool {
+    pdpte & P as u64 != 0 && pdpte & PDPTE_RESERVED != 0
+}
+
+fn read64(mem: &mut PhysMem, bus: &mut dyn Bus, addr: u32) -> u64 {
+    mem.read(addr, 4, bus) as u64 | (mem.read(addr + 4, 4, bus) as u64) << 32
+}
+
+/// The PAE walk: PDPTE (from `mode.pdpte`, selected by bits 31:30), PDE (bits
+/// 29:21; a 2 MiB page when PS is set, whatever CR4.PSE says), PTE (bits 20:12).
+fn walk_pae(
+    mem: &mut PhysMem,
+    bus: &mut dyn Bus,
+    mode: PagingMode,
+    lin: u32,
+    access: Access,
+) -> Result<Translation, PageFault> {
+    let id = if access.fetch && mode.nxe { PF_ID } else { 0 };
+    let base = (access.write as u32) << 1 | (access.user as u32) << 2 | id;
+    let not_present = PageFault { error_code: base };
+    let protection = PageFault {
+        error_code: base | PF_P,
+    };
+    let reserved = PageFault {
+        error_code: base | PF_P | PF_RSVD,
+    };
+    let pdpte = mode.pdpte[(lin >> 30) as usize];
+    if pdpte & P as u64 == 0 {
+        return Err(not_present);
+    }
+    let rsvd = pae_reserved(mode.nxe);
+    let pde_addr = (pdpte as u32 & 0xFFFF_F000) | (lin >> 21 & 0x1FF) << 3;
+    let pde = read64(mem, bus, pde_addr);
+    if pde & P as u64 == 0 {
+        return Err(not_present);
+    }
+    let large = pde & PS as u64 != 0;
+    if pde & rsvd != 0 || large && pde & PDE_2M_RESERVED != 0 {
+        return Err(reserved);
+    }
+    let (pte_addr, pte) = if large {
+        (pde_addr, pde)
+    } else {
+        let a = (pde as u32 & 0xFFFF_F000) | (lin >> 12 & 0x1FF) << 3;
+        let e = read64(mem, bus, a);
+        if e & P as u64 == 0 {
+            return Err(not_present);
+        }
+        if e & rsvd != 0 {
+            return Err(reserved);
+        }
+        (a, e)
+    };
+    let (pde32, pte32) = (pde as u32, pte as u32);
+    let user = pde32 & pte32 & US != 0;
+    let writable = pde32 & pte32 & RW != 0;
+    let no_exec = mode.nxe && (pde | pte) & XD != 0;
+    if access.user && !user {
+        return Err(protection);
+    }
+    if access.write && !writable && (access.user || mode.cr0 & CR0_WP != 0) {
+        return Err(protection);
+    }
+    if access.fetch && no_exec {
+        return Err(protection);
+    }
+    if !large && pde32 & A == 0 {
+        mem.write(pde_addr, 4, pde32 | A, bus);
+    }
+    let mut new = pte32 | A;
+    if access.write {
+        new |= D;
+    }
+    if new != pte32 {
+        mem.write(pte_addr, 4, new, bus);
+    }
+    let frame = if large {
+        (pte32 & 0xFFE0_0000) | (lin & 0x001F_F000)
+    } else {
+        pte32 & 0xFFFF_F000
+    };
+    Ok(Translation {
+        frame,
+        user,
+        writable,
+        dirty: new & D != 0,
+        global: pte32 & G != 0 && mode.cr4 & CR4_PGE != 0,
+        no_exec,
     })
 }
 
@@ -132,14 +290,7 @@ mod tests {
         m.write(0x1004, 4, 0x40_0000 | P | RW | PS | G, &mut NullBus);
         // Linear 0x5000 -> 0x7000 user read-only; 0x6000 not present.
         m.write(0x2000 + 5 * 4, 4, 0x7000 | P | US, &mut NullBus);
-        (
-            m,
-            PagingMode {
-                cr0: CR0_WP,
-                cr3: 0x1000,
-                cr4: CR4_PSE | CR4_PGE,
-            },
-        )
+        (m, PagingMode::legacy(CR0_WP, 0x1000, CR4_PSE | CR4_PGE))
     }
 
     #[test]
@@ -148,6 +299,7 @@ mod tests {
         let user_read = Access {
             write: false,
             user: true,
+            fetch: false,
         };
         let t = walk(&mut m, &mut NullBus, mode, 0x5123, user_read).unwrap();
         assert_eq!(t.frame, 0x7000);
@@ -157,6 +309,7 @@ mod tests {
         let sup_write = Access {
             write: true,
             user: false,
+            fetch: false,
         };
         let t = walk(&mut m, &mut NullBus, mode, 0x0041_2345, sup_write).unwrap();
         assert_eq!(t.frame, 0x0041_2000);
@@ -167,7 +320,11 @@ mod tests {
     #[test]
     fn fault_error_codes() {
         let (mut m, mut mode) = setup();
-        let e = |w, u| Access { write: w, user: u };
+        let e = |w, u| Access {
+            write: w,
+            user: u,
+            fetch: false,
+        };
         assert_eq!(
             walk(&mut m, &mut NullBus, mode, 0x6000, e(false, false))
                 .unwrap_err()
@@ -219,8 +376,107 @@ mod tests {
             Access {
                 write: false,
                 user: false,
+                fetch: false,
             },
         );
         assert_eq!(r.unwrap_err().error_code, 0);
+    }
+
+    const RD: Access = Access {
+        write: false,
+        user: false,
+        fetch: false,
+    };
+    const WR: Access = Access {
+        write: true,
+        user: false,
+        fetch: false,
+    };
+    const FETCH: Access = Access {
+        write: false,
+        user: false,
+        fetch: true,
+    };
+
+    fn w64(m: &mut PhysMem, a: u32, v: u64) {
+        m.write(a, 4, v as u32, &mut NullBus);
+        m.write(a + 4, 4, (v >> 32) as u32, &mut NullBus);
+    }
+
+    /// PDPT at 0x1000 (only PDPTE 0 present), PD at 0x2000, PT at 0x3000.
+    fn setup_pae() -> (PhysMem, PagingMode) {
+        let mut m = PhysMem::new(8 << 20);
+        let p = P as u64;
+        let rw = (P | RW | US) as u64;
+        w64(&mut m, 0x2000, 0x3000 | rw);
+        // PDE 1: 2 MiB at 2 MiB -> physical 4 MiB, global.
+        w64(&mut m, 0x2008, 0x40_0000 | rw | (PS | G) as u64);
+        // PDE 2: 2 MiB, XD.
+        w64(&mut m, 0x2010, 0x60_0000 | rw | PS as u64 | XD);
+        // PTE 5: 0x5000 -> 0x7000; PTE 6: XD; PTE 7: bit 40 set (reserved).
+        w64(&mut m, 0x3000 + 5 * 8, 0x7000 | rw);
+        w64(&mut m, 0x3000 + 6 * 8, 0x8000 | p | XD);
+        w64(&mut m, 0x3000 + 7 * 8, 0x9000 | p | 1 << 40);
+        let mode = PagingMode {
+            cr0: CR0_WP,
+            cr3: 0x1000,
+            cr4: CR4_PAE | CR4_PGE,
+            pdpte: [0x2000 | p, 0, 0, 0],
+            nxe: true,
+        };
+        (m, mode)
+    }
+
+    #[test]
+    fn pae_4k_and_2m_pages() {
+        let (mut m, mode) = setup_pae();
+        let t = walk(&mut m, &mut NullBus, mode, 0x5123, WR).unwrap();
+        assert_eq!(t.frame, 0x7000);
+        assert!(t.user && t.writable && t.dirty && !t.global && !t.no_exec);
+        assert_eq!(m.read(0x3028, 4, &mut NullBus) & (A | D), A | D);
+        assert_eq!(m.read(0x2000, 4, &mut NullBus) & A, A);
+        let t = walk(&mut m, &mut NullBus, mode, 0x0031_2345, RD).unwrap();
+        assert_eq!(t.frame, 0x0051_2000);
+        assert!(t.global && !t.dirty);
+        assert_eq!(m.read(0x2008, 4, &mut NullBus) & (A | D), A);
+    }
+
+    #[test]
+    fn pae_faults() {
+        let (mut m, mut mode) = setup_pae();
+        let code = |m: &mut PhysMem, mode, lin, a| {
+            walk(m, &mut NullBus, mode, lin, a).unwrap_err().error_code
+        };
+        // Not present: PDPTE 1, PTE 0.
+        assert_eq!(code(&mut m, mode, 0x4000_0000, RD), 0);
+        assert_eq!(code(&mut m, mode, 0x0000, WR), PF_W);
+        // Reserved address bit in a PTE.
+        assert_eq!(code(&mut m, mode, 0x7000, RD), PF_P | PF_RSVD);
+        // XD: data reads work, fetches fault with I/D; not-present fetches have I/D.
+        let t = walk(&mut m, &mut NullBus, mode, 0x6000, RD).unwrap();
+        assert!(t.no_exec);
+        assert_eq!(code(&mut m, mode, 0x6000, FETCH), PF_P | PF_ID);
+        assert_eq!(code(&mut m, mode, 0x40_0000, FETCH), PF_P | PF_ID);
+        assert_eq!(code(&mut m, mode, 0x0000, FETCH), PF_ID);
+        assert!(walk(&mut m, &mut NullBus, mode, 0x5000, FETCH).is_ok());
+        // Without NXE, XD is a reserved bit and fetches carry no I/D.
+        mode.nxe = false;
+        assert_eq!(code(&mut m, mode, 0x6000, RD), PF_P | PF_RSVD);
+        assert_eq!(code(&mut m, mode, 0x40_0000, FETCH), PF_P | PF_RSVD);
+        assert_eq!(code(&mut m, mode, 0x0000, FETCH), 0);
+        // Reserved bits 20:13 of a 2 MiB PDE.
+        w64(&mut m, 0x2018, 0x60_2000 | (P | PS) as u64);
+        assert_eq!(code(&mut m, mode, 0x60_0000, RD), PF_P | PF_RSVD);
+    }
+
+    #[test]
+    fn pdpte_reserved_bits() {
+        assert!(!pdpte_invalid(0x1000 | 1));
+        assert!(!pdpte_invalid(0x1000 | 0x18 | 1));
+        assert!(!pdpte_invalid(0xFFFF_FFFF_FFFF_FFFE));
+        assert!(pdpte_invalid(0x1000 | 2 | 1));
+        assert!(pdpte_invalid(0x1000 | 0x100 | 1));
+        assert!(pdpte_invalid(1 << 63 | 1));
+        assert!(pdpte_invalid(1 << 32 | 1));
     }
 }

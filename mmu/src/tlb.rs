@@ -40,6 +40,10 @@ impl Tlb {
     pub const GLOBAL: u32 = 0x10;
     /// The frame is plain RAM, so the fast path may touch the buffer directly.
     pub const RAM: u32 = 0x20;
+    /// Instruction fetches must not use the entry: XD is set in the PDE or PTE with
+    /// IA32_EFER.NXE (the fetch masks require this bit clear, so a fetch walks and
+    /// takes the #PF; reads and writes ignore it).
+    pub const NO_EXEC: u32 = 0x40;
 
     /// An empty TLB with an arena of its own (tests, tools).
     pub fn new() -> Self {

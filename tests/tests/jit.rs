@@ -469,7 +469,7 @@ fn page_scrambled(cpu: &mut Cpu) {
     }
     cpu.mem.write_bytes(PD, &pd);
     cpu.mem.write_bytes(PD + 0x1000, &pt);
-    cpu.set_cr3(PD);
+    cpu.set_cr3(PD).expect("CR3");
     cpu.set_cr0(cpu.state.cr0 | tab86_cpu::state::cr::PG)
         .expect("paging on");
 }

@@ -171,7 +171,7 @@ fn mov_to_cr(cpu: &mut Cpu, _: &mut dyn Bus, op: &Op) -> Result<()> {
     match n {
         0 => cpu.set_cr0(v)?,
         2 => cpu.state.cr2 = v,
-        3 => cpu.set_cr3(v),
+        3 => cpu.set_cr3(v)?,
         _ => {
             let c = &cpu.cpuid;
             let mut allowed = cr::TSD | cr::PCE;
