@@ -56,8 +56,8 @@ pub mod ext_edx {
 }
 
 /// What CPUID reports. The defaults describe the units implemented today (x87, MMX,
-/// FXSAVE, SSE, SSE2, CLFLUSH; no VME, PAE, NX, APIC, MCE, PAT); the machine may
-/// adjust them.
+/// FXSAVE, SSE, SSE2, CLFLUSH, PAE paging, NX; no VME, APIC, MCE, PAT); the machine
+/// may adjust them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuidConfig {
     /// Highest basic leaf (EAX of leaf 0).
@@ -88,6 +88,7 @@ impl Default for CpuidConfig {
             features_edx: edx::FPU
                 | edx::DE
                 | edx::PSE
+                | edx::PAE
                 | edx::TSC
                 | edx::MSR
                 | edx::CX8
@@ -103,7 +104,7 @@ impl Default for CpuidConfig {
             features_ecx: 0,
             // 32-byte lines, matching the leaf 2 cache descriptors.
             ebx: (32 / 8) << 8,
-            ext_features_edx: 0,
+            ext_features_edx: ext_edx::NX,
         }
     }
 }
@@ -175,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_is_a_p6_with_sse2_without_pae_apic_vme() {
+    fn default_is_a_p6_with_sse2_pae_nx_without_apic_vme() {
         let c = CpuidConfig::default();
         let [max, b, cx, d] = c.query(0);
         assert_eq!(max, 2);
@@ -188,28 +189,32 @@ mod tests {
         assert_eq!(sig, 0x633);
         assert_eq!(ebx, 0x0400, "CLFLUSH line 4 * 8 = 32 bytes");
         assert_eq!(ecx, 0);
-        assert_eq!(edx, 0x0788_B93D);
-        for present in [edx::MMX, edx::FXSR, edx::SSE, edx::SSE2, edx::CLFSH] {
+        assert_eq!(edx, 0x0788_B97D);
+        for present in [
+            edx::MMX,
+            edx::FXSR,
+            edx::SSE,
+            edx::SSE2,
+            edx::CLFSH,
+            edx::PAE,
+        ] {
             assert!(c.has(present));
         }
-        for absent in [edx::VME, edx::PAE, edx::APIC, edx::MCE, edx::PAT] {
+        for absent in [edx::VME, edx::APIC, edx::MCE, edx::PAT] {
             assert!(!c.has(absent));
         }
-        assert!(!c.has_ext(ext_edx::NX));
-        // Leaves above the maximum (and the extended range) report the last basic leaf.
+        // Leaves above the maximum report the last basic leaf; the extended range
+        // holds 80000001H (NX) only.
         assert_eq!(c.query(7), c.query(2));
-        assert_eq!(c.query(0x8000_0000), c.query(2));
-    }
-
-    #[test]
-    fn extended_leaves_appear_with_extended_features() {
-        let c = CpuidConfig {
-            ext_features_edx: ext_edx::NX,
-            ..CpuidConfig::default()
-        };
         assert_eq!(c.query(0x8000_0000), [0x8000_0001, 0, 0, 0]);
         assert_eq!(c.query(0x8000_0001), [0, 0, 0, ext_edx::NX]);
         assert_eq!(c.query(0x8000_0002), c.query(2));
+        // Without extended features there are no extended leaves (a plain P6).
+        let p6 = CpuidConfig {
+            ext_features_edx: 0,
+            ..CpuidConfig::default()
+        };
+        assert_eq!(p6.query(0x8000_0000), p6.query(2));
     }
 
     #[test]

@@ -317,9 +317,15 @@ main:
 
     ; ---- control and debug registers ----
     mov eax, cr4
-    or eax, 0x20                              ; PAE: not supported
+    or eax, 0x20                              ; PAE (paging off: no PDPTE load)
     TRY mov cr4, eax
-    EXPECT_FAULT 13, 0, "cr4.pae #GP(0)"
+    EXPECT [exc_vec], 0xFFFFFFFF, "cr4.pae accepted"
+    mov ebx, cr4
+    EXPECT ebx, eax, "cr4.pae reads back"
+    and eax, ~0x20
+    mov cr4, eax
+    mov ebx, cr4
+    EXPECT ebx, eax, "cr4.pae cleared"
     mov eax, 0x1                              ; VME: not supported
     TRY mov cr4, eax
     EXPECT_FAULT 13, 0, "cr4.vme without vme #GP(0)"
@@ -368,7 +374,7 @@ main:
     mov eax, 1
     cpuid
     EXPECT eax, 0x633, "cpuid signature"
-    EXPECT edx, 0x0788B93D, "cpuid features (fpu de pse tsc msr cx8 sep mtrr pge cmov clfsh mmx fxsr sse sse2)"
+    EXPECT edx, 0x0788B97D, "cpuid features (fpu de pse tsc msr pae cx8 sep mtrr pge cmov clfsh mmx fxsr sse sse2)"
     EXPECT ebx, 0x400, "cpuid clflush line size 32"
     rdtsc
     mov ebx, eax

@@ -24,6 +24,11 @@ fn paging() {
 }
 
 #[test]
+fn pae() {
+    run_checked("pae", 91);
+}
+
+#[test]
 fn vm86() {
     run_checked("vm86", 29);
 }
