@@ -21,6 +21,9 @@
 //!   instruction after them, as the interpreter does;
 //! - an instruction run through the helper that faults, or that writes to its own
 //!   code page, makes generated code leave with the interpreter's state.
+//! - with PAE paging and NXE, a hot page called from a compiled loop faults with
+//!   #PF(P|I/D) once its PTE has XD (after INVLPG), even with a TLB entry left by
+//!   a data read of that page, as in the interpreter.
 
 use tab86_cpu::state::{reg, sreg};
 use tab86_cpu::{Cpu, Exit, NullBus};
@@ -895,4 +898,93 @@ fn mov_ss_in_a_hot_loop_holds_an_interrupt_for_one_instruction() {
     assert_eq!(eip, CODE + 14);
     let g = cpu.state.gpr;
     assert_eq!(g[reg::ECX], g[reg::EDX] + 1);
+}
+
+/// PAE paging with NXE for [`xd_page_faults_after_a_hot_loop_called_it`]: 2 MiB
+/// identity pages for the harness's 32 MiB, except 2-4 MiB (CODE's), mapped by
+/// 4 KiB identity pages. Returns the physical address of the PTE of `lin`.
+fn page_pae_nx(cpu: &mut Cpu, lin: u32) -> u32 {
+    const PDPT: u32 = 0x9_0000;
+    const PD: u32 = 0x9_1000;
+    const PT: u32 = 0x9_2000;
+    let w64 = |cpu: &mut Cpu, a: u32, v: u64| cpu.mem.write_bytes(a, &v.to_le_bytes());
+    w64(cpu, PDPT, PD as u64 | 1);
+    for i in 0..16u32 {
+        w64(cpu, PD + 8 * i, (i as u64) << 21 | 0x83);
+    }
+    w64(cpu, PD + 8, PT as u64 | 3);
+    for i in 0..512u32 {
+        w64(cpu, PT + 8 * i, (0x20_0000 + (i << 12)) as u64 | 3);
+    }
+    cpu.write_msr(tab86_cpu::msr::EFER, tab86_cpu::msr::EFER_NXE)
+        .expect("EFER.NXE");
+    cpu.set_cr4(tab86_cpu::state::cr::PAE).expect("CR4.PAE");
+    cpu.set_cr3(PDPT).expect("CR3");
+    cpu.set_cr0(cpu.state.cr0 | tab86_cpu::state::cr::PG)
+        .expect("paging on");
+    PT + 8 * ((lin >> 12) & 0x1FF)
+}
+
+#[test]
+fn xd_page_faults_after_a_hot_loop_called_it() {
+    // FN (the next page): inc eax; ret. The loop calls it 300 times, so both pages
+    // are hot; then the guest sets XD in FN's PTE (high dword bit 31), INVLPG, reads
+    // FN's page (a data read of an XD page works and caches the translation) and
+    // calls FN once more: the fetch must take #PF(P|I/D), which the harness's stub
+    // for vector 14 turns into a HLT at 0x3000 + 14.
+    const FN: u32 = CODE + 0x1000;
+    let pte = 0x9_2000 + 8 * ((FN >> 12) & 0x1FF);
+    // ecx = 300; xor eax, eax
+    let mut code = vec![0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0];
+    let top = code.len() as u32;
+    code.push(0xE8); // call FN
+    let rel = FN.wrapping_sub(CODE + top + 5);
+    code.extend_from_slice(&rel.to_le_bytes());
+    code.push(0x49); // dec ecx
+    let back = top as i64 - (code.len() as i64 + 2);
+    code.extend_from_slice(&[0x75, back as i8 as u8]); // jnz top
+    code.extend_from_slice(&[0xC7, 0x05]); // mov dword [pte + 4], 0x80000000
+    code.extend_from_slice(&(pte + 4).to_le_bytes());
+    code.extend_from_slice(&0x8000_0000u32.to_le_bytes());
+    code.extend_from_slice(&[0x0F, 0x01, 0x3D]); // invlpg [FN]
+    code.extend_from_slice(&FN.to_le_bytes());
+    code.extend_from_slice(&[0x8B, 0x15]); // mov edx, [FN]
+    code.extend_from_slice(&FN.to_le_bytes());
+    let at = code.len() as u32;
+    code.push(0xE8); // call FN
+    code.extend_from_slice(&FN.wrapping_sub(CODE + at + 5).to_le_bytes());
+    code.push(0xF4);
+    let mut results = Vec::new();
+    for jit in [false, true] {
+        let mut c = tab86_tests::native::flat_cpu(&[], CODE).expect("flat cpu");
+        assert_eq!(page_pae_nx(&mut c, FN), pte);
+        c.mem.write_bytes(CODE, &code);
+        c.mem.write_bytes(FN, &[0x40, 0xC3]); // inc eax; ret
+        if jit {
+            attach(&mut c, 3);
+        }
+        let e = c.run(&mut NullBus, 1_000_000);
+        assert!(matches!(e, Exit::Halted | Exit::HaltedNoWake), "{e:?}");
+        assert_eq!(c.state.eip, 0x3000 + 14 + 1, "halted in the #PF stub");
+        assert_eq!(c.state.cr2, FN);
+        assert_eq!(c.state.gpr[reg::EAX], 300);
+        assert_eq!(c.state.gpr[reg::EDX], 0xC340, "data read from the XD page");
+        let esp = c.state.gpr[reg::ESP];
+        let mut frame = [0u8; 8];
+        frame.copy_from_slice(&c.mem.ram()[esp as usize..esp as usize + 8]);
+        let err = u32::from_le_bytes(frame[..4].try_into().unwrap());
+        let eip = u32::from_le_bytes(frame[4..].try_into().unwrap());
+        assert_eq!((err, eip), (0x11, FN), "#PF(P|I/D) at FN");
+        if jit {
+            let s = c.jit_stats().unwrap();
+            assert_eq!(s.traps, 0);
+            assert!(
+                s.instructions > 500,
+                "{} instructions compiled",
+                s.instructions
+            );
+        }
+        results.push(c.state.gpr);
+    }
+    assert_eq!(results[0], results[1]);
 }
