@@ -172,6 +172,9 @@ impl Cpu {
                 if t.no_exec {
                     flags |= Tlb::NO_EXEC;
                 }
+                if t.large {
+                    flags |= Tlb::LARGE;
+                }
                 self.tlb.insert(lin, frame, flags);
                 Ok(frame | (lin & 0xFFF))
             }

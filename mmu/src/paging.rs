@@ -93,6 +93,8 @@ pub struct Translation {
     pub global: bool,
     /// Instruction fetches fault (XD set in the PDE or PTE, with IA32_EFER.NXE).
     pub no_exec: bool,
+    /// The page is a 4 MiB (PSE) or 2 MiB (PAE) page.
+    pub large: bool,
 }
 
 /// A page fault: the #PF error code (P, W/R, U/S, RSVD, I/D bits). CR2 is the
@@ -163,6 +165,7 @@ pub fn walk(
         dirty: new & D != 0,
         global: pte & G != 0 && mode.cr4 & CR4_PGE != 0,
         no_exec: false,
+        large,
     })
 }
 
@@ -274,6 +277,7 @@ fn walk_pae(
         dirty: new & D != 0,
         global: pte32 & G != 0 && mode.cr4 & CR4_PGE != 0,
         no_exec,
+        large,
     })
 }
 

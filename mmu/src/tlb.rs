@@ -44,6 +44,9 @@ impl Tlb {
     /// IA32_EFER.NXE (the fetch masks require this bit clear, so a fetch walks and
     /// takes the #PF; reads and writes ignore it).
     pub const NO_EXEC: u32 = 0x40;
+    /// The entry is one 4 KiB piece of a 4 MiB (PSE) or 2 MiB (PAE) page, which
+    /// INVLPG of any address in that page must drop too.
+    pub const LARGE: u32 = 0x80;
 
     /// An empty TLB with an arena of its own (tests, tools).
     pub fn new() -> Self {
@@ -111,11 +114,21 @@ impl Tlb {
         }
     }
 
-    /// INVLPG: drops the translation of one linear page, global or not.
+    /// INVLPG: drops the translation of one linear page, global or not, and the
+    /// [`Tlb::LARGE`] pieces of the large page that may hold it (every entry of the
+    /// aligned 4 MiB around `lin`, which covers a 2 MiB PAE page as well).
     pub fn flush_page(&mut self, lin: u32) {
         let e = &mut self.entries_mut()[Self::index(lin)];
         if e.tag & 0xFFFF_F000 == lin & 0xFFFF_F000 {
             e.tag = 0;
+        }
+        let region = lin & 0xFFC0_0000;
+        for page in 0..1024u32 {
+            let l = region | page << 12;
+            let e = &mut self.entries_mut()[Self::index(l)];
+            if e.tag & (0xFFFF_F000 | Self::LARGE) == l | Self::LARGE {
+                e.tag = 0;
+            }
         }
     }
 
@@ -169,5 +182,15 @@ mod tests {
         assert!(t.lookup(0x2000, m, Tlb::VALID).is_none());
         t.flush_page(0x1000);
         assert!(t.lookup(0x1000, m, Tlb::VALID).is_none());
+        // INVLPG anywhere in a large page drops all its pieces, not other pages.
+        t.insert(0x0040_0000, 0x80_0000, Tlb::LARGE);
+        t.insert(0x0060_1000, 0xA0_1000, Tlb::LARGE);
+        t.insert(0x0060_2000, 0x2000, 0);
+        t.insert(0x0080_0000, 0xC0_0000, Tlb::LARGE);
+        t.flush_page(0x0060_1234);
+        assert!(t.lookup(0x0040_0000, m, Tlb::VALID).is_none());
+        assert!(t.lookup(0x0060_1000, m, Tlb::VALID).is_none());
+        assert!(t.lookup(0x0060_2000, m, Tlb::VALID).is_some());
+        assert!(t.lookup(0x0080_0000, m, Tlb::VALID).is_some());
     }
 }

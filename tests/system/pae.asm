@@ -233,6 +233,16 @@ main:
     EXPECT [0x600010], 0xDDDDDDDD, "cr3 load drops the non-global page"
     invlpg [0x800010]
     EXPECT [0x800010], 0xDDDDDDDD, "invlpg drops the global page"
+    ; INVLPG of one address drops every 4 KiB piece of a 2 MiB page.
+    mov dword [0x801010], 0xE1E1E1E1                  ; global PDE now maps 0xE00000
+    mov dword [0xA01010], 0xA1A1A1A1
+    mov dword [PDE0(0x600000)], 0xA00000 | 0x83
+    invlpg [0x600000]
+    EXPECT [0x600010], 0xA0A0A0A0, "2 MiB page remapped"
+    EXPECT [0x601010], 0xA1A1A1A1, "2 MiB page remapped, second 4 KiB piece"
+    mov dword [PDE0(0x600000)], 0xE00000 | 0x83
+    invlpg [0x600010]
+    EXPECT [0x601010], 0xE1E1E1E1, "invlpg of one address drops the whole 2 MiB page"
 
     ; ---- a bad PDPTE when PAE paging is turned on ----
     mov eax, cr0

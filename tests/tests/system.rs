@@ -25,7 +25,7 @@ fn paging() {
 
 #[test]
 fn pae() {
-    run_checked("pae", 91);
+    run_checked("pae", 94);
 }
 
 #[test]
