@@ -24,6 +24,9 @@ pub struct TlbEntry {
 /// indexes them too.
 pub struct Tlb {
     entries: *mut [TlbEntry; TLB_ENTRIES],
+    /// One bit per 4 MiB linear region that may hold [`Tlb::LARGE`] entries
+    /// (cleared by a full flush), so INVLPG scans for large-page pieces only there.
+    large_regions: [u32; 32],
     _arena: Arc<Arena>,
 }
 
@@ -58,6 +61,7 @@ impl Tlb {
         let entries = arena.at(arena.layout().tlb) as *mut [TlbEntry; TLB_ENTRIES];
         let mut t = Tlb {
             entries,
+            large_regions: [0; 32],
             _arena: arena,
         };
         t.flush(false);
@@ -99,6 +103,9 @@ impl Tlb {
     /// Installs a translation.
     #[inline]
     pub fn insert(&mut self, lin: u32, frame: u32, flags: u32) {
+        if flags & Self::LARGE != 0 {
+            self.large_regions[(lin >> 27) as usize] |= 1 << (lin >> 22 & 31);
+        }
         self.entries_mut()[Self::index(lin)] = TlbEntry {
             tag: (lin & 0xFFFF_F000) | flags | Self::VALID,
             frame,
@@ -107,6 +114,9 @@ impl Tlb {
 
     /// Drops every entry (or every non-global one, for a CR3 load with PGE on).
     pub fn flush(&mut self, keep_global: bool) {
+        if !keep_global {
+            self.large_regions = [0; 32];
+        }
         for e in self.entries_mut().iter_mut() {
             if !(keep_global && e.tag & Self::GLOBAL != 0) {
                 e.tag = 0;
@@ -115,12 +125,16 @@ impl Tlb {
     }
 
     /// INVLPG: drops the translation of one linear page, global or not, and the
-    /// [`Tlb::LARGE`] pieces of the large page that may hold it (every entry of the
-    /// aligned 4 MiB around `lin`, which covers a 2 MiB PAE page as well).
+    /// [`Tlb::LARGE`] pieces of the large page that may hold it (every such entry
+    /// of the aligned 4 MiB around `lin`, which covers a 2 MiB PAE page as well;
+    /// scanned only when large pages were cached there since the last full flush).
     pub fn flush_page(&mut self, lin: u32) {
         let e = &mut self.entries_mut()[Self::index(lin)];
         if e.tag & 0xFFFF_F000 == lin & 0xFFFF_F000 {
             e.tag = 0;
+        }
+        if self.large_regions[(lin >> 27) as usize] & 1 << (lin >> 22 & 31) == 0 {
+            return;
         }
         let region = lin & 0xFFC0_0000;
         for page in 0..1024u32 {
