@@ -89,7 +89,7 @@ function read(file, what) {
 
 function loadPackage() {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const dir = process.env.TAB86_WEB_PKG || path.join(here, "..", "..", "target", "web", "pkg");
+  const dir = path.resolve(process.env.TAB86_WEB_PKG || path.join(here, "..", "..", "target", "web", "pkg"));
   const js = path.join(dir, "tab86_web.js");
   if (!existsSync(js)) fail(`no wasm package at ${dir}: run bash frontend/web/build.sh`);
   try {

@@ -15,7 +15,10 @@ if [ "$have" != "$want" ]; then
     cargo install -q wasm-bindgen-cli --version "$want" --no-default-features
 fi
 rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-profile=${TAB86_WEB_PROFILE:-release}
+# The `ci` profile (release without LTO) by default: measured on the deterministic
+# initramfs boot, its package runs as fast under Node as the thin-LTO `release` one
+# (47.6 s against 49.6 s of CPU; 2.14 MB against 2.13 MB) and builds 5x faster cold.
+profile=${TAB86_WEB_PROFILE:-ci}
 cargo build -q --target wasm32-unknown-unknown --profile "$profile" -p tab86-web
 out=target/web/pkg
 rm -rf "$out"
