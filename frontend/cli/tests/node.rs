@@ -1,0 +1,172 @@
+//! The machine as a WebAssembly package under Node (frontend/web, run by
+//! frontend/node/tab86.mjs) against the native `tab86`: the same deterministic,
+//! interpreted boot of the Debian kernel and busybox initramfs, to a shell, `uname -a`
+//! and a power-off, must print byte-identical serial output and exit 0 both times.
+//!
+//! Needs the images (images/build.sh), Node 18 or later and the package
+//! (`bash frontend/web/build.sh`, which .ci/test runs first). Without them the
+//! test is skipped with a message, except in CI (`CI` set), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tab86_tests::guest::{images, skip_without};
+
+const SCRIPT: &str = "timeout 600
+wait TAB86-BOOT-OK
+wait tab86# 
+sendline uname -a
+wait Linux \\S+ 6\\.1\\.0-\\S+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU/Linux
+wait tab86# 
+sendline poweroff -f
+";
+
+/// Node's major version, if `node` runs.
+fn node_major() -> Option<u32> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    let v = String::from_utf8_lossy(&out.stdout);
+    v.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The first differing line of two serial logs, for the failure message.
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    let (la, lb): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = la
+        .iter()
+        .zip(&lb)
+        .position(|(x, y)| x != y)
+        .unwrap_or(la.len().min(lb.len()));
+    format!(
+        "first difference at line {} ({} and {} lines):\n  native: {:?}\n  node:   {:?}",
+        i + 1,
+        la.len(),
+        lb.len(),
+        la.get(i),
+        lb.get(i)
+    )
+}
+
+/// The RTC's power-on value the native run used: the CLI sets the CMOS clock
+/// from the host's wall clock, and the kernel's audit line, its first wall-clock
+/// reading, shows it plus the 2 s of RTC update cycles the kernel waits through
+/// (seen in every boot of this image).
+fn rtc_epoch(log: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(log);
+    let at = text.find("audit(")? + "audit(".len();
+    let secs: u64 = text[at..].split('.').next()?.parse().ok()?;
+    Some(secs - 2)
+}
+
+#[test]
+fn node_boot_prints_what_the_native_boot_prints() {
+    let Some((kernel, initrd)) = images() else {
+        return skip_without("images", "images/build.sh");
+    };
+    match node_major() {
+        Some(v) if v >= 18 => {}
+        found => {
+            return skip_without(
+                &format!("Node 18 or later (found {found:?})"),
+                ".ci/setup-host",
+            )
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if !root.join("target/web/pkg/tab86_web.js").exists() {
+        return skip_without("wasm package", "bash frontend/web/build.sh");
+    }
+    let dir = std::env::temp_dir().join(format!("tab86-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("script");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let (a, b): (PathBuf, PathBuf) = (dir.join("native.log"), dir.join("node.log"));
+    let common = |log: &Path| -> Vec<String> {
+        [
+            "run",
+            "--kernel",
+            &kernel,
+            "--initrd",
+            &initrd,
+            "--append",
+            "console=ttyS0",
+            "--mem",
+            "256M",
+            "--deterministic",
+            "--timeout",
+            "900",
+            "--script",
+            script.to_str().unwrap(),
+            "--serial-log",
+            log.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t = Instant::now();
+    let native = Command::new(env!("CARGO_BIN_EXE_tab86"))
+        .args(common(&a))
+        .arg("--no-jit")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .expect("run tab86");
+    let native_secs = t.elapsed().as_secs_f64();
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let a_log = std::fs::read(&a).expect("native serial log");
+    assert_eq!(
+        native.status.code(),
+        Some(0),
+        "native run: {}\n{}",
+        String::from_utf8_lossy(&native.stderr),
+        first_difference(&a_log, b"")
+    );
+    let epoch = rtc_epoch(&a_log).expect("the native boot's audit line");
+    assert!(
+        (before.saturating_sub(2)..=after).contains(&epoch),
+        "RTC epoch {epoch} from the audit line is not the native run's start ({before}..{after})"
+    );
+
+    let t = Instant::now();
+    let node = Command::new("node")
+        .arg(root.join("frontend/node/tab86.mjs"))
+        .args(common(&b))
+        .args(["--rtc-epoch", &epoch.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .expect("run node");
+    let node_secs = t.elapsed().as_secs_f64();
+    let b_log = std::fs::read(&b).unwrap_or_default();
+    assert_eq!(
+        node.status.code(),
+        Some(0),
+        "node run: {}",
+        String::from_utf8_lossy(&node.stderr)
+    );
+    assert!(
+        a_log == b_log,
+        "serial output under Node differs from the native run's: {}\n(logs kept in {})",
+        first_difference(&a_log, &b_log),
+        dir.display()
+    );
+    println!(
+        "node_boot: identical serial output ({} bytes); native interpreter {native_secs:.1} s, Node {node_secs:.1} s",
+        a_log.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
