@@ -17,7 +17,7 @@ import path from "node:path";
 const ERROR = 4;
 const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR]
   [--mem SIZE] [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
-  [--rtc-epoch SECS]  the CMOS clock at power-on (default: now)
+  [--rtc-epoch SECS]  the CMOS clock at power-on (default: now; 1700000000 with --deterministic, as the CLI)
   (interpreter only; build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
@@ -123,7 +123,7 @@ async function main() {
   o.script = script;
   // Like the native CLI, the CMOS clock starts at the host's wall clock unless
   // --rtc-epoch says otherwise (to reproduce a native run's output byte for byte).
-  o.rtc_epoch = args.rtcEpoch ?? Math.floor(Date.now() / 1000);
+  o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
   let m;
   try {
     m = new pkg.Machine(o);

@@ -27,6 +27,8 @@ pub struct Args {
     pub serial_log: Option<String>,
     pub timeout: Option<f64>,
     pub deterministic: bool,
+    /// `--rtc-epoch SECS`: the CMOS clock at power-on (Unix seconds).
+    pub rtc_epoch: Option<u64>,
     pub stats: bool,
     pub slice: u64,
     pub dump_ram: Option<String>,
@@ -60,7 +62,9 @@ options:
   --script FILE         expect-like console script (wait/send/sendline/timeout)
   --serial-log FILE     copy of everything the guest prints on COM1
   --timeout SECS        stop with status 124 after SECS host seconds
-  --deterministic       virtual time from retired instructions (same output every run)
+  --deterministic       virtual time from retired instructions (same output every run; the
+                        CMOS clock starts at 2023-11-14 22:13:20 UTC unless --rtc-epoch)
+  --rtc-epoch SECS      the CMOS clock at power-on, in Unix seconds (default: now)
   --stats               print instructions, MIPS and cache size at exit
   --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
   --disk PATH_OR_URL    a virtio-blk disk (repeatable: vda, vdb, ...): a raw image file (read-write),
@@ -81,6 +85,10 @@ options:
                         instructions it retired; write 'count address' lines to FILE at exit
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
   2 --bios halted with interrupts off, 3 triple fault, 4 error, 5 script failed, 124 timeout";
+
+/// The CMOS clock of a deterministic run (2023-11-14 22:13:20 UTC), as the test
+/// boots and the Node runner use it.
+const DETERMINISTIC_RTC_EPOCH: u64 = 1_700_000_000;
 
 fn parse_size(s: &str) -> Result<u32, String> {
     let (num, mul) = match s.chars().last() {
@@ -134,6 +142,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         serial_log: None,
         timeout: None,
         deterministic: false,
+        rtc_epoch: None,
         stats: false,
         slice: 200_000,
         dump_ram: None,
@@ -192,6 +201,13 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.timeout = Some(parse_seconds(&v)?);
             }
             "--deterministic" => a.deterministic = true,
+            "--rtc-epoch" => {
+                let v = val()?;
+                a.rtc_epoch = Some(
+                    v.parse()
+                        .map_err(|_| format!("bad --rtc-epoch '{v}': give Unix seconds"))?,
+                );
+            }
             "--stats" => a.stats = true,
             "--dump-ram" => a.dump_ram = Some(val()?),
             "--disk" => a.disks.push(tab86_storage::DiskSpec {
@@ -353,10 +369,16 @@ impl Args {
             },
             debugcon,
             serial: Box::new(std::io::sink()),
-            rtc_epoch: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            rtc_epoch: self.rtc_epoch.unwrap_or(if self.deterministic {
+                // A fixed start, so that deterministic runs (and the Node runner's)
+                // print the same dates and take the same paths.
+                DETERMINISTIC_RTC_EPOCH
+            } else {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            }),
             disks: Vec::new(),
         })
     }

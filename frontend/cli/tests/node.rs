@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 use tab86_tests::guest::{images, skip_without};
 
 const SCRIPT: &str = "timeout 600
@@ -50,17 +50,6 @@ fn first_difference(a: &[u8], b: &[u8]) -> String {
         la.get(i),
         lb.get(i)
     )
-}
-
-/// The RTC's power-on value the native run used: the CLI sets the CMOS clock
-/// from the host's wall clock, and the kernel's audit line, its first wall-clock
-/// reading, shows it plus the 2 s of RTC update cycles the kernel waits through
-/// (seen in every boot of this image).
-fn rtc_epoch(log: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(log);
-    let at = text.find("audit(")? + "audit(".len();
-    let secs: u64 = text[at..].split('.').next()?.parse().ok()?;
-    Some(secs - 2)
 }
 
 #[test]
@@ -110,10 +99,6 @@ fn node_boot_prints_what_the_native_boot_prints() {
         .collect()
     };
 
-    let before = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let t = Instant::now();
     let native = Command::new(env!("CARGO_BIN_EXE_tab86"))
         .args(common(&a))
@@ -123,10 +108,6 @@ fn node_boot_prints_what_the_native_boot_prints() {
         .output()
         .expect("run tab86");
     let native_secs = t.elapsed().as_secs_f64();
-    let after = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let a_log = std::fs::read(&a).expect("native serial log");
     assert_eq!(
         native.status.code(),
@@ -135,17 +116,12 @@ fn node_boot_prints_what_the_native_boot_prints() {
         String::from_utf8_lossy(&native.stderr),
         first_difference(&a_log, b"")
     );
-    let epoch = rtc_epoch(&a_log).expect("the native boot's audit line");
-    assert!(
-        (before.saturating_sub(2)..=after).contains(&epoch),
-        "RTC epoch {epoch} from the audit line is not the native run's start ({before}..{after})"
-    );
-
+    // Both start the CMOS clock at the same fixed time in deterministic mode, so
+    // the kernel's wall-clock lines (audit, rtc_cmos) agree too.
     let t = Instant::now();
     let node = Command::new("node")
         .arg(root.join("frontend/node/tab86.mjs"))
         .args(common(&b))
-        .args(["--rtc-epoch", &epoch.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
