@@ -51,6 +51,8 @@ pub enum Error {
         /// The index given.
         index: usize,
     },
+    /// A fw_cfg item could not be added (the message says why).
+    FwCfg(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -77,6 +79,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::NoSuchDevice { index } => write!(f, "no device with index {index}"),
+            Error::FwCfg(why) => write!(f, "fw_cfg: {why}"),
         }
     }
 }
