@@ -9,6 +9,7 @@
 
 mod board;
 mod disks;
+mod firmware;
 pub mod script;
 
 use board::Board;
@@ -247,6 +248,7 @@ impl Machine {
                 let at = ACPI_TABLES_BASE as usize;
                 mem.ram_mut()[at..at + tables.len()].copy_from_slice(&tables);
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                firmware::add_fw_cfg(&mut chipset, ram, &cmdline, &map)?;
                 let entry = match KernelFormat::detect(&kernel) {
                     Some(KernelFormat::BzImage) => {
                         let mut opts = LinuxBootOptions::new(&cmdline, &map);
@@ -256,6 +258,8 @@ impl Machine {
                         load_linux(mem.ram_mut(), &kernel, &opts).map_err(|e| Error::Boot(e.to_string()))?.entry
                     }
                     Some(KernelFormat::Multiboot) => {
+                        let acpi_end = ACPI_TABLES_BASE + tables.len() as u32;
+                        firmware::post_for_multiboot(&mut chipset, mem.ram_mut(), &map, acpi_end)?;
                         let mods: Vec<tab86_bios::MultibootModule> = initrd
                             .iter()
                             .map(|d| tab86_bios::MultibootModule { data: d, cmdline: "" })
