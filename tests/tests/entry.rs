@@ -70,7 +70,10 @@ fn check(name: &str, mem: u32, cmdline: &str, min_checks: u32) {
     let passes = out.lines().filter(|l| l.starts_with("PASS ")).count() as u32;
     assert_eq!(passes, done, "{report}");
     assert!(done >= min_checks, "only {done} checks\n{report}");
-    eprintln!("{report}");
+    eprintln!(
+        "entry: {done} checks passed ({} MiB, cmdline {cmdline:?})",
+        mem >> 20
+    );
 }
 
 #[test]
