@@ -10,7 +10,10 @@
 //!   forms the JIT compiles and forms it hands to the interpreter through the
 //!   helper, in a hot loop, with the data in one page and, with paging on,
 //!   straddling two pages whose frames are far apart; and a self-modifying hot
-//!   loop. Registers, flags, EIP, instruction count and memory must be equal.
+//!   loop; a hot loop whose indirect call (run by the helper) must make generated
+//!   code leave, and a self-modifying hot loop whose patch is a string store
+//!   (run by the helper into its own page). Registers, flags, EIP, instruction
+//!   count and memory must be equal.
 //!
 //! Shipped in the package (a few KiB) so that the tested code is the code users run.
 
@@ -30,8 +33,9 @@ pub fn jit_selftest(sequences: u32) -> Result<String, String> {
     let host = host_checks()?;
     let (jit, helper) = random_sequences(sequences)?;
     let smc = self_modifying_loop()?;
+    let branch = helper_branch()?;
     Ok(format!(
-        "{host}; random sequences: {sequences} x 2, {jit} instructions in generated code, {helper} helper calls; {smc}"
+        "{host}; random sequences: {sequences} x 2, {jit} instructions in generated code, {helper} helper calls; {smc}; {branch}"
     ))
 }
 
@@ -579,7 +583,7 @@ fn check_eq<T: PartialEq + std::fmt::Debug>(
         Ok(())
     } else {
         Err(format!(
-            "{}\n  interpreter: {i:x?}\n  jit:         {j:x?}",
+            "{}\n  interpreter (or expected): {i:x?}\n  jit: {j:x?}",
             ctx()
         ))
     }
@@ -619,5 +623,61 @@ fn self_modifying_loop() -> Result<String, String> {
     Ok(format!(
         "self-modifying loop: ok ({} modules, {} invalidated)",
         st.modules, st.invalidations
+    ))
+}
+
+/// A hot loop around instructions the helper runs that generated code must leave
+/// after: an indirect call (a branch), and a STOSD that patches the loop's own
+/// immediate (a write to its own code page).
+fn helper_branch() -> Result<String, String> {
+    // mov ecx, 60; xor eax, eax; mov esi, SUB; mov edx, 1
+    // top:  call esi; add eax, imm32 (patched); inc edx
+    //       test cl, 15; jnz skip
+    //       mov edi, imm32's address; push eax; mov eax, edx; stosd; pop eax
+    // skip: dec ecx; jnz top; hlt
+    // SUB:  add eax, 3; ret
+    let sub = CODE + 0x100;
+    let mut code = vec![0xB9, 60, 0, 0, 0, 0x31, 0xC0, 0xBE];
+    code.extend_from_slice(&sub.to_le_bytes());
+    code.extend_from_slice(&[0xBA, 1, 0, 0, 0]);
+    let top = code.len() as i64;
+    code.extend_from_slice(&[0xFF, 0xD6, 0x05, 0, 0, 0, 0]);
+    let imm_at = CODE + code.len() as u32 - 4;
+    code.extend_from_slice(&[0x42, 0xF6, 0xC1, 15, 0x75, 10, 0xBF]);
+    code.extend_from_slice(&imm_at.to_le_bytes());
+    code.extend_from_slice(&[0x50, 0x89, 0xD0, 0xAB, 0x58, 0x49]);
+    code.extend_from_slice(&[0x75, (top - (code.len() as i64 + 2)) as i8 as u8, 0xF4]);
+    code.resize(0x100, 0x90);
+    code.extend_from_slice(&[0x83, 0xC0, 3, 0xC3]);
+    let mut i = flat_cpu(&code)?;
+    run_to_halt(&mut i, "helper branch (interpreter)")?;
+    let mut j = flat_cpu(&code)?;
+    attach(&mut j)?;
+    run_to_halt(&mut j, "helper branch (jit)")?;
+    check_eq(&i.state.gpr, &j.state.gpr, || {
+        "helper branch: registers".into()
+    })?;
+    check_eq(&i.state.icount, &j.state.icount, || {
+        "helper branch: instruction count".into()
+    })?;
+    // 60 calls of +3, and the immediate, EDX when ECX was a multiple of 16.
+    let (mut want, mut imm, mut edx) = (0u32, 0u32, 1u32);
+    for ecx in (1..=60u32).rev() {
+        want += 3 + imm;
+        edx += 1;
+        if ecx % 16 == 0 {
+            imm = edx;
+        }
+    }
+    check_eq(&want, &j.state.gpr[reg::EAX], || {
+        "helper branch: the sum".into()
+    })?;
+    let st = j.jit_stats().ok_or("no JIT stats")?;
+    if st.traps != 0 || st.modules == 0 || st.helper_exits == 0 {
+        return Err(format!("helper branch: {st:?}"));
+    }
+    Ok(format!(
+        "helper branch: ok ({} helper calls, {} left after)",
+        st.helper_calls, st.helper_exits
     ))
 }
