@@ -167,7 +167,17 @@ async function main() {
   let status;
   for (;;) {
     // Slices for up to 20 ms, then back to the event loop (stdin, signals).
-    const kind = m.run(20);
+    let kind;
+    try {
+      kind = m.run(20);
+    } catch (e) {
+      // A trap in JIT-generated code (called directly, it cannot be caught
+      // inside wasm) or a panic: this machine cannot go on.
+      flush();
+      if (log !== null) closeSync(log);
+      fail(`the machine stopped: ${e && e.message ? e.message : e}` +
+        (args.jit ? " (a JIT bug if it is a WebAssembly trap: --no-jit runs without it)" : ""));
+    }
     flush();
     if (kind === "exit") {
       status = m.exit_status;

@@ -30,7 +30,7 @@ use wasm_bindgen::JsCast;
 /// straddling). Returns a one-line summary, or throws the first difference.
 #[wasm_bindgen]
 pub fn jit_selftest(sequences: u32) -> Result<String, String> {
-    let host = host_checks()?;
+    let host = format!("{}; {}", host_checks(false)?, host_checks(true)?);
     let (jit, helper) = random_sequences(sequences)?;
     let smc = self_modifying_loop()?;
     let branch = helper_branch()?;
@@ -130,7 +130,10 @@ fn write_u32(a: &Arena, off: usize, v: u32) {
 }
 
 /// The host's own contract, with hand-made modules.
-fn host_checks() -> Result<String, String> {
+/// Modules are called by `call_indirect` unless `catching` (see
+/// [`JsHost::catch_traps`]); only a catching host survives traps, so only that
+/// one is given modules that trap.
+fn host_checks(catching: bool) -> Result<String, String> {
     let arena = Arc::new(Arena::new(1 << 20));
     let mut h = JsHost::new(
         arena.ptr(),
@@ -139,6 +142,9 @@ fn host_checks() -> Result<String, String> {
         Compile::Sync,
         clock_ms,
     )?;
+    if catching {
+        h.catch_traps();
+    }
     let base = h.arena_base();
     check(
         base == arena.ptr() as u32,
@@ -198,6 +204,12 @@ fn host_checks() -> Result<String, String> {
         tab86_jit_helper(5) == 1,
         "the helper export outside run says leave",
     )?;
+    if !catching {
+        return Ok(format!(
+            "host: ok ({} modules by call_indirect)",
+            h.loaded()
+        ));
+    }
     // A trap is an error; the host goes on.
     let t = h.load(&module(&[0x00]))?;
     let e = h.run(t, &mut |_| 0).unwrap_err();
@@ -214,7 +226,7 @@ fn host_checks() -> Result<String, String> {
     let oob = h.load(&store_then_load(base + 0x1000, 1, u32::MAX - 1))?;
     check(h.run(oob, &mut |_| 0).is_err(), "out of bounds traps")?;
     Ok(format!(
-        "host: ok ({} modules, memory grown to {} MiB)",
+        "catching host: ok ({} modules, memory grown to {} MiB)",
         h.loaded(),
         bytes(&memory) >> 20
     ))
@@ -679,5 +691,54 @@ fn helper_branch() -> Result<String, String> {
     Ok(format!(
         "helper branch: ok ({} helper calls, {} left after)",
         st.helper_calls, st.helper_exits
+    ))
+}
+
+/// Measures the JavaScript boundary, in nanoseconds per call: a module's `run`
+/// called by the host's `call_indirect` and by a catching host
+/// (`Function.prototype.call` with a `catch`, see [`JsHost::catch_traps`]), and the
+/// helper import called from a module (a wasm-to-wasm call of this package's
+/// export). For the README; not a test.
+#[wasm_bindgen]
+pub fn jit_call_cost(n: u32) -> Result<String, String> {
+    let now = crate::clock_ms;
+    let arena = Arc::new(Arena::new(1 << 20));
+    let mut cost = Vec::new();
+    for catching in [false, true] {
+        let mut h = JsHost::new(arena.ptr(), arena.len(), arena.clone(), Compile::Sync, now)?;
+        if catching {
+            h.catch_traps();
+        }
+        let ret1 = h.load(&module(&[0x41, 1]))?;
+        let t = now();
+        let mut sum = 0u32;
+        for _ in 0..n {
+            sum += h.run(ret1, &mut |_| 0)? as u32;
+        }
+        cost.push((now() - t) * 1e6 / n as f64);
+        check(sum == n, "every run returned 1")?;
+    }
+    // 100 helper calls per run.
+    let mut h = JsHost::new(arena.ptr(), arena.len(), arena.clone(), Compile::Sync, now)?;
+    let mut body = Vec::new();
+    for _ in 0..100 {
+        body.extend_from_slice(&[0x41, 1, 0x10, 0, 0x1A]); // i32.const 1; call h; drop
+    }
+    body.extend_from_slice(&[0x41, 0]);
+    let calls = h.load(&module(&body))?;
+    let mut count = 0u64;
+    let runs = (n / 100).max(1);
+    let t = now();
+    for _ in 0..runs {
+        h.run(calls, &mut |a| {
+            count += a as u64;
+            0
+        })?;
+    }
+    let helper_ns = ((now() - t) * 1e6 / runs as f64 - cost[0]) / 100.0;
+    check(count == runs as u64 * 100, "the helper ran for every call")?;
+    Ok(format!(
+        "run by call_indirect: {:.1} ns; run through JavaScript with a catch: {:.1} ns; helper call: {helper_ns:.1} ns",
+        cost[0], cost[1]
     ))
 }
