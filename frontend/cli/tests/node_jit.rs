@@ -31,7 +31,7 @@ fn v8_jit_matches_the_interpreter() {
                 .parse::<u32>()
                 .ok()
         });
-    if !major.is_some_and(|v| v >= 18) {
+    if major.is_none_or(|v| v < 18) {
         return skip_without(
             &format!("Node 18 or later (found {major:?})"),
             ".ci/setup-host",
