@@ -68,5 +68,5 @@ fn v8_jit_matches_the_interpreter() {
         "{stdout}"
     );
     assert!(stdout.contains("self-modifying loop: ok"), "{stdout}");
-    println!("v8 jit: {}", stdout.trim());
+    println!("node_jit: {}", stdout.trim());
 }
