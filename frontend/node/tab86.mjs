@@ -4,7 +4,7 @@
 //
 //   node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR] [--mem 256M]
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
-//        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-async]
+//        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-sync]
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
@@ -20,7 +20,7 @@ const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [
   [--rtc-epoch SECS]  the CMOS clock at power-on (default: now; 1700000000 with --deterministic, as the CLI)
   [--no-jit]  interpret only (by default hot code is compiled to wasm and run by V8)
   [--jit-threshold RUNS]  runs of a block that make its page hot (default 20000)
-  [--jit-async]  compile with WebAssembly.compile (default: new WebAssembly.Module)
+  [--jit-sync]  compile with new WebAssembly.Module on the CPU's thread (default: WebAssembly.compile)
   (build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
@@ -38,7 +38,7 @@ function parseSize(s) {
 }
 
 function parseArgs(argv) {
-  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: false };
+  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: true };
   let i = 0;
   if (argv[0] === "run") i++;
   else if (argv[0] === "help" || argv[0] === "-h" || argv[0] === "--help") {
@@ -75,7 +75,7 @@ function parseArgs(argv) {
       case "--deterministic": a.deterministic = true; break;
       case "--stats": a.stats = true; break;
       case "--no-jit": a.jit = false; break;
-      case "--jit-async": a.jitAsync = true; break;
+      case "--jit-sync": a.jitAsync = false; break;
       case "--jit-threshold": {
         const v = val(opt);
         if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffffffff)

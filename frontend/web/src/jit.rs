@@ -238,6 +238,18 @@ impl JsHost {
     }
 }
 
+impl Drop for JsHost {
+    fn drop(&mut self) {
+        // A compilation still under way calls its callback later: leave those
+        // alive (they only push into `settled`, which they keep alive themselves)
+        // rather than have the engine call freed closures.
+        for (_, w) in self.waiting.drain() {
+            w._ok.forget();
+            w._err.forget();
+        }
+    }
+}
+
 /// A thrown JavaScript value as text (an `Error`'s message, else its debug form).
 fn message(e: &JsValue) -> String {
     match e.dyn_ref::<js_sys::Error>() {
