@@ -90,9 +90,10 @@ impl Drop for HelperScope {
 /// The import `"e" "h"` of every JIT module: runs one instruction in the
 /// interpreter for the module that is running (see `tab86_cpu::jit::Helper`).
 /// Returns 1 (leave) when no module is running, which only a misuse from
-/// JavaScript can cause. Not meant to be called from JavaScript.
-#[wasm_bindgen]
-pub fn tab86_jit_helper(arg: u32) -> u32 {
+/// JavaScript can cause. A plain wasm export (`#[no_mangle]`), not part of the
+/// package's JavaScript API: only JIT modules import it.
+#[no_mangle]
+pub extern "C" fn tab86_jit_helper(arg: u32) -> u32 {
     match CURRENT.with(|c| c.get()) {
         // SAFETY: `CURRENT` holds a pointer only while the `JitHost::run` that
         // borrowed the helper mutably is on the stack (`HelperScope`); wasm runs on
