@@ -4,7 +4,7 @@
 //
 //   node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR] [--mem 256M]
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
-//        [--rtc-epoch SECS]
+//        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-sync]
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
@@ -18,7 +18,10 @@ const ERROR = 4;
 const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR]
   [--mem SIZE] [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
   [--rtc-epoch SECS]  the CMOS clock at power-on (default: now; 1700000000 with --deterministic, as the CLI)
-  (interpreter only; build the package first: bash frontend/web/build.sh)`;
+  [--no-jit]  interpret only (by default hot code is compiled to wasm and run by V8)
+  [--jit-threshold RUNS]  runs of a block that make its page hot (default 20000)
+  [--jit-sync]  compile with new WebAssembly.Module on the CPU's thread (default: WebAssembly.compile)
+  (build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
   process.stderr.write(`tab86: ${msg}\n`);
@@ -35,7 +38,7 @@ function parseSize(s) {
 }
 
 function parseArgs(argv) {
-  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false };
+  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: true };
   let i = 0;
   if (argv[0] === "run") i++;
   else if (argv[0] === "help" || argv[0] === "-h" || argv[0] === "--help") {
@@ -71,7 +74,15 @@ function parseArgs(argv) {
       }
       case "--deterministic": a.deterministic = true; break;
       case "--stats": a.stats = true; break;
-      case "--no-jit": break; // there is no JIT under Node yet
+      case "--no-jit": a.jit = false; break;
+      case "--jit-sync": a.jitAsync = false; break;
+      case "--jit-threshold": {
+        const v = val(opt);
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffffffff)
+          fail(`bad --jit-threshold '${v}': give a number of runs from 1`);
+        a.jitThreshold = Number(v);
+        break;
+      }
       default: fail(`unknown option '${opt}'\n${USAGE}`);
     }
   }
@@ -123,6 +134,9 @@ async function main() {
   o.script = script;
   // Like the native CLI, the CMOS clock starts at the host's wall clock unless
   // --rtc-epoch says otherwise (to reproduce a native run's output byte for byte).
+  o.jit = args.jit;
+  o.jit_threshold = args.jitThreshold;
+  o.jit_async = args.jitAsync;
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
   let m;
   try {
@@ -153,7 +167,17 @@ async function main() {
   let status;
   for (;;) {
     // Slices for up to 20 ms, then back to the event loop (stdin, signals).
-    const kind = m.run(20);
+    let kind;
+    try {
+      kind = m.run(20);
+    } catch (e) {
+      // A trap in JIT-generated code (called directly, it cannot be caught
+      // inside wasm) or a panic: this machine cannot go on.
+      flush();
+      if (log !== null) closeSync(log);
+      fail(`the machine stopped: ${e && e.message ? e.message : e}` +
+        (args.jit ? " (a JIT bug if it is a WebAssembly trap: --no-jit runs without it)" : ""));
+    }
     flush();
     if (kind === "exit") {
       status = m.exit_status;
