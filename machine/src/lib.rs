@@ -10,6 +10,7 @@
 mod board;
 mod disks;
 pub mod script;
+pub mod snapshot;
 
 use board::Board;
 use std::io::Write;
@@ -67,6 +68,9 @@ pub enum Firmware {
         /// The command line.
         cmdline: String,
     },
+    /// Continue a machine saved by [`Machine::save_state`] (the snapshot file's
+    /// bytes; see [`snapshot`] for the format and what must match).
+    Snapshot(Vec<u8>),
 }
 
 /// How virtual time relates to host time.
@@ -121,6 +125,8 @@ pub enum Error {
     Devices(String),
     /// RAM size out of range.
     Memory(String),
+    /// A snapshot could not be restored (nothing was changed).
+    Snapshot(snapshot::SnapshotError),
 }
 
 impl std::fmt::Display for Error {
@@ -129,6 +135,7 @@ impl std::fmt::Display for Error {
             Error::Boot(m) => write!(f, "cannot boot: {m}"),
             Error::Devices(m) => write!(f, "device setup failed: {m}"),
             Error::Memory(m) => write!(f, "memory: {m}"),
+            Error::Snapshot(e) => write!(f, "{e}"),
         }
     }
 }
@@ -203,6 +210,8 @@ pub struct Machine {
     /// Counters for [`Stats`].
     slices: u64,
     halts: u64,
+    /// The options a snapshot of this machine records (see [`snapshot::Header`]).
+    options: snapshot::Header,
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -219,7 +228,34 @@ impl Machine {
             )));
         }
         let mut mem = PhysMem::new(ram);
-        let bios_mode = matches!(cfg.firmware, Firmware::Bios(_));
+        let mut options = snapshot::Header {
+            tab86_version: env!("CARGO_PKG_VERSION").into(),
+            mem_size: mem.ram_size(),
+            deterministic: cfg.clock == ClockMode::Deterministic,
+            bios_rom: Vec::new(),
+            debugcon_ports: cfg.debugcon.iter().map(|d| d.port).collect(),
+            disks: cfg
+                .disks
+                .iter()
+                .map(|d| snapshot::DiskIdentity::of(d.as_ref()))
+                .collect(),
+        };
+        // A snapshot is decoded and checked against these options before anything
+        // is built; it is applied once the machine stands.
+        let restore = match &cfg.firmware {
+            Firmware::Snapshot(bytes) => {
+                let snap = snapshot::decode(bytes).map_err(Error::Snapshot)?;
+                options.bios_rom = snap.header.bios_rom.clone();
+                snap.header.check(&options).map_err(Error::Snapshot)?;
+                Some(snap)
+            }
+            _ => None,
+        };
+        let bios_mode = match &cfg.firmware {
+            Firmware::Bios(_) => true,
+            Firmware::Snapshot(_) => !options.bios_rom.is_empty(),
+            Firmware::Kernel { .. } => false,
+        };
         let mut chipset = Chipset::new(ChipsetConfig {
             rtc_epoch_secs: cfg.rtc_epoch,
             ram_bytes: ram as u64,
@@ -234,6 +270,13 @@ impl Machine {
             Firmware::Bios(rom) => {
                 tab86_bios::validate_bios_rom(&rom).map_err(|e| Error::Boot(e.to_string()))?;
                 mem.map_rom(&rom);
+                options.bios_rom = rom;
+                cpu = Cpu::new(mem);
+            }
+            Firmware::Snapshot(_) => {
+                if bios_mode {
+                    mem.map_rom(&options.bios_rom);
+                }
                 cpu = Cpu::new(mem);
             }
             Firmware::Kernel {
@@ -306,6 +349,7 @@ impl Machine {
             stopped: None,
             slices: 0,
             halts: 0,
+            options,
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -317,6 +361,9 @@ impl Machine {
             true
         };
         m.cpu.mem.set_a20(a20);
+        if let Some(snap) = restore {
+            m.apply_snapshot(snap).map_err(Error::Snapshot)?;
+        }
         Ok(m)
     }
 

@@ -139,6 +139,12 @@ impl Rtc {
         rtc
     }
 
+    /// Replace the state in place, keeping the IRQ 8 line (re-driven).
+    pub fn restore(&mut self, state: RtcState) {
+        let irq = std::mem::replace(&mut self.irq, Box::new(crate::irq::NoIrq));
+        *self = Self::from_state(state, irq);
+    }
+
     /// Whether port 0x70 bit 7 currently masks NMI.
     pub fn nmi_disabled(&self) -> bool {
         self.s.nmi_disabled

@@ -22,7 +22,7 @@ pub mod queue;
 mod tests;
 
 pub use blk::VirtioBlk;
-pub use pci::{VirtioPci, VirtioPciFunction, VirtioPciIo};
+pub use pci::{VirtioPci, VirtioPciFunction, VirtioPciIo, VirtioPciState, VirtqueueState};
 pub use queue::{DescChain, QueueError, Segment, Virtqueue};
 
 /// PCI vendor ID of virtio devices.

@@ -28,7 +28,11 @@ use super::{
 };
 use crate::bus::{IoSize, PioDevice};
 use crate::irq::InterruptLine;
+
+#[path = "pci_state.rs"]
+mod state;
 use crate::pci::{reg, Bar, BarKind, ConfigSpace, PciFunction};
+pub use state::{VirtioPciState, VirtqueueState};
 
 /// Offset of the common configuration structure in the BAR.
 pub const COMMON_OFFSET: u16 = 0x00;

@@ -1,0 +1,85 @@
+//! Taking a snapshot of a [`Machine`] and applying one to a machine just built.
+
+use super::{DiskIdentity, MachineState, Snapshot, SnapshotError};
+use crate::{disks, ClockMode, Machine};
+use tab86_devices::InterruptLine;
+
+impl DiskIdentity {
+    /// The identity of a disk backend as a snapshot records it.
+    pub fn of(d: &dyn tab86_devices::BlockBackend) -> Self {
+        DiskIdentity {
+            id: d.id(),
+            capacity: d.capacity(),
+            read_only: d.read_only(),
+        }
+    }
+}
+
+impl Machine {
+    /// The whole machine as a snapshot file's bytes (see [`crate::snapshot`]).
+    /// Call between [`Machine::run`] calls. Refused while the machine is stopped
+    /// or has disk requests in flight (run it until they complete: a snapshot is
+    /// only taken at a quiescent point).
+    pub fn save_state(&mut self) -> Result<Vec<u8>, SnapshotError> {
+        if let Some(s) = self.stopped {
+            return Err(SnapshotError::Busy(format!(
+                "the machine has stopped ({s:?})"
+            )));
+        }
+        if !self.board.virtio.is_empty() {
+            // Deliver what is ready first.
+            disks::service(&self.board.virtio, &mut self.cpu.mem);
+            self.board.chipset.pic.sync();
+            let n = disks::in_flight(&self.board.virtio);
+            if n > 0 {
+                return Err(SnapshotError::Busy(format!(
+                    "{n} disk request(s) in flight"
+                )));
+            }
+        }
+        let state = MachineState {
+            cpu: self.cpu.snapshot(),
+            a20: self.cpu.mem.a20(),
+            chipset: self.board.chipset.state(),
+            virtual_ns: self.now_ns(),
+        };
+        let mut virtio = Vec::new();
+        for s in &self.board.virtio {
+            virtio.push(s.dev.borrow().state());
+        }
+        Ok(super::encode(
+            &self.options,
+            self.cpu.mem.ram(),
+            &state,
+            &virtio,
+        ))
+    }
+
+    /// Put a checked snapshot into this freshly built machine. The only step that
+    /// can fail (the chipset's shape) runs first, so a refusal changes nothing.
+    pub(crate) fn apply_snapshot(&mut self, snap: Snapshot) -> Result<(), SnapshotError> {
+        let st = snap.state;
+        if snap.virtio.len() != self.board.virtio.len() {
+            return Err(SnapshotError::Mismatch("virtio device count".into()));
+        }
+        self.board
+            .chipset
+            .restore(&st.chipset)
+            .map_err(|e| SnapshotError::Mismatch(e.to_string()))?;
+        for (slot, vs) in self.board.virtio.iter().zip(&snap.virtio) {
+            slot.dev.borrow_mut().restore(vs);
+        }
+        disks::sync_bars(&mut self.board.chipset, &mut self.board.virtio);
+        self.cpu.mem.ram_mut().copy_from_slice(&snap.ram);
+        self.cpu.mem.set_a20(st.a20);
+        self.cpu.restore(&st.cpu);
+        self.board.time = st.cpu.time;
+        self.board.ferr.set_level(self.cpu.fpu.ferr());
+        self.board.chipset.pic.sync();
+        if self.clock == ClockMode::RealTime {
+            // Virtual time continues from the save point, not from zero.
+            self.host_t0 = self.host.now_ns().saturating_sub(st.virtual_ns);
+        }
+        Ok(())
+    }
+}
