@@ -1,0 +1,277 @@
+//! Machine snapshots (tab86_machine::snapshot).
+//!
+//! Determinism: Debian's kernel with the busybox initramfs and a virtio disk boots
+//! in deterministic mode; a script starts a CPU-heavy command and `savestate`s
+//! while it runs; the run continues N instructions, recording the serial output
+//! and a hash of RAM. A machine built from the snapshot, once interpreting and once
+//! with the JIT attached (its caches start cold), must produce the same output,
+//! instruction count and RAM hash. The restored machine's snapshot, taken before
+//! it runs, must be byte-identical to the file it came from: every device's state
+//! survives save, restore, save.
+//!
+//! Bad snapshots (truncated, a corrupted byte, another format version, another
+//! RAM size, another disk, not a snapshot) are refused with a message that says
+//! which, and the disk is untouched.
+
+use std::time::Instant;
+use tab86_devices::{BlockBackend, MemDisk};
+use tab86_driver::{Driver, Host, Options, Step};
+use tab86_machine::snapshot::{self, SnapshotError};
+use tab86_machine::{ClockMode, Config, Error, Firmware};
+use tab86_tests::guest::{attach_jit, images, skip_without};
+
+/// Instructions run after the save point and after each restore.
+const N: u64 = 400_000_000;
+const SLICE: u64 = 1_000_000;
+
+struct Log {
+    t0: Instant,
+    out: Vec<u8>,
+    saved: Option<(String, Vec<u8>)>,
+}
+
+impl Host for Log {
+    fn now_ms(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64() * 1e3
+    }
+    fn console(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+    fn message(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+    fn save_state(&mut self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        self.saved = Some((path.to_string(), bytes.to_vec()));
+        Ok(())
+    }
+}
+
+fn log() -> Log {
+    Log {
+        t0: Instant::now(),
+        out: Vec::new(),
+        saved: None,
+    }
+}
+
+fn disk() -> Box<dyn BlockBackend> {
+    Box::new(MemDisk::new(vec![0; 4 << 20], false))
+}
+
+fn config(firmware: Firmware, mem: u32, disks: Vec<Box<dyn BlockBackend>>) -> Config {
+    Config {
+        mem_size: mem,
+        firmware,
+        clock: ClockMode::Deterministic,
+        debugcon: Vec::new(),
+        serial: Box::new(std::io::sink()),
+        rtc_epoch: 1_700_000_000,
+        disks,
+    }
+}
+
+fn opts(script: Option<&str>) -> Options {
+    Options {
+        slice: SLICE,
+        timeout_ms: Some(900_000.0),
+        script: script.map(str::to_string),
+        bios: false,
+        profile: false,
+    }
+}
+
+/// FNV-1a over guest RAM.
+fn ram_hash(d: &mut Driver) -> u64 {
+    d.machine()
+        .cpu
+        .mem
+        .ram()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+}
+
+/// Steps `d` until it has retired `until` instructions; returns the console
+/// output of those steps and the RAM hash.
+fn run_to(d: &mut Driver, host: &mut Log, until: u64) -> (Vec<u8>, u64) {
+    let start = host.out.len();
+    while d.machine().stats().instructions < until {
+        match d.step(host) {
+            Step::Continue | Step::Idle { .. } => {}
+            Step::WaitingForIo => d.wait_io(100.0),
+            Step::Exit(code) => panic!(
+                "stopped with status {code}:\n{}",
+                String::from_utf8_lossy(&host.out)
+            ),
+        }
+    }
+    (host.out[start..].to_vec(), ram_hash(d))
+}
+
+const SCRIPT: &str = r#"
+timeout 600
+wait TAB86-BOOT-OK
+wait tab86# 
+sendline ls /sys/block; seq 1 400000 | sha256sum; echo SNAP-""DONE
+wait echo SNAP-""DONE
+savestate mid-command.snap
+"#;
+
+#[test]
+fn restored_machines_continue_identically_with_and_without_the_jit() {
+    let Some((kernel, initrd)) = images() else {
+        return skip_without("images", "images/build.sh");
+    };
+    let firmware = Firmware::Kernel {
+        kernel: std::fs::read(&kernel).expect("kernel"),
+        initrd: Some(std::fs::read(&initrd).expect("initrd")),
+        cmdline: "console=ttyS0".into(),
+    };
+    let mut host = log();
+    let mut d = Driver::new(
+        config(firmware, 256 << 20, vec![disk()]),
+        opts(Some(SCRIPT)),
+        || 0.0,
+    )
+    .expect("machine");
+    while host.saved.is_none() {
+        match d.step(&mut host) {
+            Step::Continue | Step::Idle { .. } => {}
+            Step::WaitingForIo => d.wait_io(100.0),
+            Step::Exit(code) => panic!(
+                "stopped with status {code} before the snapshot:\n{}",
+                String::from_utf8_lossy(&host.out)
+            ),
+        }
+    }
+    let (path, snap) = host.saved.clone().unwrap();
+    assert_eq!(path, "mid-command.snap");
+    let at = d.machine().stats().instructions;
+    let (out_a, hash_a) = run_to(&mut d, &mut host, at + N);
+    let end_a = d.machine().stats().instructions;
+    let text = String::from_utf8_lossy(&out_a);
+    assert!(
+        text.contains("SNAP-DONE"),
+        "the command finished after the save: {text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&host.out).contains("vda"),
+        "the guest found the virtio disk"
+    );
+    eprintln!(
+        "snapshot: {} bytes at {at} instructions ({} MiB RAM)",
+        snap.len(),
+        256
+    );
+
+    for jit in [false, true] {
+        let mut h = log();
+        let cfg = config(Firmware::Snapshot(snap.clone()), 256 << 20, vec![disk()]);
+        let mut r = Driver::new(cfg, opts(None), || 0.0).expect("restore");
+        assert_eq!(r.machine().stats().instructions, at);
+        if !jit {
+            // Save, restore, save: every device's state comes back byte for byte.
+            assert!(
+                r.save_state().expect("save again") == snap,
+                "second save differs"
+            );
+        } else {
+            attach_jit(r.machine(), Some(64));
+        }
+        let (out_b, hash_b) = run_to(&mut r, &mut h, at + N);
+        assert_eq!(r.machine().stats().instructions, end_a, "jit {jit}");
+        assert!(
+            out_b == out_a,
+            "jit {jit}: output differs:\n--- saved run\n{}\n--- restored\n{}",
+            String::from_utf8_lossy(&out_a),
+            String::from_utf8_lossy(&out_b)
+        );
+        assert_eq!(hash_b, hash_a, "jit {jit}: RAM differs");
+    }
+}
+
+/// Builds a machine from `bytes` and returns the refusal's message.
+fn refusal(bytes: Vec<u8>, mem: u32, disk: Box<dyn BlockBackend>) -> String {
+    match Driver::new(
+        config(Firmware::Snapshot(bytes), mem, vec![disk]),
+        opts(None),
+        || 0.0,
+    ) {
+        Ok(_) => panic!("a bad snapshot was accepted"),
+        Err(msg) => msg,
+    }
+}
+
+#[test]
+fn bad_snapshots_are_refused_and_the_disk_is_untouched() {
+    let Some((kernel, initrd)) = images() else {
+        return skip_without("images", "images/build.sh");
+    };
+    let firmware = Firmware::Kernel {
+        kernel: std::fs::read(&kernel).expect("kernel"),
+        initrd: Some(std::fs::read(&initrd).expect("initrd")),
+        cmdline: "console=ttyS0".into(),
+    };
+    let mut d =
+        Driver::new(config(firmware, 64 << 20, vec![disk()]), opts(None), || 0.0).expect("machine");
+    let mut host = log();
+    // A little way into the boot, so the state is not the power-on state.
+    run_to(&mut d, &mut host, 20_000_000);
+    let good = d.save_state().expect("save");
+    assert!(snapshot::decode(&good).is_ok());
+    // Sanity: the good snapshot restores.
+    Driver::new(
+        config(Firmware::Snapshot(good.clone()), 64 << 20, vec![disk()]),
+        opts(None),
+        || 0.0,
+    )
+    .expect("the good snapshot restores");
+
+    let check = |bytes: Vec<u8>, mem: u32, disk: Box<dyn BlockBackend>, want: &str| {
+        let msg = refusal(bytes, mem, disk);
+        eprintln!("refused: {msg}");
+        assert!(
+            msg.contains("snapshot") && msg.contains(want),
+            "expected '{want}' in '{msg}'"
+        );
+    };
+    let mut truncated = good.clone();
+    truncated.truncate(good.len() / 2);
+    check(truncated, 64 << 20, disk(), "truncated");
+    let mut corrupt = good.clone();
+    let mid = good.len() / 2;
+    corrupt[mid] ^= 0x40;
+    check(corrupt, 64 << 20, disk(), "checksum");
+    let mut version = good.clone();
+    version[8] = version[8].wrapping_add(1);
+    check(version, 64 << 20, disk(), "format version 2");
+    check(b"not a snapshot".to_vec(), 64 << 20, disk(), "bad magic");
+    check(good.clone(), 128 << 20, disk(), "RAM size");
+    // Another disk: refused before anything touches it.
+    let other = MemDisk::new(vec![0x5A; 8 << 20], false);
+    check(good.clone(), 64 << 20, Box::new(other), "disk 0");
+
+    // The refusals come from Machine::new as typed errors too.
+    let e = tab86_machine::Machine::new(
+        config(
+            Firmware::Snapshot(good[..100].to_vec()),
+            64 << 20,
+            vec![disk()],
+        ),
+        Box::new(NoClock),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(e, Error::Snapshot(SnapshotError::Truncated { .. })),
+        "{e}"
+    );
+}
+
+struct NoClock;
+impl tab86_machine::HostClock for NoClock {
+    fn now_ns(&self) -> u64 {
+        0
+    }
+}
