@@ -244,9 +244,8 @@ impl Machine {
         // is built; it is applied once the machine stands.
         let restore = match &cfg.firmware {
             Firmware::Snapshot(bytes) => {
-                let snap = snapshot::decode(bytes).map_err(Error::Snapshot)?;
+                let snap = snapshot::decode_for(bytes, Some(&options)).map_err(Error::Snapshot)?;
                 options.bios_rom = snap.header.bios_rom.clone();
-                snap.header.check(&options).map_err(Error::Snapshot)?;
                 Some(snap)
             }
             _ => None,
@@ -275,6 +274,9 @@ impl Machine {
             }
             Firmware::Snapshot(_) => {
                 if bios_mode {
+                    tab86_bios::validate_bios_rom(&options.bios_rom).map_err(|e| {
+                        Error::Snapshot(snapshot::SnapshotError::Corrupted(format!("its ROM: {e}")))
+                    })?;
                     mem.map_rom(&options.bios_rom);
                 }
                 cpu = Cpu::new(mem);

@@ -43,6 +43,8 @@
 pub mod codec;
 mod machine;
 mod states;
+#[cfg(test)]
+mod tests;
 
 use codec::{record, Codec, DecodeError, Reader, Writer};
 use tab86_cpu::snapshot::CpuSnapshot;
@@ -198,7 +200,7 @@ fn encode_ram(ram: &[u8], w: &mut Writer) {
 
 fn decode_ram(r: &mut Reader, mem_size: u32) -> Result<Vec<u8>, SnapshotError> {
     let pages = u32::get(r)? as usize;
-    if pages * PAGE != mem_size as usize {
+    if pages as u64 * PAGE as u64 != u64::from(mem_size) {
         return Err(SnapshotError::Corrupted(format!(
             "{pages} RAM pages for {mem_size} bytes of RAM"
         )));
@@ -291,8 +293,24 @@ pub fn peek_header(bytes: &[u8]) -> Result<Header, SnapshotError> {
 
 /// Decode and check a whole snapshot file.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    decode_for(bytes, None)
+}
+
+/// Decode a snapshot for a machine with the options `expect` (its `bios_rom` is
+/// not compared: the snapshot brings its own): the header is checked before RAM
+/// is decoded, so a file for another machine costs no allocation of its RAM.
+pub fn decode_for(bytes: &[u8], expect: Option<&Header>) -> Result<Snapshot, SnapshotError> {
     let mut r = Reader::new(body(bytes)?);
     let header = Header::get(&mut r)?;
+    if let Some(e) = expect {
+        header.check(e)?;
+    }
+    if !(1 << 20..=3 << 30).contains(&header.mem_size) {
+        return Err(SnapshotError::Corrupted(format!(
+            "{} bytes of RAM is outside 1 MiB..3 GiB",
+            header.mem_size
+        )));
+    }
     let ram = decode_ram(&mut r, header.mem_size)?;
     let state = MachineState::get(&mut r)?;
     let virtio = Vec::<VirtioPciState>::get(&mut r)?;
