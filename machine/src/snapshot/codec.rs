@@ -18,6 +18,15 @@ pub struct DecodeError(pub String);
 #[derive(Default)]
 pub struct Writer(pub Vec<u8>);
 
+impl Writer {
+    /// A byte string: its `u32` length, then the bytes (the same encoding as a
+    /// `Vec<u8>`, written at once).
+    pub fn put_bytes(&mut self, b: &[u8]) {
+        (b.len() as u32).put(self);
+        self.0.extend_from_slice(b);
+    }
+}
+
 /// Reads encoded values, refusing to read past the end.
 pub struct Reader<'a> {
     data: &'a [u8],
@@ -40,6 +49,12 @@ impl<'a> Reader<'a> {
         let s = &self.data[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    /// A byte string written by [`Writer::put_bytes`] (or as a `Vec<u8>`).
+    pub fn get_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = get_len(self)?;
+        self.take(n)
     }
 
     /// Whether every byte was consumed.

@@ -70,7 +70,14 @@ impl Machine {
             slot.dev.borrow_mut().restore(vs);
         }
         disks::sync_bars(&mut self.board.chipset, &mut self.board.virtio);
-        self.cpu.mem.ram_mut().copy_from_slice(&snap.ram);
+        // Nothing has written this machine's RAM since it was built (the snapshot
+        // firmware loads nothing), so it is all zero: only the saved non-zero
+        // pages are copied.
+        let ram = self.cpu.mem.ram_mut();
+        for (k, &page) in snap.ram_pages.iter().enumerate() {
+            ram[page * 4096..(page + 1) * 4096]
+                .copy_from_slice(&snap.ram_data[k * 4096..(k + 1) * 4096]);
+        }
         self.cpu.mem.set_a20(st.a20);
         self.cpu.restore(&st.cpu);
         self.board.time = st.cpu.time;

@@ -175,8 +175,10 @@ record!(MachineState {
 pub struct Snapshot {
     /// The options it needs.
     pub header: Header,
-    /// Guest RAM.
-    pub ram: Vec<u8>,
+    /// Guest RAM: the numbers of the 4 KiB pages that are not all zero...
+    pub ram_pages: Vec<usize>,
+    /// ...and their contents, in that order.
+    pub ram_data: Vec<u8>,
     /// Everything else.
     pub state: MachineState,
     /// Each virtio function's transport and queue state, in attachment order.
@@ -194,18 +196,20 @@ fn encode_ram(ram: &[u8], w: &mut Writer) {
         }
     }
     (pages as u32).put(w);
-    bitmap.put(w);
-    miniz_oxide::deflate::compress_to_vec(&data, 1).put(w);
+    w.put_bytes(&bitmap);
+    w.put_bytes(&miniz_oxide::deflate::compress_to_vec(&data, 1));
 }
 
-fn decode_ram(r: &mut Reader, mem_size: u32) -> Result<Vec<u8>, SnapshotError> {
+/// The non-zero pages' numbers and contents (RAM is not expanded here: a fresh
+/// machine's RAM is already zero, so only these pages are copied into it).
+fn decode_ram(r: &mut Reader, mem_size: u32) -> Result<(Vec<usize>, Vec<u8>), SnapshotError> {
     let pages = u32::get(r)? as usize;
     if pages as u64 * PAGE as u64 != u64::from(mem_size) {
         return Err(SnapshotError::Corrupted(format!(
             "{pages} RAM pages for {mem_size} bytes of RAM"
         )));
     }
-    let bitmap = Vec::<u8>::get(r)?;
+    let bitmap = r.get_bytes()?;
     if bitmap.len() != pages.div_ceil(8) {
         return Err(SnapshotError::Corrupted(
             "RAM page map has the wrong size".into(),
@@ -214,18 +218,14 @@ fn decode_ram(r: &mut Reader, mem_size: u32) -> Result<Vec<u8>, SnapshotError> {
     let present: Vec<usize> = (0..pages)
         .filter(|i| bitmap[i / 8] & (1 << (i % 8)) != 0)
         .collect();
-    let packed = Vec::<u8>::get(r)?;
+    let packed = r.get_bytes()?;
     let want = present.len() * PAGE;
-    let data = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, want)
+    let data = miniz_oxide::inflate::decompress_to_vec_with_limit(packed, want)
         .map_err(|e| SnapshotError::Corrupted(format!("RAM does not decompress ({e:?})")))?;
     if data.len() != want {
         return Err(SnapshotError::Corrupted("RAM pages missing".into()));
     }
-    let mut ram = vec![0u8; pages * PAGE];
-    for (k, &i) in present.iter().enumerate() {
-        ram[i * PAGE..(i + 1) * PAGE].copy_from_slice(&data[k * PAGE..(k + 1) * PAGE]);
-    }
-    Ok(ram)
+    Ok((present, data))
 }
 
 /// Encode a snapshot file.
@@ -311,7 +311,7 @@ pub fn decode_for(bytes: &[u8], expect: Option<&Header>) -> Result<Snapshot, Sna
             header.mem_size
         )));
     }
-    let ram = decode_ram(&mut r, header.mem_size)?;
+    let (ram_pages, ram_data) = decode_ram(&mut r, header.mem_size)?;
     let state = MachineState::get(&mut r)?;
     let virtio = Vec::<VirtioPciState>::get(&mut r)?;
     if !r.at_end() {
@@ -321,7 +321,8 @@ pub fn decode_for(bytes: &[u8], expect: Option<&Header>) -> Result<Snapshot, Sna
     }
     Ok(Snapshot {
         header,
-        ram,
+        ram_pages,
+        ram_data,
         state,
         virtio,
     })
