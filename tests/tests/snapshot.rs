@@ -282,3 +282,154 @@ impl tab86_machine::HostClock for NoClock {
         0
     }
 }
+
+/// Debian bookworm over HTTP with a copy-on-write overlay: boot to the root shell,
+/// save (the host flushes the overlay first) and stop; a machine restored from the
+/// snapshot with the same disk and overlay runs commands, writes a file and syncs;
+/// a cold boot with that overlay finds the file.
+#[test]
+fn debian_restored_at_its_root_shell_writes_through_to_the_overlay() {
+    use tab86_storage::open::{open, DiskOptions, DiskSpec};
+    use tab86_storage::serve::{ServeOptions, Server};
+    let img = match tab86_tests::guest::debian_image() {
+        Ok(i) => i,
+        Err((what, hint)) => return skip_without(what, hint),
+    };
+    let server = Server::start(&img.chunks, "127.0.0.1:0", ServeOptions::default()).expect("serve");
+    let url = format!("http://{}/manifest.json", server.addr());
+    let work = std::env::temp_dir().join(format!("tab86-snapshot-debian-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let overlay = work.join("overlay.img");
+    let spec = DiskSpec {
+        source: url,
+        overlay: Some(overlay.clone()),
+        read_only: false,
+    };
+    let kernel = std::fs::read(&img.kernel).unwrap();
+    let initrd = std::fs::read(&img.initrd).unwrap();
+    let prompt = img.prompt.clone();
+    let cold = || Firmware::Kernel {
+        kernel: kernel.clone(),
+        initrd: Some(initrd.clone()),
+        cmdline: img.cmdline.clone(),
+    };
+    let disk = || open(&spec, &DiskOptions::default()).expect("open the HTTP disk");
+
+    /// Steps until the script is done and the machine stopped (or `until_saved`).
+    fn play(d: &mut Driver, host: &mut Log, until_saved: bool) -> i32 {
+        loop {
+            if until_saved && host.saved.is_some() {
+                return -1;
+            }
+            match d.step(host) {
+                Step::Continue => {}
+                Step::Idle { .. } => std::thread::sleep(std::time::Duration::from_millis(1)),
+                Step::WaitingForIo => d.wait_io(100.0),
+                Step::Exit(code) => return code,
+            }
+        }
+    }
+    struct Flushing(Log, std::sync::Arc<dyn tab86_storage::Store>);
+    let mut t = Instant::now();
+
+    // 1. Cold boot to the root shell, save there, stop.
+    let opened = disk();
+    let store = opened.store.clone();
+    let script = format!("timeout 600\nwait -t 1500 {prompt}\nsavestate root-shell.snap\n");
+    let mut d = Driver::new(
+        config(cold(), 512 << 20, vec![Box::new(opened.backend)]),
+        opts(Some(&script)),
+        || 0.0,
+    )
+    .expect("machine");
+    attach_jit(d.machine(), None);
+    let mut host = Flushing(log(), store);
+    impl Host for Flushing {
+        fn now_ms(&self) -> f64 {
+            self.0.now_ms()
+        }
+        fn console(&mut self, bytes: &[u8]) {
+            self.0.console(bytes)
+        }
+        fn message(&mut self, text: &str) {
+            self.0.message(text)
+        }
+        fn save_state(&mut self, path: &str, bytes: &[u8]) -> Result<(), String> {
+            self.1.flush().map_err(|e| e.to_string())?;
+            self.0.save_state(path, bytes)
+        }
+    }
+    // `play` takes a Log; drive the flushing host by hand here.
+    while host.0.saved.is_none() {
+        match d.step(&mut host) {
+            Step::Continue | Step::Idle { .. } => {}
+            Step::WaitingForIo => d.wait_io(100.0),
+            Step::Exit(code) => panic!(
+                "status {code} before the shell:\n{}",
+                String::from_utf8_lossy(&host.0.out)
+            ),
+        }
+    }
+    let snap = host.0.saved.take().unwrap().1;
+    let at = d.machine().stats().instructions;
+    drop(d);
+    eprintln!(
+        "snapshot: debian root shell: cold boot {:.1} s, {at} instructions; snapshot {} bytes",
+        t.elapsed().as_secs_f64(),
+        snap.len()
+    );
+
+    // 2. Restore with the same disk and overlay; use the disk, write, sync.
+    t = Instant::now();
+    let script = format!(
+        "timeout 600\n\
+         sendline cat /etc/debian_version\n\
+         wait \\b12\\.\\d+\n\
+         wait {prompt}\n\
+         sendline echo restored-and-written > /root/snap.txt; sync; echo WROTE-OK\n\
+         wait [\\r\\n]WROTE-OK\n\
+         wait {prompt}\n\
+         sendline poweroff\n"
+    );
+    let mut h = log();
+    let mut r = Driver::new(
+        config(
+            Firmware::Snapshot(snap),
+            512 << 20,
+            vec![Box::new(disk().backend)],
+        ),
+        opts(Some(&script)),
+        || 0.0,
+    )
+    .expect("restore");
+    let restored = t.elapsed();
+    attach_jit(r.machine(), None);
+    let code = play(&mut r, &mut h, false);
+    let out = String::from_utf8_lossy(&h.out).to_string();
+    assert_eq!(code, 0, "restored run:\n{out}");
+    assert!(r.script_done() && out.contains("WROTE-OK"), "{out}");
+    eprintln!(
+        "snapshot: debian restored in {:.2} s; commands, write, sync, poweroff in {:.1} s",
+        restored.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(r);
+
+    // 3. A cold boot with the overlay finds the file.
+    let script = format!(
+        "timeout 600\nwait -t 1500 {prompt}\nsendline cat /root/snap.txt\nwait [\\r\\n]restored-and-written\nwait {prompt}\nsendline poweroff\n"
+    );
+    let mut h = log();
+    let mut c = Driver::new(
+        config(cold(), 512 << 20, vec![Box::new(disk().backend)]),
+        opts(Some(&script)),
+        || 0.0,
+    )
+    .expect("cold boot");
+    attach_jit(c.machine(), None);
+    let code = play(&mut c, &mut h, false);
+    let out = String::from_utf8_lossy(&h.out).to_string();
+    assert!(code == 0 && c.script_done(), "restart:\n{out}");
+    let _ = std::fs::remove_dir_all(&work);
+}
