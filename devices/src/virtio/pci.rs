@@ -215,6 +215,11 @@ impl VirtioPci {
         self.status & status::DRIVER_OK != 0 && self.status & status::DEVICE_NEEDS_RESET == 0
     }
 
+    /// The device's backend flush generation (see [`VirtioDevice::generation`]).
+    pub fn generation(&self) -> Option<u64> {
+        self.device.generation()
+    }
+
     /// Requests the device has outstanding at its backend (0 unless the driver is live).
     pub fn in_flight(&self) -> usize {
         if self.live() {

@@ -64,22 +64,26 @@ impl Host for Terminal {
         self.message(report);
         disk::print_stats(&self.disk_stores);
     }
+    fn flush_disks(&mut self) -> Result<(), String> {
+        flush(&self.disk_stores)
+    }
     fn save_state(&mut self, path: &str, bytes: &[u8]) -> Result<(), String> {
-        write_state(&self.disk_stores, path, bytes)
+        write_state(path, bytes)
     }
 }
 
-/// Writes a snapshot after making every disk write durable, so the snapshot and
-/// the disks (their overlays) agree when it is restored.
-fn write_state(
-    stores: &[std::sync::Arc<dyn tab86_storage::Store>],
-    path: &str,
-    bytes: &[u8],
-) -> Result<(), String> {
+/// Makes every disk write durable before a snapshot records the disks'
+/// generations, so the snapshot and the disks (their overlays) agree.
+fn flush(stores: &[std::sync::Arc<dyn tab86_storage::Store>]) -> Result<(), String> {
     for s in stores {
         s.flush()
             .map_err(|e| format!("cannot flush a disk before the snapshot: {e}"))?;
     }
+    Ok(())
+}
+
+/// Writes a snapshot file atomically (a rename), so a crash leaves the old one.
+fn write_state(path: &str, bytes: &[u8]) -> Result<(), String> {
     let tmp = format!("{path}.tmp");
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
@@ -88,9 +92,9 @@ fn write_state(
 
 /// Ctrl-A S and `--save-state` at exit: snapshot the machine to `path`.
 fn save_now(d: &mut Driver, host: &mut Terminal, path: &str) -> bool {
-    let r = d
-        .save_state()
-        .and_then(|b| write_state(&host.disk_stores, path, &b).map(|_| b.len()));
+    let r = flush(&host.disk_stores)
+        .and_then(|_| d.save_state())
+        .and_then(|b| write_state(path, &b).map(|_| b.len()));
     match r {
         Ok(n) => {
             host.message(&format!("\ntab86: saved the machine to {path} ({n} bytes)"));

@@ -46,6 +46,11 @@ pub trait Host {
     fn mark(&mut self, _name: &str, report: &str) {
         self.message(report);
     }
+    /// Make every disk write durable (an overlay's flush) before a snapshot is
+    /// taken, so that the snapshot records the disks' flushed generation.
+    fn flush_disks(&mut self) -> Result<(), String> {
+        Ok(())
+    }
     /// Store a snapshot (a script's `savestate FILE`): natively a file, in a
     /// browser a download or storage. The default refuses.
     fn save_state(&mut self, path: &str, _bytes: &[u8]) -> Result<(), String> {
@@ -320,6 +325,13 @@ impl Driver {
     /// machine is tried again after the next slice); a failure ends the run.
     fn try_save(&mut self, host: &mut dyn Host) -> Option<i32> {
         let path = self.pending_save.clone()?;
+        if self.machine.disk_requests_in_flight() > 0 {
+            return None;
+        }
+        if let Err(e) = host.flush_disks() {
+            host.message(&format!("\ntab86: savestate {path}: {e}"));
+            return Some(status::ERROR);
+        }
         match self.machine.save_state() {
             Ok(bytes) => {
                 self.pending_save = None;

@@ -11,6 +11,7 @@ impl DiskIdentity {
             id: d.id(),
             capacity: d.capacity(),
             read_only: d.read_only(),
+            generation: d.generation(),
         }
     }
 }
@@ -44,15 +45,24 @@ impl Machine {
             virtual_ns: self.now_ns(),
         };
         let mut virtio = Vec::new();
-        for s in &self.board.virtio {
-            virtio.push(s.dev.borrow().state());
+        let mut header = self.options.clone();
+        for (s, d) in self.board.virtio.iter().zip(&mut header.disks) {
+            let dev = s.dev.borrow();
+            virtio.push(dev.state());
+            // Now, after the host flushed the disks (see the driver's `Host::flush_disks`).
+            d.generation = dev.generation();
         }
-        Ok(super::encode(
-            &self.options,
-            self.cpu.mem.ram(),
-            &state,
-            &virtio,
-        ))
+        Ok(super::encode(&header, self.cpu.mem.ram(), &state, &virtio))
+    }
+
+    /// Disk requests submitted and not yet completed (a snapshot waits for 0).
+    pub fn disk_requests_in_flight(&mut self) -> usize {
+        if self.board.virtio.is_empty() {
+            return 0;
+        }
+        disks::service(&self.board.virtio, &mut self.cpu.mem);
+        self.board.chipset.pic.sync();
+        disks::in_flight(&self.board.virtio)
     }
 
     /// Put a checked snapshot into this freshly built machine. The only step that

@@ -119,11 +119,16 @@ pub struct DiskIdentity {
     pub capacity: u64,
     /// Whether writes are refused.
     pub read_only: bool,
+    /// The backend's flush generation when the snapshot was taken (a
+    /// copy-on-write overlay's), if it counts them: the disk must still be at
+    /// that generation to restore, or the guest's view of it would be stale.
+    pub generation: Option<u64>,
 }
 record!(DiskIdentity {
     id,
     capacity,
-    read_only
+    read_only,
+    generation
 });
 
 /// The options a snapshot can only be restored with.
@@ -373,8 +378,27 @@ impl Header {
             );
         }
         for (i, (a, b)) in self.disks.iter().zip(&other.disks).enumerate() {
-            if a != b {
-                return mismatch(&format!("disk {i}"), format!("{a:?}"), format!("{b:?}"));
+            let shape = |d: &DiskIdentity| (d.id.clone(), d.capacity, d.read_only);
+            if shape(a) != shape(b) {
+                return mismatch(
+                    &format!("disk {i}"),
+                    format!(
+                        "{:?} ({} bytes, read-only {})",
+                        a.id, a.capacity, a.read_only
+                    ),
+                    format!(
+                        "{:?} ({} bytes, read-only {})",
+                        b.id, b.capacity, b.read_only
+                    ),
+                );
+            }
+            if a.generation != b.generation {
+                return Err(SnapshotError::Mismatch(format!(
+                    "disk {i} has been written since the snapshot was taken (its overlay is at \
+                     generation {}, the snapshot at {}): restore it with the overlay saved with it",
+                    b.generation.map_or("-".into(), |g| g.to_string()),
+                    a.generation.map_or("-".into(), |g| g.to_string())
+                )));
             }
         }
         Ok(())
