@@ -228,6 +228,7 @@ impl Machine {
             )));
         }
         let mut mem = PhysMem::new(ram);
+        let rtc_epoch = cfg.rtc_epoch;
         let mut options = snapshot::Header {
             tab86_version: env!("CARGO_PKG_VERSION").into(),
             mem_size: mem.ram_size(),
@@ -364,7 +365,7 @@ impl Machine {
         };
         m.cpu.mem.set_a20(a20);
         if let Some(snap) = restore {
-            m.apply_snapshot(snap).map_err(Error::Snapshot)?;
+            m.apply_snapshot(snap, rtc_epoch).map_err(Error::Snapshot)?;
         }
         Ok(m)
     }

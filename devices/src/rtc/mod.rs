@@ -334,6 +334,14 @@ impl Rtc {
         self.running() && self.s.cmos[0x0B] & B_SET == 0
     }
 
+    /// Set the clock to `secs` (Unix seconds) at virtual time `now_ns`, keeping
+    /// the divider's phase: what a machine restored from a snapshot does, so that
+    /// the CMOS clock shows the host's time rather than the time of the save.
+    pub fn set_wall_clock(&mut self, secs: u64, now_ns: u64) {
+        self.advance(now_ns);
+        self.set_secs(secs.min(1 << 50) as i64);
+    }
+
     fn secs(&self) -> i64 {
         self.s.held_secs.unwrap_or_else(|| {
             self.s.base_secs + (self.divider_ns(self.s.now_ns) / u128::from(NS_PER_SEC)) as i64

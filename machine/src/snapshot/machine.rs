@@ -67,7 +67,12 @@ impl Machine {
 
     /// Put a checked snapshot into this freshly built machine. The only step that
     /// can fail (the chipset's shape) runs first, so a refusal changes nothing.
-    pub(crate) fn apply_snapshot(&mut self, snap: Snapshot) -> Result<(), SnapshotError> {
+    /// `rtc_epoch` is the wall clock now (real-time mode sets the CMOS clock to it).
+    pub(crate) fn apply_snapshot(
+        &mut self,
+        snap: Snapshot,
+        rtc_epoch: u64,
+    ) -> Result<(), SnapshotError> {
         let st = snap.state;
         if snap.virtio.len() != self.board.virtio.len() {
             return Err(SnapshotError::Mismatch("virtio device count".into()));
@@ -94,8 +99,13 @@ impl Machine {
         self.board.ferr.set_level(self.cpu.fpu.ferr());
         self.board.chipset.pic.sync();
         if self.clock == ClockMode::RealTime {
-            // Virtual time continues from the save point, not from zero.
+            // Virtual time continues from the save point, not from zero; the CMOS
+            // clock shows the host's time now (the guest's `hwclock -s` reads it).
             self.host_t0 = self.host.now_ns().saturating_sub(st.virtual_ns);
+            self.board
+                .chipset
+                .rtc
+                .set_wall_clock(rtc_epoch, st.virtual_ns);
         }
         Ok(())
     }

@@ -194,3 +194,33 @@ fn damaged_bodies_with_a_valid_checksum_never_panic() {
         "some damage must be detected by decoding alone"
     );
 }
+
+#[test]
+fn real_time_restores_set_the_cmos_clock_to_the_host_time() {
+    let build = |firmware, epoch| {
+        Machine::new(
+            Config {
+                mem_size: 16 << 20,
+                firmware,
+                clock: ClockMode::RealTime,
+                debugcon: Vec::new(),
+                serial: Box::new(std::io::sink()),
+                rtc_epoch: epoch,
+                disks: Vec::new(),
+            },
+            Box::new(Zero),
+        )
+        .unwrap()
+    };
+    let year = |m: &mut Machine| {
+        let now = m.now_ns();
+        m.board.chipset.io_write(0x70, IoSize::Byte, 0x09, now);
+        m.board.chipset.io_read(0x71, IoSize::Byte, now)
+    };
+    // 2023-11-14, saved; restored on 2027-01-15.
+    let mut a = build(Firmware::Bios(rom()), 1_700_000_000);
+    assert_eq!(year(&mut a), 0x23);
+    let snap = a.save_state().unwrap();
+    let mut b = build(Firmware::Snapshot(snap), 1_800_000_000);
+    assert_eq!(year(&mut b), 0x27);
+}
