@@ -205,6 +205,9 @@ pub struct Machine {
     bios_mode: bool,
     /// Host time at power-on, so real-time virtual time starts at zero.
     host_t0: u64,
+    /// Virtual time at `host_t0` (0 at power-on; the saved instant after a
+    /// real-time restore, since the host clock may be younger than the guest's).
+    virtual_t0: u64,
     /// Virtual time skipped while halted (real-time mode adds it to the host clock).
     stopped: Option<Stop>,
     /// Counters for [`Stats`].
@@ -349,6 +352,7 @@ impl Machine {
             host,
             bios_mode,
             host_t0: t0,
+            virtual_t0: 0,
             stopped: None,
             slices: 0,
             halts: 0,
@@ -402,7 +406,11 @@ impl Machine {
             // Catch up with the wall clock, but never past the next timer deadline:
             // a jump over several PIT periods would lose ticks (jiffies would fall
             // behind the TSC and Linux would mark the TSC unstable).
-            let wall = self.host.now_ns().saturating_sub(self.host_t0);
+            let wall = self
+                .host
+                .now_ns()
+                .saturating_sub(self.host_t0)
+                .saturating_add(self.virtual_t0);
             let target = match self.board.chipset.next_deadline() {
                 Some(d) => wall.min(d),
                 None => wall,

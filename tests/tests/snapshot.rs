@@ -335,11 +335,12 @@ fn debian_restored_at_its_root_shell_writes_through_to_the_overlay() {
     let mut t = Instant::now();
 
     // 1. Cold boot to the root shell, save there, stop.
-    let opened = disk();
-    let store = opened.store.clone();
+    // Destructured: a partly moved `OpenedDisk` would keep its store (and the
+    // overlay's lock) alive after the machine is gone.
+    let tab86_storage::open::OpenedDisk { backend, store } = disk();
     let script = format!("timeout 600\nwait -t 1500 {prompt}\nsavestate root-shell.snap\n");
     let mut d = Driver::new(
-        config(cold(), 512 << 20, vec![Box::new(opened.backend)]),
+        config(cold(), 512 << 20, vec![Box::new(backend)]),
         opts(Some(&script)),
         || 0.0,
     )

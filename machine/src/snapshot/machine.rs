@@ -101,7 +101,8 @@ impl Machine {
         if self.clock == ClockMode::RealTime {
             // Virtual time continues from the save point, not from zero; the CMOS
             // clock shows the host's time now (the guest's `hwclock -s` reads it).
-            self.host_t0 = self.host.now_ns().saturating_sub(st.virtual_ns);
+            self.host_t0 = self.host.now_ns();
+            self.virtual_t0 = st.virtual_ns;
             self.board
                 .chipset
                 .rtc

@@ -224,3 +224,55 @@ fn real_time_restores_set_the_cmos_clock_to_the_host_time() {
     let mut b = build(Firmware::Snapshot(snap), 1_800_000_000);
     assert_eq!(year(&mut b), 0x27);
 }
+
+/// A host clock the test moves.
+struct Manual(std::rc::Rc<std::cell::Cell<u64>>);
+impl HostClock for Manual {
+    fn now_ns(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+#[test]
+fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
+    let build = |firmware, clock: &std::rc::Rc<std::cell::Cell<u64>>| {
+        Machine::new(
+            Config {
+                mem_size: 16 << 20,
+                firmware,
+                clock: ClockMode::RealTime,
+                debugcon: Vec::new(),
+                serial: Box::new(std::io::sink()),
+                rtc_epoch: 1_700_000_000,
+                disks: Vec::new(),
+            },
+            Box::new(Manual(clock.clone())),
+        )
+        .unwrap()
+    };
+    let t = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut a = build(Firmware::Bios(rom()), &t);
+    t.set(5_000_000_000);
+    // Each slice catches up with the host clock at most to the next timer event.
+    for _ in 0..1000 {
+        a.run(1000);
+    }
+    let saved = a.now_ns();
+    assert!(saved >= 5_000_000_000);
+    let snap = a.save_state().unwrap();
+    // A new process: its host clock starts again near zero.
+    let t2 = std::rc::Rc::new(std::cell::Cell::new(10));
+    let mut b = build(Firmware::Snapshot(snap), &t2);
+    t2.set(1_000_000_010);
+    // 1000 slices of 1000 instructions are worth milliseconds by themselves.
+    for _ in 0..1000 {
+        b.run(1000);
+    }
+    // One host second later the guest is one second further, not waiting for
+    // the host clock to reach the saved virtual time.
+    assert!(
+        b.now_ns() >= saved + 1_000_000_000,
+        "{} vs {saved}",
+        b.now_ns()
+    );
+}
