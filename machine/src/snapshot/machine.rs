@@ -65,8 +65,8 @@ impl Machine {
         disks::in_flight(&self.board.virtio)
     }
 
-    /// Put a checked snapshot into this freshly built machine. The only step that
-    /// can fail (the chipset's shape) runs first, so a refusal changes nothing.
+    /// Put a checked snapshot into this freshly built machine. A refusal (the
+    /// chipset's shape) leaves a machine that `Machine::new` then discards.
     /// `rtc_epoch` is the wall clock now (real-time mode sets the CMOS clock to it).
     pub(crate) fn apply_snapshot(
         &mut self,
@@ -77,13 +77,17 @@ impl Machine {
         if snap.virtio.len() != self.board.virtio.len() {
             return Err(SnapshotError::Mismatch("virtio device count".into()));
         }
+        // Interrupt sources outside the chipset first (virtio INTx#, x87 FERR#):
+        // the chipset's restore ends by putting back the latch of unsampled
+        // edges, which their re-driving must not add to.
+        for (slot, vs) in self.board.virtio.iter().zip(&snap.virtio) {
+            slot.dev.borrow_mut().restore(vs);
+        }
+        self.board.ferr.set_level(st.cpu.fpu.ferr);
         self.board
             .chipset
             .restore(&st.chipset)
             .map_err(|e| SnapshotError::Mismatch(e.to_string()))?;
-        for (slot, vs) in self.board.virtio.iter().zip(&snap.virtio) {
-            slot.dev.borrow_mut().restore(vs);
-        }
         disks::sync_bars(&mut self.board.chipset, &mut self.board.virtio);
         // Nothing has written this machine's RAM since it was built (the snapshot
         // firmware loads nothing), so it is all zero: only the saved non-zero
@@ -96,8 +100,6 @@ impl Machine {
         self.cpu.mem.set_a20(st.a20);
         self.cpu.restore(&st.cpu);
         self.board.time = st.cpu.time;
-        self.board.ferr.set_level(self.cpu.fpu.ferr());
-        self.board.chipset.pic.sync();
         if self.clock == ClockMode::RealTime {
             // Virtual time continues from the save point, not from zero; the CMOS
             // clock shows the host's time now (the guest's `hwclock -s` reads it).
