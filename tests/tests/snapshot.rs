@@ -11,7 +11,8 @@
 //!
 //! Bad snapshots (truncated, a corrupted byte, another format version, another
 //! RAM size, another disk, not a snapshot) are refused with a message that says
-//! which, and the disk is untouched.
+//! which, before the machine (or its disks' devices) is built. The Debian test
+//! below restores a root-shell snapshot over HTTP with an overlay.
 
 use std::time::Instant;
 use tab86_devices::{BlockBackend, MemDisk};
@@ -211,7 +212,7 @@ fn refusal(bytes: Vec<u8>, mem: u32, disk: Box<dyn BlockBackend>) -> String {
 }
 
 #[test]
-fn bad_snapshots_are_refused_and_the_disk_is_untouched() {
+fn bad_snapshots_are_refused_before_anything_is_built() {
     let Some((kernel, initrd)) = images() else {
         return skip_without("images", "images/build.sh");
     };
