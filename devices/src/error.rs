@@ -54,6 +54,8 @@ pub enum Error {
     /// A saved state does not fit this board (other serial ports, ACPI block or
     /// PCI functions than the board it was saved from).
     StateMismatch,
+    /// A fw_cfg item could not be added (the message says why).
+    FwCfg(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -84,6 +86,7 @@ impl fmt::Display for Error {
                 f,
                 "the saved device state is for a board with other devices than this one"
             ),
+            Error::FwCfg(why) => write!(f, "fw_cfg: {why}"),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod board;
 mod disks;
+mod firmware;
 pub mod script;
 pub mod snapshot;
 
@@ -237,6 +238,7 @@ impl Machine {
             mem_size: mem.ram_size(),
             deterministic: cfg.clock == ClockMode::Deterministic,
             bios_rom: Vec::new(),
+            fw_cfg_cmdline: None,
             debugcon_ports: cfg.debugcon.iter().map(|d| d.port).collect(),
             disks: cfg
                 .disks
@@ -250,6 +252,7 @@ impl Machine {
             Firmware::Snapshot(bytes) => {
                 let snap = snapshot::decode_for(bytes, Some(&options)).map_err(Error::Snapshot)?;
                 options.bios_rom = snap.header.bios_rom.clone();
+                options.fw_cfg_cmdline = snap.header.fw_cfg_cmdline.clone();
                 Some(snap)
             }
             _ => None,
@@ -283,6 +286,12 @@ impl Machine {
                     })?;
                     mem.map_rom(&options.bios_rom);
                 }
+                if let Some(cmdline) = &options.fw_cfg_cmdline {
+                    // fw_cfg's contents follow from the options; its selector and
+                    // read offset are not saved (they start at item 0).
+                    let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                    firmware::add_fw_cfg(&mut chipset, ram, cmdline, &map)?;
+                }
                 cpu = Cpu::new(mem);
             }
             Firmware::Kernel {
@@ -296,6 +305,8 @@ impl Machine {
                 let at = ACPI_TABLES_BASE as usize;
                 mem.ram_mut()[at..at + tables.len()].copy_from_slice(&tables);
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                firmware::add_fw_cfg(&mut chipset, ram, &cmdline, &map)?;
+                options.fw_cfg_cmdline = Some(cmdline.clone());
                 let entry = match KernelFormat::detect(&kernel) {
                     Some(KernelFormat::BzImage) => {
                         let mut opts = LinuxBootOptions::new(&cmdline, &map);
@@ -305,6 +316,8 @@ impl Machine {
                         load_linux(mem.ram_mut(), &kernel, &opts).map_err(|e| Error::Boot(e.to_string()))?.entry
                     }
                     Some(KernelFormat::Multiboot) => {
+                        let acpi_end = ACPI_TABLES_BASE + tables.len() as u32;
+                        firmware::post_for_multiboot(&mut chipset, mem.ram_mut(), &map, acpi_end)?;
                         let mods: Vec<tab86_bios::MultibootModule> = initrd
                             .iter()
                             .map(|d| tab86_bios::MultibootModule { data: d, cmdline: "" })

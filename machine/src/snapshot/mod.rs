@@ -29,7 +29,7 @@
 //!
 //! The header records the tab86 version that wrote the file and the machine
 //! options that must match to restore it (RAM size, clock mode, firmware kind and
-//! BIOS ROM, debug console ports, and each disk's identity: its backend's id,
+//! BIOS ROM or, for a kernel boot, the command line its fw_cfg device serves, debug console ports, and each disk's identity: its backend's id,
 //! capacity, read-only flag). RAM is stored as a bitmap of the 4 KiB pages that
 //! are not all zero followed by those pages, DEFLATE-compressed (miniz_oxide,
 //! level 1). The machine state follows.
@@ -143,6 +143,10 @@ pub struct Header {
     /// The BIOS ROM for a BIOS machine; empty for a kernel boot (its firmware is
     /// in RAM).
     pub bios_rom: Vec<u8>,
+    /// A kernel boot's command line, from which the restored machine rebuilds its
+    /// fw_cfg device (its contents: RAM size, command line, memory map); `None`
+    /// when the machine has no fw_cfg.
+    pub fw_cfg_cmdline: Option<String>,
     /// The debug console ports.
     pub debugcon_ports: Vec<u16>,
     /// The virtio-blk disks, in attachment order.
@@ -153,6 +157,7 @@ record!(Header {
     mem_size,
     deterministic,
     bios_rom,
+    fw_cfg_cmdline,
     debugcon_ports,
     disks
 });
