@@ -28,10 +28,12 @@
 //! | 20 + n | 4 | CRC-32 (IEEE) of bytes 0 .. 20 + n |
 //!
 //! The header records the tab86 version that wrote the file and the machine
-//! options that must match to restore it (RAM size, clock mode, firmware kind and
-//! BIOS ROM or, for a kernel boot, the command line its fw_cfg device serves, debug console ports, and each disk's identity: its backend's id,
-//! capacity, read-only flag). RAM is stored as a bitmap of the 4 KiB pages that
-//! are not all zero followed by those pages, DEFLATE-compressed (miniz_oxide,
+//! options that must match to restore it (RAM size, clock mode, debug console
+//! ports, each disk's identity: its backend's id, capacity, read-only flag and
+//! flush generation) or that the restored machine is rebuilt from (the BIOS ROM,
+//! or for a kernel boot the command line its fw_cfg device serves). RAM is stored
+//! as a bitmap of the 4 KiB pages that are not all zero followed by those pages,
+//! DEFLATE-compressed (miniz_oxide,
 //! level 1). The machine state follows.
 //!
 //! Restoring checks the magic, the version, the length and the checksum, decodes
