@@ -33,8 +33,7 @@
 //! flush generation) or that the restored machine is rebuilt from (the BIOS ROM,
 //! or for a kernel boot the command line its fw_cfg device serves). RAM is stored
 //! as a bitmap of the 4 KiB pages that are not all zero followed by those pages,
-//! DEFLATE-compressed (miniz_oxide,
-//! level 1). The machine state follows.
+//! DEFLATE-compressed (miniz_oxide, level 1). The machine state follows.
 //!
 //! Restoring checks the magic, the version, the length and the checksum, decodes
 //! the whole file, and compares the header with the machine being built before it
