@@ -176,13 +176,13 @@ fn restored_machines_continue_identically_with_and_without_the_jit() {
         let cfg = config(Firmware::Snapshot(snap.clone()), 256 << 20, vec![disk()]);
         let t = Instant::now();
         let mut r = Driver::new(cfg, opts(None), || 0.0).expect("restore");
-        eprintln!("restored in {:?}", t.elapsed());
+        eprintln!("snapshot: restored in {:?} (jit {jit})", t.elapsed());
         assert_eq!(r.machine().stats().instructions, at);
         if !jit {
             // Save, restore, save: every device's state comes back byte for byte.
             let t = Instant::now();
             let again = r.save_state().expect("save again");
-            eprintln!("saved in {:?}", t.elapsed());
+            eprintln!("snapshot: saved again in {:?}", t.elapsed());
             assert!(again == snap, "second save differs");
         } else {
             attach_jit(r.machine(), Some(64));
