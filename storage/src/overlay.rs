@@ -513,6 +513,10 @@ impl Store for Overlay {
         self.flush_locked(&mut st)
     }
 
+    fn generation(&self) -> Option<u64> {
+        Some(self.lock().generation)
+    }
+
     fn stats(&self) -> Option<&Stats> {
         self.base.stats()
     }
