@@ -110,7 +110,7 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(3, reg, rm_reg));
         }
     };
-    match r.below(29) {
+    match r.below(30) {
         0 => {
             // ALU r/m32, r32 (memory destinations too).
             out.push((r.below(8) as u8) << 3 | 1);
@@ -428,6 +428,18 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             };
             out.extend_from_slice(&[opc, modrm(1, reg, 3), disp]);
         }
+        28 => {
+            // SHLD/SHRD r/m32 (or r/m16, through the helper), r32 by imm8 or CL.
+            if r.below(4) == 0 {
+                out.push(0x66);
+            }
+            let opc = [0xA4, 0xA5, 0xAC, 0xAD][r.below(4) as usize];
+            out.extend_from_slice(&[0x0F, opc]);
+            rm(out, DST[r.below(6) as usize], d);
+            if opc & 1 == 0 {
+                out.push(r.below(40) as u8);
+            }
+        }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
             out.push(0x66);
@@ -570,6 +582,13 @@ fn random_sequences_match_the_interpreter() {
                     // to the interpreter.
                     cpu.state.seg[sreg::GS].hi = 0x7FFF_FFFF;
                 }
+                if seed % 3 == 0 {
+                    // RDTSC from an odd time base and a TSC offset (as a WRMSR
+                    // leaves it), whose rounding generated code must match.
+                    cpu.time.base_ns = 0x1_2345_6789 + seed;
+                    cpu.time.ns_per_kinstr = 2517;
+                    cpu.state.tsc_offset = 0xFFFF_FFF0_0000_0000 | seed;
+                }
                 if jit {
                     attach(&mut cpu, 3);
                 }
@@ -630,6 +649,66 @@ fn self_modifying_loop_drops_the_compiled_page() {
     // 1 + 2 + ... + 300
     assert_eq!(j.state.gpr[reg::EAX], 300 * 301 / 2);
     assert_eq!(j.jit_stats().unwrap().traps, 0);
+}
+
+/// Calls, jumps and returns across three compiled pages go from module to module
+/// through the entry table; a write to the called page in the middle of the
+/// loop drops its module (and its table element) and the new code is what runs.
+#[test]
+fn linked_pages_follow_calls_jumps_returns_and_invalidation() {
+    let f = CODE + 0x1000;
+    let g = CODE + 0x2000;
+    let mut code = vec![0xF4u8; 0x2010];
+    let mut at = 0usize;
+    let put = |code: &mut Vec<u8>, at: &mut usize, bytes: &[u8]| {
+        code[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    };
+    // mov ecx, 300; xor eax, eax; xor edx, edx
+    put(
+        &mut code,
+        &mut at,
+        &[0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0, 0x31, 0xD2],
+    );
+    let top = at;
+    // call f
+    let rel = f as i64 - (CODE as i64 + at as i64 + 5);
+    put(&mut code, &mut at, &[0xE8]);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    // cmp ecx, 150; jne skip; mov dword [f+1], 5 (patches f's ADD)
+    put(
+        &mut code,
+        &mut at,
+        &[0x81, 0xF9, 150, 0, 0, 0, 0x75, 10, 0xC7, 0x05],
+    );
+    put(&mut code, &mut at, &(f + 1).to_le_bytes());
+    put(&mut code, &mut at, &[5, 0, 0, 0]);
+    // dec ecx; jnz top; hlt
+    put(&mut code, &mut at, &[0x49, 0x0F, 0x85]);
+    let rel = top as i64 - (at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    put(&mut code, &mut at, &[0xF4]);
+    // f: add eax, 1; jmp g
+    let mut at = 0x1000;
+    put(&mut code, &mut at, &[0x05, 1, 0, 0, 0, 0xE9]);
+    let rel = g as i64 - (CODE as i64 + at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    // g: add edx, eax; ret
+    let mut at = 0x2000;
+    put(&mut code, &mut at, &[0x01, 0xC2, 0xC3]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.icount, j.state.icount);
+    assert_eq!(i.state.flags(), j.state.flags());
+    // 151 calls before the patch add 1, 149 after it add 5.
+    assert_eq!(j.state.gpr[reg::EAX], 151 + 149 * 5);
+    let st = j.jit_stats().unwrap();
+    assert_eq!(st.traps, 0, "{st:?}");
+    assert!(st.invalidations >= 1, "{st:?}");
+    // Most page changes go module to module (each call is three of them).
+    assert!(st.links > 600, "{st:?}");
+    assert!(st.calls * 10 < st.links, "{st:?}");
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub mod jk {
     /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
     /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
     pub const MUL: u32 = 0x13;
+    /// SHLD/SHRD (32-bit): `res` the result, `b` CF in bit 0 and OF in bit 11
+    /// (their EFLAGS position), SF, ZF and PF from `res`, AF = 0.
+    pub const DBL: u32 = 0x14;
 }
 
 const MASK: [u32; 3] = [0xFF, 0xFFFF, 0xFFFF_FFFF];
@@ -141,6 +144,11 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Ne);
         }
+        jk::DBL => {
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
         _ => efl_bit(f, l, fl::CF),
     }
 }
@@ -191,7 +199,7 @@ pub fn pf(f: &mut Function, l: &FlagLocals, k: Known) {
 pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
     match k.kind {
         lf::NONE => efl_bit(f, l, fl::AF),
-        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL => {
+        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL | jk::DBL => {
             f.instruction(&I::I32Const(0));
         }
         _ => {
@@ -271,6 +279,10 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Ne);
         }
+        jk::DBL => {
+            f.instruction(&I::LocalGet(l.b));
+            bit(f, fl::OF.trailing_zeros() as i32);
+        }
         _ => efl_bit(f, l, fl::OF),
     }
 }
@@ -326,10 +338,7 @@ pub fn all_private() -> impl Iterator<Item = Known> {
     [jk::SHL, jk::SHR, jk::SAR]
         .into_iter()
         .flat_map(|kind| (0..3).map(move |size| Known { kind, size }))
-        .chain(std::iter::once(Known {
-            kind: jk::MUL,
-            size: 2,
-        }))
+        .chain([jk::MUL, jk::DBL].map(|kind| Known { kind, size: 2 }))
 }
 
 /// The body of the module's `flags(op, res, a, b, cin, eflags) -> eflags` helper,

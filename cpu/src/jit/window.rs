@@ -3,7 +3,8 @@
 
 use crate::flags::LazyFlags;
 use crate::mem::TlbMasks;
-use crate::state::CpuState;
+use crate::msr::TimeBase;
+use crate::state::{cr, CpuState};
 
 /// Byte offsets of the fields in the window (relative to `ArenaLayout::state`).
 pub mod off {
@@ -39,8 +40,27 @@ pub mod off {
     pub const GSBASE: u32 = 84;
     /// Bit 0: FS, bit 1: GS may be used by generated code with its base.
     pub const SEGOK: u32 = 88;
+    /// TLB mask for instruction fetches (looking up a linked entry's page).
+    pub const XMASK: u32 = 92;
+    /// Wanted bits for fetches.
+    pub const XWANT: u32 = 96;
+    /// Out: jumps from one module into another through the entry table.
+    pub const LINKS: u32 = 100;
+    /// RDTSC: the TSC at virtual time 0 of the time base (its base time plus the
+    /// TSC offset, wrapping), 8 bytes.
+    pub const TSCB: u32 = 104;
+    /// RDTSC: instructions from the time base's anchor to the point where the
+    /// budget would reach 0 (the instructions since the anchor at an instruction
+    /// are this minus the budget before it), 8 bytes.
+    pub const TSCE: u32 = 112;
+    /// RDTSC: virtual nanoseconds per 1000 instructions.
+    pub const TSCK: u32 = 120;
+    /// RDTSC may be computed from the three fields above: 1, or 0 when the
+    /// interpreter must run it (CR4.TSD outside CPL 0, or values whose arithmetic
+    /// would not fit 64 bits, which the interpreter saturates).
+    pub const TSCOK: u32 = 124;
     /// Size of the window in use.
-    pub const SIZE: u32 = 92;
+    pub const SIZE: u32 = 128;
 }
 
 /// FS and GS as generated code uses them: their bases, and which of them (bit 0
@@ -53,6 +73,25 @@ pub(crate) fn seg_bases(s: &CpuState) -> (u32, u32, u32) {
     let ok = |g: &Segment| g.lo == 0 && g.hi == u32::MAX && g.rights & need == need;
     let (fs, gs) = (&s.seg[sreg::FS], &s.seg[sreg::GS]);
     (fs.base, gs.base, ok(fs) as u32 | (ok(gs) as u32) << 1)
+}
+
+/// The terms generated code computes RDTSC from (`Cpu::tsc` as the interpreter
+/// has it: `base_ns + (icount - base_icount) * k / 1000 + tsc_offset`), for a call
+/// starting at `s.icount` with `budget` instructions: the constant part, the
+/// instructions since the anchor when the budget is spent, and `k`. `None` when
+/// RDTSC faults here (CR4.TSD outside CPL 0) or some instruction of the call could
+/// see a value the 64-bit arithmetic would not give exactly (`k` of 0 or above
+/// 32 bits, a product or sum past 64 bits, a count before the anchor, which the
+/// interpreter saturates).
+pub(crate) fn tsc_terms(s: &CpuState, t: &TimeBase, budget: u32) -> Option<(u64, u64, u32)> {
+    if s.cr4 & cr::TSD != 0 && s.cpl != 0 {
+        return None;
+    }
+    let k = u32::try_from(t.ns_per_kinstr).ok().filter(|&k| k != 0)?;
+    let first = s.icount.checked_sub(t.base_icount)?;
+    let e = first.checked_add(budget as u64)?;
+    t.base_ns.checked_add(e.checked_mul(k as u64)? / 1000)?;
+    Some((t.base_ns.wrapping_add(s.tsc_offset), e, k))
 }
 
 /// Reads and writes the window at `base` (the arena's state window).
@@ -69,9 +108,9 @@ impl Window {
         unsafe { (self.0.add(at as usize) as *const u32).read_unaligned() }
     }
 
-    /// Copies the registers, flags, masks and FS/GS bases in, with `budget`
-    /// instructions allowed.
-    pub fn store(&self, s: &CpuState, m: &TlbMasks, budget: u32) {
+    /// Copies the registers, flags, masks, FS/GS bases and the time stamp
+    /// counter's terms (see [`tsc_terms`]) in, with `budget` instructions allowed.
+    pub fn store(&self, s: &CpuState, m: &TlbMasks, t: &TimeBase, budget: u32) {
         for (i, g) in s.gpr.iter().enumerate() {
             self.put(off::GPR + 4 * i as u32, *g);
         }
@@ -91,6 +130,22 @@ impl Window {
         self.put(off::FSBASE, fs);
         self.put(off::GSBASE, gs);
         self.put(off::SEGOK, ok);
+        self.put(off::XMASK, m.xmask);
+        self.put(off::XWANT, m.xwant);
+        let (b, e, k) = tsc_terms(s, t, budget).unwrap_or((0, 0, 0));
+        self.put(off::TSCB, b as u32);
+        self.put(off::TSCB + 4, (b >> 32) as u32);
+        self.put(off::TSCE, e as u32);
+        self.put(off::TSCE + 4, (e >> 32) as u32);
+        self.put(off::TSCK, k);
+        self.put(off::TSCOK, (k != 0) as u32);
+    }
+
+    /// Jumps through the entry table since the last call (the counter restarts).
+    pub fn take_links(&self) -> u32 {
+        let n = self.get(off::LINKS);
+        self.put(off::LINKS, 0);
+        n
     }
 
     /// Copies the registers and flags back; returns the instructions left.
