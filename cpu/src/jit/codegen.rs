@@ -25,7 +25,7 @@ use super::window::off;
 use crate::decode::{kind, prefix, Op, NO_REG};
 use crate::flags::lf;
 use crate::state::{fl, sreg};
-use iced_x86::{Code, ConditionCode};
+use iced_x86::{Code, ConditionCode, Mnemonic};
 use std::borrow::Cow;
 use tab86_mmu::ArenaLayout;
 use wasm_encoder::{
@@ -200,18 +200,51 @@ enum Form {
     Interp(u32),
 }
 
-fn size_of_name(n: &str) -> Option<u32> {
-    // The operand size from iced's form name: the first operand token decides.
-    for t in n.split('_').skip(1) {
-        let s = match t {
-            "rm8" | "r8" | "AL" => 1,
-            "rm16" | "r16" | "AX" => 2,
-            "rm32" | "r32" | "EAX" => 4,
-            _ => continue,
-        };
-        return Some(s);
-    }
-    None
+/// SETcc mnemonics.
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Seto | Setno
+            | Setb
+            | Setae
+            | Sete
+            | Setne
+            | Setbe
+            | Seta
+            | Sets
+            | Setns
+            | Setp
+            | Setnp
+            | Setl
+            | Setge
+            | Setle
+            | Setg
+    )
+}
+
+/// CMOVcc mnemonics.
+fn is_cmovcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Cmovo
+            | Cmovno
+            | Cmovb
+            | Cmovae
+            | Cmove
+            | Cmovne
+            | Cmovbe
+            | Cmova
+            | Cmovs
+            | Cmovns
+            | Cmovp
+            | Cmovnp
+            | Cmovl
+            | Cmovge
+            | Cmovle
+            | Cmovg
+    )
 }
 
 fn cc_of(code: Code) -> Option<u8> {
@@ -262,9 +295,10 @@ fn form(op: &Op) -> Option<Form> {
         return None;
     }
     let code = op.code;
-    let name = format!("{code:?}");
-    let mnem = name.split('_').next().unwrap_or("");
-    let size = size_of_name(&name);
+    let mnem = code.mnemonic();
+    // The operand size decode recorded (of the first operand).
+    let size = matches!(op.size, 1 | 2 | 4).then_some(op.size as u32);
+    use Mnemonic as M;
     let f = match (mnem, code) {
         (_, Code::Movzx_r32_rm8) => Form::Movzx(1),
         (_, Code::Movzx_r32_rm16) => Form::Movzx(2),
@@ -303,26 +337,26 @@ fn form(op: &Op) -> Option<Form> {
             | Code::Mov_moffs8_AL
             | Code::Mov_moffs32_EAX,
         ) => Form::Mov(size?),
-        ("Add" | "Or" | "Adc" | "Sbb" | "And" | "Sub" | "Xor" | "Cmp" | "Test", _) => {
+        (M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test, _) => {
             let k = match mnem {
-                "Add" => Alu::Add,
-                "Or" => Alu::Or,
-                "Adc" => Alu::Adc,
-                "Sbb" => Alu::Sbb,
-                "And" => Alu::And,
-                "Sub" => Alu::Sub,
-                "Xor" => Alu::Xor,
-                "Cmp" => Alu::Cmp,
+                M::Add => Alu::Add,
+                M::Or => Alu::Or,
+                M::Adc => Alu::Adc,
+                M::Sbb => Alu::Sbb,
+                M::And => Alu::And,
+                M::Sub => Alu::Sub,
+                M::Xor => Alu::Xor,
+                M::Cmp => Alu::Cmp,
                 _ => Alu::Test,
             };
             Form::Alu(k, size?)
         }
-        ("Inc", _) => Form::Inc(size?),
-        ("Dec", _) => Form::Dec(size?),
-        ("Neg", _) => Form::Neg(size?),
-        ("Not", _) => Form::Not(size?),
-        ("Rol", _) => Form::Rot(0, size?),
-        ("Ror", _) => Form::Rot(1, size?),
+        (M::Inc, _) => Form::Inc(size?),
+        (M::Dec, _) => Form::Dec(size?),
+        (M::Neg, _) => Form::Neg(size?),
+        (M::Not, _) => Form::Not(size?),
+        (M::Rol, _) => Form::Rot(0, size?),
+        (M::Ror, _) => Form::Rot(1, size?),
         (_, Code::Bswap_r32) => Form::Bswap,
         (_, Code::Rdtsc) => Form::Rdtsc,
         (_, Code::Shld_rm32_r32_imm8 | Code::Shld_rm32_r32_CL) => Form::Shd(true),
@@ -338,18 +372,16 @@ fn form(op: &Op) -> Option<Form> {
         (_, Code::Bts_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(1),
         (_, Code::Btr_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(2),
         (_, Code::Btc_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(3),
-        ("Shl" | "Sal", _) => Form::Shift(4, size?),
-        ("Shr", _) => Form::Shift(5, size?),
-        ("Sar", _) => Form::Shift(7, size?),
+        (M::Shl | M::Sal, _) => Form::Shift(4, size?),
+        (M::Shr, _) => Form::Shift(5, size?),
+        (M::Sar, _) => Form::Shift(7, size?),
         (_, Code::Mul_rm32) => Form::Mul1(false),
         (_, Code::Div_rm32) => Form::Div(false),
         (_, Code::Idiv_rm32) => Form::Div(true),
         (_, Code::Imul_rm32) => Form::Mul1(true),
-        (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
-            Form::Jcc(cc_of(code)?)
-        }
-        (m, _) if m.starts_with("Set") && op.kind[0] == kind::REG => Form::Setcc(cc_of(code)?),
-        (m, _) if m.starts_with("Cmov") && size == Some(4) => Form::Cmov(cc_of(code)?),
+        _ if code.is_jcc_short_or_near() && size == Some(4) => Form::Jcc(cc_of(code)?),
+        (m, _) if is_setcc(m) && op.kind[0] == kind::REG => Form::Setcc(cc_of(code)?),
+        (m, _) if is_cmovcc(m) && size == Some(4) => Form::Cmov(cc_of(code)?),
         _ => return None,
     };
     // Sizes and operand kinds the emitters handle.
@@ -370,7 +402,6 @@ fn form(op: &Op) -> Option<Form> {
             None
         }
         Form::Shift(..) | Form::Rot(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
-        Form::Jcc(_) if code == Code::Jecxz_rel8_32 => None,
         _ => Some(f),
     }
 }
@@ -1670,7 +1701,7 @@ impl Gen {
             self.i(I::I32Sub);
             self.i(second);
             self.i(I::I32Or);
-            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.c(crate::ops::mask(s));
             self.i(I::I32And);
         }
         self.set(T2);
@@ -1971,7 +2002,7 @@ impl Gen {
             }
         }
         if s < 4 {
-            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.c(crate::ops::mask(s));
             self.i(I::I32And);
         }
         self.set(T2);

@@ -45,8 +45,15 @@ pub mod jk {
     pub const DBL: u32 = 0x14;
 }
 
-const MASK: [u32; 3] = [0xFF, 0xFFFF, 0xFFFF_FFFF];
-const SIGN: [u32; 3] = [0x80, 0x8000, 0x8000_0000];
+/// The operand-size tables of the interpreter (`ops::mask`, `ops::sign`) by the
+/// lazy flags' size code (0, 1, 2 for 1, 2, 4 bytes).
+const fn mask(size_code: u32) -> u32 {
+    crate::ops::mask(1 << size_code)
+}
+
+const fn sign(size_code: u32) -> u32 {
+    crate::ops::sign(1 << size_code)
+}
 
 /// A flag producer known at compile time: kind and size code (0, 1, 2).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,7 +67,7 @@ pub struct Known {
 fn masked(f: &mut Function, local: u32, s: u32) {
     f.instruction(&I::LocalGet(local));
     if s < 2 {
-        f.instruction(&I::I32Const(MASK[s as usize] as i32));
+        f.instruction(&I::I32Const(mask(s) as i32));
         f.instruction(&I::I32And);
     }
 }
@@ -173,9 +180,7 @@ pub fn sf(f: &mut Function, l: &FlagLocals, k: Known) {
         return efl_bit(f, l, fl::SF);
     }
     f.instruction(&I::LocalGet(l.res));
-    f.instruction(&I::I32Const(
-        (SIGN[k.size as usize].trailing_zeros()) as i32,
-    ));
+    f.instruction(&I::I32Const((sign(k.size).trailing_zeros()) as i32));
     f.instruction(&I::I32ShrU);
     f.instruction(&I::I32Const(1));
     f.instruction(&I::I32And);
@@ -234,7 +239,7 @@ fn xor(f: &mut Function, x: u32, y: u32) {
 
 /// Pushes OF.
 pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
-    let sign = SIGN[k.size as usize];
+    let sign = sign(k.size);
     let shift = sign.trailing_zeros() as i32;
     match k.kind {
         lf::ADD | lf::ADC | lf::INC => {

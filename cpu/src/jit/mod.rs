@@ -17,7 +17,7 @@ mod run;
 mod window;
 
 pub use host::{Finished, Helper, JitHost, Submitted};
-pub use window::off as window_offsets;
+pub use window::{off as window_offsets, Layout as WindowLayout};
 
 use crate::decode::Op;
 use hashbrown::HashMap;

@@ -6,61 +6,119 @@ use crate::mem::TlbMasks;
 use crate::msr::TimeBase;
 use crate::state::{cr, CpuState};
 
-/// Byte offsets of the fields in the window (relative to `ArenaLayout::state`).
-pub mod off {
+/// The window's fields in memory order (`#[repr(C)]`, little-endian like wasm):
+/// generated code addresses them through the offsets in [`off`], derived from
+/// this struct, so the layout is written down once.
+#[repr(C)]
+pub struct Layout {
     /// EAX..EDI, 4 bytes each.
-    pub const GPR: u32 = 0;
+    pub gpr: [u32; 8],
     /// EIP.
-    pub const EIP: u32 = 32;
+    pub eip: u32,
     /// EFLAGS (arithmetic bits stale while `LOP` is not NONE).
-    pub const EFLAGS: u32 = 36;
+    pub eflags: u32,
     /// Lazy flags: op, res, a, b, cin.
-    pub const LOP: u32 = 40;
+    pub lop: u32,
     /// Lazy result.
-    pub const LRES: u32 = 44;
+    pub lres: u32,
     /// Lazy first operand.
-    pub const LA: u32 = 48;
+    pub la: u32,
     /// Lazy second operand.
-    pub const LB: u32 = 52;
+    pub lb: u32,
     /// Lazy carry-in.
-    pub const LCIN: u32 = 56;
+    pub lcin: u32,
     /// In: instructions the code may retire; out: instructions left.
-    pub const BUDGET: u32 = 60;
+    pub budget: u32,
     /// TLB masks for reads and writes at the current CPL.
-    pub const RMASK: u32 = 64;
+    pub rmask: u32,
     /// Wanted bits for reads.
-    pub const RWANT: u32 = 68;
+    pub rwant: u32,
     /// Mask for writes.
-    pub const WMASK: u32 = 72;
+    pub wmask: u32,
     /// Wanted bits for writes.
-    pub const WWANT: u32 = 76;
+    pub wwant: u32,
     /// FS base (see `seg_bases`).
-    pub const FSBASE: u32 = 80;
+    pub fsbase: u32,
     /// GS base.
-    pub const GSBASE: u32 = 84;
+    pub gsbase: u32,
     /// Bit 0: FS, bit 1: GS may be used by generated code with its base.
-    pub const SEGOK: u32 = 88;
+    pub segok: u32,
     /// TLB mask for instruction fetches (looking up a linked entry's page).
-    pub const XMASK: u32 = 92;
+    pub xmask: u32,
     /// Wanted bits for fetches.
-    pub const XWANT: u32 = 96;
+    pub xwant: u32,
     /// Out: jumps from one module into another through the entry table.
-    pub const LINKS: u32 = 100;
+    pub links: u32,
     /// RDTSC: the TSC at virtual time 0 of the time base (its base time plus the
     /// TSC offset, wrapping), 8 bytes.
-    pub const TSCB: u32 = 104;
+    pub tscb: u64,
     /// RDTSC: instructions from the time base's anchor to the point where the
     /// budget would reach 0 (the instructions since the anchor at an instruction
     /// are this minus the budget before it), 8 bytes.
-    pub const TSCE: u32 = 112;
+    pub tsce: u64,
     /// RDTSC: virtual nanoseconds per 1000 instructions.
-    pub const TSCK: u32 = 120;
+    pub tsck: u32,
     /// RDTSC may be computed from the three fields above: 1, or 0 when the
     /// interpreter must run it (CR4.TSD outside CPL 0, or values whose arithmetic
     /// would not fit 64 bits, which the interpreter saturates).
-    pub const TSCOK: u32 = 124;
+    pub tscok: u32,
+}
+
+/// Byte offsets of the fields in the window (relative to `ArenaLayout::state`),
+/// from [`Layout`].
+pub mod off {
+    use super::Layout;
+    use std::mem::offset_of;
+
+    /// See [`Layout::gpr`].
+    pub const GPR: u32 = offset_of!(Layout, gpr) as u32;
+    /// See [`Layout::eip`].
+    pub const EIP: u32 = offset_of!(Layout, eip) as u32;
+    /// See [`Layout::eflags`].
+    pub const EFLAGS: u32 = offset_of!(Layout, eflags) as u32;
+    /// See [`Layout::lop`].
+    pub const LOP: u32 = offset_of!(Layout, lop) as u32;
+    /// See [`Layout::lres`].
+    pub const LRES: u32 = offset_of!(Layout, lres) as u32;
+    /// See [`Layout::la`].
+    pub const LA: u32 = offset_of!(Layout, la) as u32;
+    /// See [`Layout::lb`].
+    pub const LB: u32 = offset_of!(Layout, lb) as u32;
+    /// See [`Layout::lcin`].
+    pub const LCIN: u32 = offset_of!(Layout, lcin) as u32;
+    /// See [`Layout::budget`].
+    pub const BUDGET: u32 = offset_of!(Layout, budget) as u32;
+    /// See [`Layout::rmask`].
+    pub const RMASK: u32 = offset_of!(Layout, rmask) as u32;
+    /// See [`Layout::rwant`].
+    pub const RWANT: u32 = offset_of!(Layout, rwant) as u32;
+    /// See [`Layout::wmask`].
+    pub const WMASK: u32 = offset_of!(Layout, wmask) as u32;
+    /// See [`Layout::wwant`].
+    pub const WWANT: u32 = offset_of!(Layout, wwant) as u32;
+    /// See [`Layout::fsbase`].
+    pub const FSBASE: u32 = offset_of!(Layout, fsbase) as u32;
+    /// See [`Layout::gsbase`].
+    pub const GSBASE: u32 = offset_of!(Layout, gsbase) as u32;
+    /// See [`Layout::segok`].
+    pub const SEGOK: u32 = offset_of!(Layout, segok) as u32;
+    /// See [`Layout::xmask`].
+    pub const XMASK: u32 = offset_of!(Layout, xmask) as u32;
+    /// See [`Layout::xwant`].
+    pub const XWANT: u32 = offset_of!(Layout, xwant) as u32;
+    /// See [`Layout::links`].
+    pub const LINKS: u32 = offset_of!(Layout, links) as u32;
+    /// See [`Layout::tscb`].
+    pub const TSCB: u32 = offset_of!(Layout, tscb) as u32;
+    /// See [`Layout::tsce`].
+    pub const TSCE: u32 = offset_of!(Layout, tsce) as u32;
+    /// See [`Layout::tsck`].
+    pub const TSCK: u32 = offset_of!(Layout, tsck) as u32;
+    /// See [`Layout::tscok`].
+    pub const TSCOK: u32 = offset_of!(Layout, tscok) as u32;
     /// Size of the window in use.
-    pub const SIZE: u32 = 128;
+    pub const SIZE: u32 = std::mem::size_of::<Layout>() as u32;
+    const _: () = assert!(SIZE <= tab86_mmu::ArenaLayout::STATE_SIZE);
 }
 
 /// FS and GS as generated code uses them: their bases, and which of them (bit 0
