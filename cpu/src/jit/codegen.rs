@@ -170,6 +170,12 @@ enum Form {
     Rdtsc,
     /// SHLD (true) or SHRD r/m32, r32 by imm8 or CL.
     Shd(bool),
+    /// CALL r/m32 (near, absolute indirect).
+    CallRm,
+    /// CLD (false) or STD (true): EFLAGS.DF.
+    Df(bool),
+    /// CMPXCHG r/m32, r32 (LOCK allowed on memory).
+    Cmpxchg,
     /// XCHG r/m32, r32 and XCHG r32, EAX.
     Xchg,
     /// BT (0), BTS (1), BTR (2) or BTC (3) r/m32 by imm8, or r32 by r32.
@@ -359,6 +365,10 @@ fn form(op: &Op) -> Option<Form> {
         (M::Ror, _) => Form::Rot(1, size?),
         (_, Code::Bswap_r32) => Form::Bswap,
         (_, Code::Rdtsc) => Form::Rdtsc,
+        (_, Code::Call_rm32) => Form::CallRm,
+        (_, Code::Cld) => Form::Df(false),
+        (_, Code::Std) => Form::Df(true),
+        (_, Code::Cmpxchg_rm32_r32) => Form::Cmpxchg,
         (_, Code::Shld_rm32_r32_imm8 | Code::Shld_rm32_r32_CL) => Form::Shd(true),
         (_, Code::Shrd_rm32_r32_imm8 | Code::Shrd_rm32_r32_CL) => Form::Shd(false),
         (_, Code::Xchg_rm32_r32 | Code::Xchg_r32_EAX) => Form::Xchg,
@@ -388,7 +398,12 @@ fn form(op: &Op) -> Option<Form> {
     match f {
         _ if op.kind[0] == kind::MEM && op.seg as usize == sreg::CS => None,
         Form::Alu(Alu::Cmp | Alu::Test, _) if locked => None,
-        Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+        Form::Alu(..)
+        | Form::Inc(_)
+        | Form::Dec(_)
+        | Form::Neg(_)
+        | Form::Not(_)
+        | Form::Cmpxchg
             if locked && op.kind[0] != kind::MEM =>
         {
             None
@@ -396,7 +411,12 @@ fn form(op: &Op) -> Option<Form> {
         _ if locked
             && !matches!(
                 f,
-                Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+                Form::Alu(..)
+                    | Form::Inc(_)
+                    | Form::Dec(_)
+                    | Form::Neg(_)
+                    | Form::Not(_)
+                    | Form::Cmpxchg
             ) =>
         {
             None
@@ -480,7 +500,8 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Not(s)
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
-        Form::Shd(_) => Some((4, true)),
+        Form::Shd(_) | Form::Cmpxchg => Some((4, true)),
+        Form::CallRm => Some((4, false)),
         Form::Bt(k) => Some((4, k != 0)),
         Form::Xchg => Some((4, true)),
         Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
@@ -500,9 +521,14 @@ fn writes(op: &Op, f: Form) -> u8 {
     match f {
         Form::Mul1(_) | Form::Div(_) | Form::Rdtsc => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
-        Form::Push | Form::Pop | Form::PushImm | Form::PushRm | Form::Call | Form::Ret => {
-            w |= 1 << 4
-        }
+        Form::Cmpxchg => w |= 1 << 0,
+        Form::Push
+        | Form::Pop
+        | Form::PushImm
+        | Form::PushRm
+        | Form::Call
+        | Form::CallRm
+        | Form::Ret => w |= 1 << 4,
         Form::Leave => w |= 1 << 4 | 1 << 5,
         Form::Xchg => w |= 1 << (op.r[1] & 7),
         Form::Interp(_) => w = 0xFF,
@@ -1041,6 +1067,41 @@ impl Gen {
             Form::Rot(k, s) => self.rotate(op, k, s, at, back),
             Form::Shd(left) => self.shift_double(op, left, at, back),
             Form::Rdtsc => self.rdtsc(at, back),
+            Form::Df(set) => {
+                self.get(EFL);
+                self.c(!fl::DF);
+                self.i(I::I32And);
+                if set {
+                    self.c(fl::DF);
+                    self.i(I::I32Or);
+                }
+                self.set(EFL);
+            }
+            Form::Cmpxchg => self.cmpxchg(op, at, back),
+            Form::CallRm => {
+                // The target is read (with ESP before the push) and the stack
+                // slot checked before anything is written.
+                if mem {
+                    self.mem_access(op, 4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T0);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                self.get(EIPHI);
+                self.c(next as u32);
+                self.i(I::I32Add);
+                self.set(T2);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+                self.get(T0);
+                self.goto_dynamic();
+                return false;
+            }
             Form::Bt(k) => self.bt(op, k, at, back),
             Form::Xchg => {
                 // (The memory form's implicit lock changes nothing on one CPU.)
@@ -1838,6 +1899,41 @@ impl Gen {
         self.i(I::I64ShrU);
         self.i(I::I32WrapI64);
         self.set(2);
+    }
+
+    /// CMPXCHG r/m32, r32 (`ops::bits::cmpxchg`): EAX compared with the
+    /// destination (flags of CMP EAX, dest); equal: the source is written to the
+    /// destination, else EAX gets the destination (written back unchanged).
+    fn cmpxchg(&mut self, op: &Op, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, 4, true, at, back);
+        }
+        self.operand(op, 0, 4);
+        self.set(T1);
+        self.get(0);
+        self.set(T0);
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32Eq);
+        self.if_();
+        self.reg(op.r[1], 4);
+        self.set(T2);
+        if mem {
+            self.store_t2(4);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], 4);
+        }
+        self.i(I::Else);
+        self.get(T1);
+        self.set(0);
+        self.end();
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32Sub);
+        self.set(T2);
+        self.lazy(lf::SUB, 4, T0, T1, T2, None);
     }
 
     /// Pushes the masked count of a shift or rotate (by 1, CL or imm8) into
