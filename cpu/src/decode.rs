@@ -53,6 +53,10 @@ pub struct Op {
     pub code: Code,
     /// Length in bytes.
     pub len: u8,
+    /// Size in bytes of the first operand (1, 2 or 4; for near branches the
+    /// operand size, which decides whether EIP is truncated to 16 bits), 0 when
+    /// it has none or another size. What the JIT classifies sizes by.
+    pub size: u8,
     /// Operand kinds ([`kind`]), in Intel operand order.
     pub kind: [u8; 3],
     /// Register numbers for register operands (GPR, segment, control, debug, x87 or XMM number).
@@ -109,6 +113,7 @@ pub fn convert(ins: &Instruction) -> Op {
         handler: handler_for(ins.code()),
         code: ins.code(),
         len: ins.len() as u8,
+        size: 0,
         kind: [kind::NONE; 3],
         r: [0; 3],
         base: NO_REG,
@@ -130,6 +135,18 @@ pub fn convert(ins: &Instruction) -> Op {
     if ins.has_lock_prefix() {
         op.prefix |= prefix::LOCK;
     }
+    let size = match ins.op0_kind() {
+        OpKind::Register => ins.op0_register().size(),
+        OpKind::Memory => ins.memory_size().size(),
+        OpKind::NearBranch16 => 2,
+        OpKind::NearBranch32 => 4,
+        _ => 0,
+    };
+    op.size = if matches!(size, 1 | 2 | 4) && ins.op_count() > 0 {
+        size as u8
+    } else {
+        0
+    };
     let mut imm_seen = false;
     for n in 0..ins.op_count().min(3) {
         let k = ins.op_kind(n);

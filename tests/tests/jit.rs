@@ -6,11 +6,12 @@
 //! - random straight-line sequences of instruction forms the JIT compiles (ALU,
 //!   shifts and ROL/ROR in all sizes, IMUL, MUL/IMUL into EDX:EAX, DIV/IDIV,
 //!   MOVZX/MOVSX, SETcc, CMOVcc, Jcc, PUSH/POP, PUSH r/m32, LEAVE, BSWAP, XCHG,
-//!   BT/BTS/BTR/BTC, PAUSE, LFENCE, LOCK ADD, memory operands in all sizes, FS/GS
+//!   BT/BTS/BTR/BTC, SHLD/SHRD, RDTSC (with an odd time base), CLD/STD, CMPXCHG
+//!   (LOCKed too), PAUSE, LFENCE, LOCK ADD, memory operands in all sizes, FS/GS
 //!   overrides with non-zero bases, one wrapping around 4 GiB and sometimes with a
 //!   limit) and of forms it hands to the interpreter through its helper (RCL/RCR,
-//!   string instructions with and without REP, POP r/m32, RDTSC, CLI, STI, x87,
-//!   XADD, CMPXCHG) run in a hot loop and
+//!   SHLD/SHRD of words, string instructions with and without REP, POP r/m32,
+//!   CLI, STI, x87, XADD) run in a hot loop and
 //!   must leave the same registers, flags and memory, once with the data in one
 //!   page and once, with paging on, straddling two pages whose frames are apart;
 //! - grouped accesses whose page turns out to hold compiled code still write
@@ -21,6 +22,9 @@
 //!   instruction after them, as the interpreter does;
 //! - an instruction run through the helper that faults, or that writes to its own
 //!   code page, makes generated code leave with the interpreter's state.
+//! - calls (relative, through memory and a register), jumps and returns between
+//!   three compiled pages go from module to module through the entry table, and
+//!   a write to the called page unlinks its module;
 //! - with PAE paging and NXE, a hot page called from a compiled loop faults with
 //!   #PF(P|I/D) once its PTE has XD (after INVLPG), even with a TLB entry left by
 //!   a data read of that page, as in the interpreter.
@@ -110,7 +114,7 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.push(modrm(3, reg, rm_reg));
         }
     };
-    match r.below(29) {
+    match r.below(30) {
         0 => {
             // ALU r/m32, r32 (memory destinations too).
             out.push((r.below(8) as u8) << 3 | 1);
@@ -381,11 +385,14 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
         24 => {
             // RDTSC (the count of instructions so far decides it), PAUSE, LFENCE,
             // CLI, STI (an interrupt shadow: generated code leaves after it).
-            match r.below(5) {
+            // CLD, STD (later string instructions go down).
+            match r.below(7) {
                 0 => out.extend_from_slice(&[0x0F, 0x31]),
                 1 => out.extend_from_slice(&[0xF3, 0x90]),
                 2 => out.extend_from_slice(&[0x0F, 0xAE, 0xE8]),
                 3 => out.push(0xFA),
+                4 => out.push(0xFC),
+                5 => out.push(0xFD),
                 _ => out.push(0xFB),
             }
         }
@@ -397,10 +404,11 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
             out.extend_from_slice(&[0xDB, 0x43, a, 0xDB, 0x43, b, 0xDE, 0xC1, 0xDB, 0x5B, c]);
         }
         26 => {
-            // LOCK ADD m32, r32; XADD r/m32, r32; CMPXCHG r/m32, r32.
-            match r.below(3) {
+            // LOCK ADD m32, r32; XADD r/m32, r32; [LOCK] CMPXCHG r/m32, r32.
+            match r.below(4) {
                 0 => out.extend_from_slice(&[0xF0, 0x01, modrm(1, s, 3), disp]),
-                1 => {
+                1 => out.extend_from_slice(&[0xF0, 0x0F, 0xB1, modrm(1, s, 3), disp]),
+                2 => {
                     out.extend_from_slice(&[0x0F, 0xC1]);
                     rm(out, d, DST[r.below(6) as usize]);
                 }
@@ -427,6 +435,18 @@ fn random_insn(r: &mut Rng, out: &mut Vec<u8>) {
                 _ => (0xFF, 0),
             };
             out.extend_from_slice(&[opc, modrm(1, reg, 3), disp]);
+        }
+        28 => {
+            // SHLD/SHRD r/m32 (or r/m16, through the helper), r32 by imm8 or CL.
+            if r.below(4) == 0 {
+                out.push(0x66);
+            }
+            let opc = [0xA4, 0xA5, 0xAC, 0xAD][r.below(4) as usize];
+            out.extend_from_slice(&[0x0F, opc]);
+            rm(out, DST[r.below(6) as usize], d);
+            if opc & 1 == 0 {
+                out.push(r.below(40) as u8);
+            }
         }
         _ => {
             // MOV r16, r/m16 and MOV r/m16, r16 (operand-size prefix).
@@ -570,6 +590,13 @@ fn random_sequences_match_the_interpreter() {
                     // to the interpreter.
                     cpu.state.seg[sreg::GS].hi = 0x7FFF_FFFF;
                 }
+                if seed % 3 == 0 {
+                    // RDTSC from an odd time base and a TSC offset (as a WRMSR
+                    // leaves it), whose rounding generated code must match.
+                    cpu.time.base_ns = 0x1_2345_6789 + seed;
+                    cpu.time.ns_per_kinstr = 2517;
+                    cpu.state.tsc_offset = 0xFFFF_FFF0_0000_0000 | seed;
+                }
                 if jit {
                     attach(&mut cpu, 3);
                 }
@@ -630,6 +657,78 @@ fn self_modifying_loop_drops_the_compiled_page() {
     // 1 + 2 + ... + 300
     assert_eq!(j.state.gpr[reg::EAX], 300 * 301 / 2);
     assert_eq!(j.jit_stats().unwrap().traps, 0);
+}
+
+/// Calls (relative, through memory, through a register), jumps and returns
+/// across three compiled pages go from module to module
+/// through the entry table; a write to the called page in the middle of the
+/// loop drops its module (and its table element) and the new code is what runs.
+#[test]
+fn linked_pages_follow_calls_jumps_returns_and_invalidation() {
+    let f = CODE + 0x1000;
+    let g = CODE + 0x2000;
+    let mut code = vec![0xF4u8; 0x2010];
+    let mut at = 0usize;
+    let put = |code: &mut Vec<u8>, at: &mut usize, bytes: &[u8]| {
+        code[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    };
+    // mov ecx, 300; xor eax, eax; xor edx, edx
+    put(
+        &mut code,
+        &mut at,
+        &[0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0, 0x31, 0xD2],
+    );
+    // mov dword [ebx], f; mov edi, h
+    let h = CODE + 0x800;
+    put(&mut code, &mut at, &[0xC7, 0x03]);
+    put(&mut code, &mut at, &f.to_le_bytes());
+    put(&mut code, &mut at, &[0xBF]);
+    put(&mut code, &mut at, &h.to_le_bytes());
+    let top = at;
+    // call f (relative), then through [ebx]
+    let rel = f as i64 - (CODE as i64 + at as i64 + 5);
+    put(&mut code, &mut at, &[0xE8]);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    put(&mut code, &mut at, &[0xFF, 0x53, 0x00]);
+    // cmp ecx, 150; jne skip; mov dword [f+1], 5 (patches f's ADD)
+    put(
+        &mut code,
+        &mut at,
+        &[0x81, 0xF9, 150, 0, 0, 0, 0x75, 10, 0xC7, 0x05],
+    );
+    put(&mut code, &mut at, &(f + 1).to_le_bytes());
+    put(&mut code, &mut at, &[5, 0, 0, 0]);
+    // dec ecx; jnz top; hlt
+    put(&mut code, &mut at, &[0x49, 0x0F, 0x85]);
+    let rel = top as i64 - (at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    put(&mut code, &mut at, &[0xF4]);
+    // f: add eax, 1; jmp g
+    let mut at = 0x1000;
+    put(&mut code, &mut at, &[0x05, 1, 0, 0, 0, 0xE9]);
+    let rel = g as i64 - (CODE as i64 + at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    // g: add edx, eax; call edi (h); ret
+    let mut at = 0x2000;
+    put(&mut code, &mut at, &[0x01, 0xC2, 0xFF, 0xD7, 0xC3]);
+    // h: inc esi; ret
+    let mut at = 0x800;
+    put(&mut code, &mut at, &[0x46, 0xC3]);
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.icount, j.state.icount);
+    assert_eq!(i.state.flags(), j.state.flags());
+    // 302 calls before the patch add 1 (two a turn), 298 after it add 5.
+    assert_eq!(j.state.gpr[reg::EAX], 302 + 298 * 5);
+    assert_eq!(j.state.gpr[reg::ESI], 600);
+    let st = j.jit_stats().unwrap();
+    assert_eq!(st.traps, 0, "{st:?}");
+    assert!(st.invalidations >= 1, "{st:?}");
+    // Most page changes go module to module (each call is three of them).
+    assert!(st.links > 600, "{st:?}");
+    assert!(st.calls * 10 < st.links, "{st:?}");
 }
 
 #[test]

@@ -25,12 +25,13 @@ use super::window::off;
 use crate::decode::{kind, prefix, Op, NO_REG};
 use crate::flags::lf;
 use crate::state::{fl, sreg};
-use iced_x86::{Code, ConditionCode};
+use iced_x86::{Code, ConditionCode, Mnemonic};
 use std::borrow::Cow;
 use tab86_mmu::ArenaLayout;
 use wasm_encoder::{
     BlockType, CodeSection, EntityType, ExportKind, ExportSection, Function, FunctionSection,
-    ImportSection, Instruction as I, MemArg, MemoryType, Module, TypeSection, ValType,
+    ImportSection, Instruction as I, MemArg, MemoryType, Module, RefType, TableType, TypeSection,
+    ValType,
 };
 
 // Locals of `run`.
@@ -60,7 +61,10 @@ const SEGOK: u32 = 29;
 /// Translation groups: `GROUPS` pairs of (ok, delta) locals, see [`Gen::mem_access`].
 const G0: u32 = 30;
 const GROUPS: u32 = 8;
-const N_I32_LOCALS: u32 = G0 + 2 * GROUPS;
+/// Set (1) when the module leaves for another page: the epilogue then looks for
+/// a linked entry there (see [`super::JitHost::link`]).
+const CHAIN: u32 = G0 + 2 * GROUPS;
+const N_I32_LOCALS: u32 = CHAIN + 1;
 const W0: u32 = N_I32_LOCALS; // i64
 const WE: u32 = N_I32_LOCALS + 1; // i64: a TLB entry
 const N_I64_LOCALS: u32 = 2;
@@ -91,6 +95,24 @@ const INTERP: u32 = 0;
 const RUN: u32 = 1;
 /// Index of the flags helper function.
 const HELPER: u32 = 2;
+
+/// Where a module runs: the arena, and what identifies the page to the host.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The arena's layout.
+    pub layout: &'a ArenaLayout,
+    /// The arena's address in the wasm memory ([`super::JitHost::arena_base`]).
+    pub base: u32,
+    /// The physical page address compiled (its helper calls pass it).
+    pub page: u32,
+    /// Elements of the entry table the module imports (0: none, the module
+    /// returns at every page change; see [`super::JitHost::link_slots`]).
+    pub link_slots: u32,
+}
+
+/// Most instructions a module may call the interpreter for (their index is the
+/// low 12 bits of the helper's argument, the page address the rest).
+const MAX_HELPER_OPS: usize = 4096;
 
 /// One block of the page to compile: its offset in the page and its instructions.
 pub struct PageBlock<'a> {
@@ -144,6 +166,16 @@ enum Form {
     Rot(u8, u32),
     /// BSWAP r32.
     Bswap,
+    /// RDTSC, from the time base terms in the window (`window::tsc_terms`).
+    Rdtsc,
+    /// SHLD (true) or SHRD r/m32, r32 by imm8 or CL.
+    Shd(bool),
+    /// CALL r/m32 (near, absolute indirect).
+    CallRm,
+    /// CLD (false) or STD (true): EFLAGS.DF.
+    Df(bool),
+    /// CMPXCHG r/m32, r32 (LOCK allowed on memory).
+    Cmpxchg,
     /// XCHG r/m32, r32 and XCHG r32, EAX.
     Xchg,
     /// BT (0), BTS (1), BTR (2) or BTC (3) r/m32 by imm8, or r32 by r32.
@@ -174,18 +206,51 @@ enum Form {
     Interp(u32),
 }
 
-fn size_of_name(n: &str) -> Option<u32> {
-    // The operand size from iced's form name: the first operand token decides.
-    for t in n.split('_').skip(1) {
-        let s = match t {
-            "rm8" | "r8" | "AL" => 1,
-            "rm16" | "r16" | "AX" => 2,
-            "rm32" | "r32" | "EAX" => 4,
-            _ => continue,
-        };
-        return Some(s);
-    }
-    None
+/// SETcc mnemonics.
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Seto | Setno
+            | Setb
+            | Setae
+            | Sete
+            | Setne
+            | Setbe
+            | Seta
+            | Sets
+            | Setns
+            | Setp
+            | Setnp
+            | Setl
+            | Setge
+            | Setle
+            | Setg
+    )
+}
+
+/// CMOVcc mnemonics.
+fn is_cmovcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Cmovo
+            | Cmovno
+            | Cmovb
+            | Cmovae
+            | Cmove
+            | Cmovne
+            | Cmovbe
+            | Cmova
+            | Cmovs
+            | Cmovns
+            | Cmovp
+            | Cmovnp
+            | Cmovl
+            | Cmovge
+            | Cmovle
+            | Cmovg
+    )
 }
 
 fn cc_of(code: Code) -> Option<u8> {
@@ -236,9 +301,10 @@ fn form(op: &Op) -> Option<Form> {
         return None;
     }
     let code = op.code;
-    let name = format!("{code:?}");
-    let mnem = name.split('_').next().unwrap_or("");
-    let size = size_of_name(&name);
+    let mnem = code.mnemonic();
+    // The operand size decode recorded (of the first operand).
+    let size = matches!(op.size, 1 | 2 | 4).then_some(op.size as u32);
+    use Mnemonic as M;
     let f = match (mnem, code) {
         (_, Code::Movzx_r32_rm8) => Form::Movzx(1),
         (_, Code::Movzx_r32_rm16) => Form::Movzx(2),
@@ -277,27 +343,34 @@ fn form(op: &Op) -> Option<Form> {
             | Code::Mov_moffs8_AL
             | Code::Mov_moffs32_EAX,
         ) => Form::Mov(size?),
-        ("Add" | "Or" | "Adc" | "Sbb" | "And" | "Sub" | "Xor" | "Cmp" | "Test", _) => {
+        (M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test, _) => {
             let k = match mnem {
-                "Add" => Alu::Add,
-                "Or" => Alu::Or,
-                "Adc" => Alu::Adc,
-                "Sbb" => Alu::Sbb,
-                "And" => Alu::And,
-                "Sub" => Alu::Sub,
-                "Xor" => Alu::Xor,
-                "Cmp" => Alu::Cmp,
+                M::Add => Alu::Add,
+                M::Or => Alu::Or,
+                M::Adc => Alu::Adc,
+                M::Sbb => Alu::Sbb,
+                M::And => Alu::And,
+                M::Sub => Alu::Sub,
+                M::Xor => Alu::Xor,
+                M::Cmp => Alu::Cmp,
                 _ => Alu::Test,
             };
             Form::Alu(k, size?)
         }
-        ("Inc", _) => Form::Inc(size?),
-        ("Dec", _) => Form::Dec(size?),
-        ("Neg", _) => Form::Neg(size?),
-        ("Not", _) => Form::Not(size?),
-        ("Rol", _) => Form::Rot(0, size?),
-        ("Ror", _) => Form::Rot(1, size?),
+        (M::Inc, _) => Form::Inc(size?),
+        (M::Dec, _) => Form::Dec(size?),
+        (M::Neg, _) => Form::Neg(size?),
+        (M::Not, _) => Form::Not(size?),
+        (M::Rol, _) => Form::Rot(0, size?),
+        (M::Ror, _) => Form::Rot(1, size?),
         (_, Code::Bswap_r32) => Form::Bswap,
+        (_, Code::Rdtsc) => Form::Rdtsc,
+        (_, Code::Call_rm32) => Form::CallRm,
+        (_, Code::Cld) => Form::Df(false),
+        (_, Code::Std) => Form::Df(true),
+        (_, Code::Cmpxchg_rm32_r32) => Form::Cmpxchg,
+        (_, Code::Shld_rm32_r32_imm8 | Code::Shld_rm32_r32_CL) => Form::Shd(true),
+        (_, Code::Shrd_rm32_r32_imm8 | Code::Shrd_rm32_r32_CL) => Form::Shd(false),
         (_, Code::Xchg_rm32_r32 | Code::Xchg_r32_EAX) => Form::Xchg,
         (_, Code::Bt_rm32_imm8) => Form::Bt(0),
         (_, Code::Bts_rm32_imm8) => Form::Bt(1),
@@ -309,25 +382,28 @@ fn form(op: &Op) -> Option<Form> {
         (_, Code::Bts_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(1),
         (_, Code::Btr_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(2),
         (_, Code::Btc_rm32_r32) if op.kind[0] == kind::REG => Form::Bt(3),
-        ("Shl" | "Sal", _) => Form::Shift(4, size?),
-        ("Shr", _) => Form::Shift(5, size?),
-        ("Sar", _) => Form::Shift(7, size?),
+        (M::Shl | M::Sal, _) => Form::Shift(4, size?),
+        (M::Shr, _) => Form::Shift(5, size?),
+        (M::Sar, _) => Form::Shift(7, size?),
         (_, Code::Mul_rm32) => Form::Mul1(false),
         (_, Code::Div_rm32) => Form::Div(false),
         (_, Code::Idiv_rm32) => Form::Div(true),
         (_, Code::Imul_rm32) => Form::Mul1(true),
-        (m, _) if m.starts_with('J') && op.kind[0] == kind::IMM && name.ends_with("_32") => {
-            Form::Jcc(cc_of(code)?)
-        }
-        (m, _) if m.starts_with("Set") && op.kind[0] == kind::REG => Form::Setcc(cc_of(code)?),
-        (m, _) if m.starts_with("Cmov") && size == Some(4) => Form::Cmov(cc_of(code)?),
+        _ if code.is_jcc_short_or_near() && size == Some(4) => Form::Jcc(cc_of(code)?),
+        (m, _) if is_setcc(m) && op.kind[0] == kind::REG => Form::Setcc(cc_of(code)?),
+        (m, _) if is_cmovcc(m) && size == Some(4) => Form::Cmov(cc_of(code)?),
         _ => return None,
     };
     // Sizes and operand kinds the emitters handle.
     match f {
         _ if op.kind[0] == kind::MEM && op.seg as usize == sreg::CS => None,
         Form::Alu(Alu::Cmp | Alu::Test, _) if locked => None,
-        Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+        Form::Alu(..)
+        | Form::Inc(_)
+        | Form::Dec(_)
+        | Form::Neg(_)
+        | Form::Not(_)
+        | Form::Cmpxchg
             if locked && op.kind[0] != kind::MEM =>
         {
             None
@@ -335,13 +411,17 @@ fn form(op: &Op) -> Option<Form> {
         _ if locked
             && !matches!(
                 f,
-                Form::Alu(..) | Form::Inc(_) | Form::Dec(_) | Form::Neg(_) | Form::Not(_)
+                Form::Alu(..)
+                    | Form::Inc(_)
+                    | Form::Dec(_)
+                    | Form::Neg(_)
+                    | Form::Not(_)
+                    | Form::Cmpxchg
             ) =>
         {
             None
         }
         Form::Shift(..) | Form::Rot(..) if op.kind[1] == kind::REG && op.r[1] != 1 => None,
-        Form::Jcc(_) if code == Code::Jecxz_rel8_32 => None,
         _ => Some(f),
     }
 }
@@ -377,6 +457,8 @@ struct Gen {
     next_case: Option<u32>,
     /// The case is wrapped in a `loop` that jumps to its own start branch to.
     self_loop: bool,
+    /// The page's physical address (added to helper indices).
+    page: u32,
 }
 
 /// Accesses of one case through the same address registers, checked together.
@@ -418,6 +500,8 @@ fn access_of(op: &Op, f: Form) -> Option<(u32, bool)> {
         | Form::Not(s)
         | Form::Shift(_, s)
         | Form::Rot(_, s) => Some((s, true)),
+        Form::Shd(_) | Form::Cmpxchg => Some((4, true)),
+        Form::CallRm => Some((4, false)),
         Form::Bt(k) => Some((4, k != 0)),
         Form::Xchg => Some((4, true)),
         Form::Imul | Form::Mul1(_) | Form::Div(_) | Form::Cmov(_) | Form::JmpRm | Form::PushRm => {
@@ -435,11 +519,16 @@ fn writes(op: &Op, f: Form) -> u8 {
         w |= 1 << (op.r[0] & 7) | 1 << (op.r[0] & 3);
     }
     match f {
-        Form::Mul1(_) | Form::Div(_) => w |= 1 << 0 | 1 << 2,
+        Form::Mul1(_) | Form::Div(_) | Form::Rdtsc => w |= 1 << 0 | 1 << 2,
         Form::Cdq => w |= 1 << 2,
-        Form::Push | Form::Pop | Form::PushImm | Form::PushRm | Form::Call | Form::Ret => {
-            w |= 1 << 4
-        }
+        Form::Cmpxchg => w |= 1 << 0,
+        Form::Push
+        | Form::Pop
+        | Form::PushImm
+        | Form::PushRm
+        | Form::Call
+        | Form::CallRm
+        | Form::Ret => w |= 1 << 4,
         Form::Leave => w |= 1 << 4 | 1 << 5,
         Form::Xchg => w |= 1 << (op.r[1] & 7),
         Form::Interp(_) => w = 0xFF,
@@ -601,6 +690,8 @@ impl Gen {
             self.set(OFF);
             self.i(I::Br(self.disp_depth + self.depth));
         } else {
+            self.c(1);
+            self.set(CHAIN);
             self.exit_to(t as u32, 0);
         }
     }
@@ -622,6 +713,8 @@ impl Gen {
         self.end();
         self.get(T0);
         self.set(OUTEIP);
+        self.c(1);
+        self.set(CHAIN);
         self.i(I::Br(self.out_depth + self.depth));
     }
 
@@ -972,6 +1065,43 @@ impl Gen {
             Form::Nop => {}
             Form::Interp(idx) => self.interp(idx, at, back),
             Form::Rot(k, s) => self.rotate(op, k, s, at, back),
+            Form::Shd(left) => self.shift_double(op, left, at, back),
+            Form::Rdtsc => self.rdtsc(at, back),
+            Form::Df(set) => {
+                self.get(EFL);
+                self.c(!fl::DF);
+                self.i(I::I32And);
+                if set {
+                    self.c(fl::DF);
+                    self.i(I::I32Or);
+                }
+                self.set(EFL);
+            }
+            Form::Cmpxchg => self.cmpxchg(op, at, back),
+            Form::CallRm => {
+                // The target is read (with ESP before the push) and the stack
+                // slot checked before anything is written.
+                if mem {
+                    self.mem_access(op, 4, false, at, back);
+                }
+                self.operand(op, 0, 4);
+                self.set(T0);
+                self.get(4);
+                self.c(4);
+                self.i(I::I32Sub);
+                self.set(LIN);
+                self.check(4, true, at, back);
+                self.get(EIPHI);
+                self.c(next as u32);
+                self.i(I::I32Add);
+                self.set(T2);
+                self.store_t2(4);
+                self.get(LIN);
+                self.set(4);
+                self.get(T0);
+                self.goto_dynamic();
+                return false;
+            }
             Form::Bt(k) => self.bt(op, k, at, back),
             Form::Xchg => {
                 // (The memory form's implicit lock changes nothing on one CPU.)
@@ -1430,7 +1560,7 @@ impl Gen {
         self.c(back);
         self.i(I::I32Add);
         self.i(I::I32Store(memarg(st + off::BUDGET as u64, 2)));
-        self.c(idx);
+        self.c(self.page | idx);
         self.i(I::Call(INTERP));
         self.set(T0);
         let load = |g: &mut Gen, at: u32, l: u32| {
@@ -1463,6 +1593,67 @@ impl Gen {
         self.i(I::I32And);
         self.c(fx::jk::FIRST);
         self.i(I::I32GeU);
+    }
+
+    /// The end of the epilogue (the window written) when the module left for
+    /// another page: if the TLB translates the new EIP for a fetch at this CPL to
+    /// a frame below `slots`, and budget is left, continue in the entry table's
+    /// element for that frame (a linked module's `run`, or a function that just
+    /// returns) as a tail call, counting it in the window. The run loop would go
+    /// there next anyway: it polls interrupts after a module only when an
+    /// instruction stopped the block, and such a stop never ends a module this way.
+    fn link_out(&mut self, slots: u32) {
+        let st = self.state;
+        self.get(CHAIN);
+        self.if_();
+        self.get(OUTEIP);
+        self.c(9);
+        self.i(I::I32ShrU);
+        self.c(SLOT_MASK);
+        self.i(I::I32And);
+        self.i(I::I64Load(memarg(self.tlb, 3)));
+        self.set(WE);
+        self.get(WE);
+        self.i(I::I32WrapI64);
+        self.c(0);
+        self.i(I::I32Load(memarg(st + off::XMASK as u64, 2)));
+        self.i(I::I32And);
+        self.get(OUTEIP);
+        self.c(0xFFFF_F000);
+        self.i(I::I32And);
+        self.c(0);
+        self.i(I::I32Load(memarg(st + off::XWANT as u64, 2)));
+        self.i(I::I32Or);
+        self.i(I::I32Eq);
+        self.if_();
+        // The frame number.
+        self.get(WE);
+        self.i(I::I64Const(44));
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+        self.set(T0);
+        self.get(T0);
+        self.c(slots);
+        self.i(I::I32LtU);
+        self.get(BUDGET);
+        self.i(I::I32Const(0));
+        self.i(I::I32Ne);
+        self.i(I::I32And);
+        self.if_();
+        self.c(0);
+        self.c(0);
+        self.i(I::I32Load(memarg(st + off::LINKS as u64, 2)));
+        self.c(1);
+        self.i(I::I32Add);
+        self.i(I::I32Store(memarg(st + off::LINKS as u64, 2)));
+        self.get(T0);
+        self.i(I::ReturnCallIndirect {
+            type_index: 0,
+            table_index: 0,
+        });
+        self.end();
+        self.end();
+        self.end();
     }
 
     fn alu(&mut self, op: &Op, k: Alu, s: u32, at: u32, back: u32) {
@@ -1540,24 +1731,9 @@ impl Gen {
         if mem {
             self.mem_access(op, s, true, at, back);
         }
-        if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
+        let Some(maybe_zero) = self.count_begin(op, 1) else {
             return;
-        }
-        match op.kind[1] {
-            kind::REG => {
-                self.get(1);
-                self.c(0x1F);
-                self.i(I::I32And);
-            }
-            kind::IMM => self.c(op.imm & 0x1F),
-            _ => self.c(1),
-        }
-        self.set(T1);
-        let zero_count_possible = op.kind[1] == kind::REG;
-        if zero_count_possible {
-            self.get(T1);
-            self.if_();
-        }
+        };
         self.operand(op, 0, s);
         self.set(T0);
         let w = s * 8;
@@ -1586,7 +1762,7 @@ impl Gen {
             self.i(I::I32Sub);
             self.i(second);
             self.i(I::I32Or);
-            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.c(crate::ops::mask(s));
             self.i(I::I32And);
         }
         self.set(T2);
@@ -1632,11 +1808,7 @@ impl Gen {
         self.i(I::I32Or);
         self.set(EFL);
         self.known = Some(NONE);
-        if zero_count_possible {
-            self.end();
-            // A zero count leaves the flags as they were (maybe not evaluated).
-            self.known = None;
-        }
+        self.count_end(maybe_zero);
     }
 
     /// BT (`k` 0), BTS (1), BTR (2), BTC (3) of a dword by a bit offset modulo 32
@@ -1694,6 +1866,200 @@ impl Gen {
         self.known = Some(NONE);
     }
 
+    /// RDTSC (`Cpu::tsc`): EDX:EAX = TSCB + (TSCE - budget before it) * TSCK /
+    /// 1000, or leave before it when the window says the interpreter must run it.
+    fn rdtsc(&mut self, at: u32, back: u32) {
+        let st = self.state;
+        self.c(0);
+        self.i(I::I32Load(memarg(st + off::TSCOK as u64, 2)));
+        self.i(I::I32Eqz);
+        self.if_();
+        self.exit_to(at, back);
+        self.end();
+        self.c(0);
+        self.i(I::I64Load(memarg(st + off::TSCE as u64, 3)));
+        self.get(BUDGET);
+        self.c(back);
+        self.i(I::I32Add);
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Sub);
+        self.c(0);
+        self.i(I::I64Load32U(memarg(st + off::TSCK as u64, 2)));
+        self.i(I::I64Mul);
+        self.i(I::I64Const(1000));
+        self.i(I::I64DivU);
+        self.c(0);
+        self.i(I::I64Load(memarg(st + off::TSCB as u64, 3)));
+        self.i(I::I64Add);
+        self.i(I::LocalTee(W0));
+        self.i(I::I32WrapI64);
+        self.set(0);
+        self.get(W0);
+        self.i(I::I64Const(32));
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+        self.set(2);
+    }
+
+    /// CMPXCHG r/m32, r32 (`ops::bits::cmpxchg`): EAX compared with the
+    /// destination (flags of CMP EAX, dest); equal: the source is written to the
+    /// destination, else EAX gets the destination (written back unchanged).
+    fn cmpxchg(&mut self, op: &Op, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, 4, true, at, back);
+        }
+        self.operand(op, 0, 4);
+        self.set(T1);
+        self.get(0);
+        self.set(T0);
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32Eq);
+        self.if_();
+        self.reg(op.r[1], 4);
+        self.set(T2);
+        if mem {
+            self.store_t2(4);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], 4);
+        }
+        self.i(I::Else);
+        self.get(T1);
+        self.set(0);
+        self.end();
+        self.get(T0);
+        self.get(T1);
+        self.i(I::I32Sub);
+        self.set(T2);
+        self.lazy(lf::SUB, 4, T0, T1, T2, None);
+    }
+
+    /// Pushes the masked count of a shift or rotate (by 1, CL or imm8) into
+    /// `T1`. Returns `None` when the count is an immediate that masks to 0 (the
+    /// instruction changes nothing), else whether it may be 0 at run time (CL),
+    /// in which case an `if` on it is open, which [`Gen::count_end`] closes.
+    fn count_begin(&mut self, op: &Op, n: usize) -> Option<bool> {
+        match op.kind[n] {
+            kind::REG => {
+                self.get(1);
+                self.c(0x1F);
+                self.i(I::I32And);
+            }
+            kind::IMM if op.imm & 0x1F == 0 => return None,
+            kind::IMM => self.c(op.imm & 0x1F),
+            _ => self.c(1),
+        }
+        self.set(T1);
+        let maybe_zero = op.kind[n] == kind::REG;
+        if maybe_zero {
+            self.get(T1);
+            self.if_();
+        }
+        Some(maybe_zero)
+    }
+
+    /// Closes what [`Gen::count_begin`] opened: after a count of 0 the flags are
+    /// as they were (maybe not evaluated).
+    fn count_end(&mut self, maybe_zero: bool) {
+        if maybe_zero {
+            self.end();
+            self.known = None;
+        }
+    }
+
+    /// SHLD (`left`) or SHRD r/m32, r32 by imm8 or CL (`ops::shift::double`):
+    /// the 64-bit value of the two operands shifted; CF the last bit out, OF the
+    /// first one-bit step's (SHLD: MSB ^ MSB-1 of the destination, SHRD: MSB of
+    /// the destination ^ bit 0 of the source), SF, ZF, PF from the result, AF 0:
+    /// recorded as the private producer `jk::DBL`.
+    fn shift_double(&mut self, op: &Op, left: bool, at: u32, back: u32) {
+        let mem = op.kind[0] == kind::MEM;
+        if mem {
+            self.mem_access(op, 4, true, at, back);
+        }
+        let Some(maybe_zero) = self.count_begin(op, 2) else {
+            return;
+        };
+        self.operand(op, 0, 4);
+        self.set(T0);
+        // W0 = dst:src (SHLD) or src:dst (SHRD).
+        let (hi, lo) = if left {
+            (None, Some(op.r[1]))
+        } else {
+            (Some(op.r[1]), None)
+        };
+        match hi {
+            Some(r) => self.reg(r, 4),
+            None => self.get(T0),
+        }
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Const(32));
+        self.i(I::I64Shl);
+        match lo {
+            Some(r) => self.reg(r, 4),
+            None => self.get(T0),
+        }
+        self.i(I::I64ExtendI32U);
+        self.i(I::I64Or);
+        self.i(I::LocalSet(W0));
+        // The result: SHLD (W0 << c) >> 32, SHRD W0 >> c.
+        self.i(I::LocalGet(W0));
+        self.get(T1);
+        self.i(I::I64ExtendI32U);
+        if left {
+            self.i(I::I64Shl);
+            self.i(I::I64Const(32));
+        }
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+        self.set(T2);
+        // CF (bit 0) and OF (bit 11) into LB, before the register is written
+        // (the source may be the destination).
+        self.i(I::LocalGet(W0));
+        if left {
+            self.i(I::I64Const(64));
+            self.get(T1);
+            self.i(I::I64ExtendI32U);
+            self.i(I::I64Sub);
+        } else {
+            self.get(T1);
+            self.c(1);
+            self.i(I::I32Sub);
+            self.i(I::I64ExtendI32U);
+        }
+        self.i(I::I64ShrU);
+        self.i(I::I32WrapI64);
+        self.c(1);
+        self.i(I::I32And);
+        self.get(T0);
+        if left {
+            self.get(T0);
+            self.c(1);
+            self.i(I::I32Shl);
+        } else {
+            self.reg(op.r[1], 4);
+            self.c(31);
+            self.i(I::I32Shl);
+        }
+        self.i(I::I32Xor);
+        self.c(31);
+        self.i(I::I32ShrU);
+        self.c(11);
+        self.i(I::I32Shl);
+        self.i(I::I32Or);
+        self.set(LB);
+        if mem {
+            self.store_t2(4);
+        } else {
+            self.get(T2);
+            self.set_reg(op.r[0], 4);
+        }
+        self.lazy(fx::jk::DBL, 4, T0, LB, T2, None);
+        self.count_end(maybe_zero);
+    }
+
     /// SHL/SHR/SAR of an operand of `s` bytes by 1, CL or imm8
     /// (`ops::shift::compute`); the flags are recorded as a private lazy producer.
     fn shift(&mut self, op: &Op, k: u8, s: u32, at: u32, back: u32) {
@@ -1701,25 +2067,10 @@ impl Gen {
         if mem {
             self.mem_access(op, s, true, at, back);
         }
-        if op.kind[1] == kind::IMM && op.imm & 0x1F == 0 {
-            return;
-        }
         // Count in T1.
-        match op.kind[1] {
-            kind::REG => {
-                self.get(1);
-                self.c(0x1F);
-                self.i(I::I32And);
-            }
-            kind::IMM => self.c(op.imm & 0x1F),
-            _ => self.c(1),
-        }
-        self.set(T1);
-        let zero_count_possible = op.kind[1] == kind::REG;
-        if zero_count_possible {
-            self.get(T1);
-            self.if_();
-        }
+        let Some(maybe_zero) = self.count_begin(op, 1) else {
+            return;
+        };
         // The operand, zero-extended to the size, in T0.
         self.operand(op, 0, s);
         self.set(T0);
@@ -1747,7 +2098,7 @@ impl Gen {
             }
         }
         if s < 4 {
-            self.c(if s == 1 { 0xFF } else { 0xFFFF });
+            self.c(crate::ops::mask(s));
             self.i(I::I32And);
         }
         self.set(T2);
@@ -1763,11 +2114,7 @@ impl Gen {
             _ => fx::jk::SAR,
         };
         self.lazy(kind_, s, T0, T1, T2, None);
-        if zero_count_possible {
-            self.end();
-            // A zero count leaves the flags as they were.
-            self.known = None;
-        }
+        self.count_end(maybe_zero);
     }
 }
 
@@ -1780,9 +2127,10 @@ fn size_code(size: u32) -> u32 {
     size >> 1
 }
 
-/// Compiles the blocks of one page. `base` is the arena's address in the wasm
-/// memory. Returns `None` when no block has a compilable first instruction.
-pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<Compiled> {
+/// Compiles the blocks of one page for `target`. Returns `None` when no block has
+/// a compilable first instruction.
+pub fn compile(blocks: &[PageBlock], target: &Target) -> Option<Compiled> {
+    let (layout, base) = (target.layout, target.base);
     // Each block's runs of instructions the module runs (natively or through the
     // helper): the first starts at the block, another right after an instruction
     // the module cannot even call the interpreter for, so that after running
@@ -1799,7 +2147,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
             // helper import, unless its bytes reach into the next page (whose
             // writes do not drop this module).
             let f = form(op).or_else(|| {
-                (at + op.len as u32 <= 4096).then(|| {
+                (at + op.len as u32 <= 4096 && helper_ops.len() < MAX_HELPER_OPS).then(|| {
                     helper_ops.push(*op);
                     Form::Interp(helper_ops.len() as u32 - 1)
                 })
@@ -1843,6 +2191,7 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         case_off: 0,
         next_case: None,
         self_loop: false,
+        page: target.page & !0xFFF,
     };
     // Prologue: window -> locals.
     let st = g.state;
@@ -1979,6 +2328,9 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
     store(&mut g, off::LB, LB);
     store(&mut g, off::LCIN, LCIN);
     store(&mut g, off::BUDGET, BUDGET);
+    if target.link_slots != 0 {
+        g.link_out(target.link_slots);
+    }
     g.c(0);
     g.i(I::End);
 
@@ -2000,6 +2352,19 @@ pub fn compile(blocks: &[PageBlock], layout: &ArenaLayout, base: u32) -> Option<
         }),
     );
     imports.import("e", "h", EntityType::Function(2));
+    if target.link_slots != 0 {
+        imports.import(
+            "e",
+            "t",
+            EntityType::Table(TableType {
+                element_type: RefType::FUNCREF,
+                table64: false,
+                minimum: target.link_slots as u64,
+                maximum: None,
+                shared: false,
+            }),
+        );
+    }
     let mut funcs = FunctionSection::new();
     funcs.function(0);
     funcs.function(1);

@@ -40,10 +40,20 @@ pub mod jk {
     /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
     /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
     pub const MUL: u32 = 0x13;
+    /// SHLD/SHRD (32-bit): `res` the result, `b` CF in bit 0 and OF in bit 11
+    /// (their EFLAGS position), SF, ZF and PF from `res`, AF = 0.
+    pub const DBL: u32 = 0x14;
 }
 
-const MASK: [u32; 3] = [0xFF, 0xFFFF, 0xFFFF_FFFF];
-const SIGN: [u32; 3] = [0x80, 0x8000, 0x8000_0000];
+/// The operand-size tables of the interpreter (`ops::mask`, `ops::sign`) by the
+/// lazy flags' size code (0, 1, 2 for 1, 2, 4 bytes).
+const fn mask(size_code: u32) -> u32 {
+    crate::ops::mask(1 << size_code)
+}
+
+const fn sign(size_code: u32) -> u32 {
+    crate::ops::sign(1 << size_code)
+}
 
 /// A flag producer known at compile time: kind and size code (0, 1, 2).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -57,7 +67,7 @@ pub struct Known {
 fn masked(f: &mut Function, local: u32, s: u32) {
     f.instruction(&I::LocalGet(local));
     if s < 2 {
-        f.instruction(&I::I32Const(MASK[s as usize] as i32));
+        f.instruction(&I::I32Const(mask(s) as i32));
         f.instruction(&I::I32And);
     }
 }
@@ -141,6 +151,11 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Ne);
         }
+        jk::DBL => {
+            f.instruction(&I::LocalGet(l.b));
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+        }
         _ => efl_bit(f, l, fl::CF),
     }
 }
@@ -165,9 +180,7 @@ pub fn sf(f: &mut Function, l: &FlagLocals, k: Known) {
         return efl_bit(f, l, fl::SF);
     }
     f.instruction(&I::LocalGet(l.res));
-    f.instruction(&I::I32Const(
-        (SIGN[k.size as usize].trailing_zeros()) as i32,
-    ));
+    f.instruction(&I::I32Const((sign(k.size).trailing_zeros()) as i32));
     f.instruction(&I::I32ShrU);
     f.instruction(&I::I32Const(1));
     f.instruction(&I::I32And);
@@ -191,7 +204,7 @@ pub fn pf(f: &mut Function, l: &FlagLocals, k: Known) {
 pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
     match k.kind {
         lf::NONE => efl_bit(f, l, fl::AF),
-        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL => {
+        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL | jk::DBL => {
             f.instruction(&I::I32Const(0));
         }
         _ => {
@@ -226,7 +239,7 @@ fn xor(f: &mut Function, x: u32, y: u32) {
 
 /// Pushes OF.
 pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
-    let sign = SIGN[k.size as usize];
+    let sign = sign(k.size);
     let shift = sign.trailing_zeros() as i32;
     match k.kind {
         lf::ADD | lf::ADC | lf::INC => {
@@ -270,6 +283,10 @@ pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::LocalGet(l.b));
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Ne);
+        }
+        jk::DBL => {
+            f.instruction(&I::LocalGet(l.b));
+            bit(f, fl::OF.trailing_zeros() as i32);
         }
         _ => efl_bit(f, l, fl::OF),
     }
@@ -326,10 +343,7 @@ pub fn all_private() -> impl Iterator<Item = Known> {
     [jk::SHL, jk::SHR, jk::SAR]
         .into_iter()
         .flat_map(|kind| (0..3).map(move |size| Known { kind, size }))
-        .chain(std::iter::once(Known {
-            kind: jk::MUL,
-            size: 2,
-        }))
+        .chain([jk::MUL, jk::DBL].map(|kind| Known { kind, size: 2 }))
 }
 
 /// The body of the module's `flags(op, res, a, b, cin, eflags) -> eflags` helper,

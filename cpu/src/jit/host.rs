@@ -26,8 +26,11 @@ pub struct Finished {
 }
 
 /// The interpreter, as generated code calls it: the import `"e" "h"` of type
-/// `[i32] -> [i32]`. Its argument identifies an instruction of the running module
-/// (the module wrote the registers to the state window first); it executes that
+/// `[i32] -> [i32]`. Its argument identifies an instruction of a compiled page
+/// (the physical page address of the module that calls, plus the instruction's
+/// index in that module, below 4096; the module wrote the registers to the state
+/// window first: with linked entries one `run` may pass through several
+/// modules); it executes that
 /// instruction and returns 0 when the module may carry on after it (registers
 /// reloaded from the window), anything else when it must leave at once with the
 /// window's EIP and budget.
@@ -39,6 +42,18 @@ pub type Helper<'a> = dyn FnMut(u32) -> u32 + 'a;
 /// (its byte 0 at wasm address [`JitHost::arena_base`]), may import one function
 /// `"e" "h"` of type `[i32] -> [i32]` (the [`Helper`] passed to [`JitHost::run`]),
 /// and exports one function `"run"` of type `[] -> [i32]`.
+///
+/// **Linked entries** (optional; a host that keeps the defaults of
+/// [`JitHost::link_slots`] and [`JitHost::link`] gets modules without them): when
+/// `link_slots()` is n > 0, every module also imports `"e" "t"`, a table of
+/// `funcref` with at least n elements, and when its code jumps, calls or returns
+/// to another page it looks the target up in the TLB and, if the physical frame
+/// number is below n, leaves with `return_call_indirect` (type `[] -> [i32]`, the
+/// wasm tail-call proposal) through element `frame` instead of returning. The
+/// host keeps every element a function of type `[] -> [i32]`: the `run` export of
+/// the module [`JitHost::link`] put there, or, when there is none (never linked,
+/// unloaded, not instantiated), a function that returns 0 at once, so the call
+/// ends the `run` as a plain return would have.
 pub trait JitHost {
     /// The wasm address of the arena's first byte (0 when the arena is the whole
     /// wasm memory, its heap address when the arena lives inside a larger memory).
@@ -60,6 +75,16 @@ pub trait JitHost {
     /// on this thread, while `run` is on the stack; the helper reads and writes the
     /// arena but never calls the host).
     fn run(&mut self, handle: u32, helper: &mut Helper<'_>) -> Result<i32, String>;
-    /// Frees a module (its page was written or it is no longer wanted).
+    /// Frees a module (its page was written or it is no longer wanted). A linked
+    /// module's table element goes back to the returning function.
     fn unload(&mut self, handle: u32);
+    /// Elements of the entry table `"e" "t"` (0: the host has no table and modules
+    /// do not import one). Constant for the host's lifetime.
+    fn link_slots(&self) -> u32 {
+        0
+    }
+    /// Makes element `slot` (< [`JitHost::link_slots`], a physical frame number)
+    /// of the entry table the `run` export of module `handle`, until that module
+    /// is unloaded or another is linked there.
+    fn link(&mut self, _handle: u32, _slot: u32) {}
 }

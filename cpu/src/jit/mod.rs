@@ -17,7 +17,7 @@ mod run;
 mod window;
 
 pub use host::{Finished, Helper, JitHost, Submitted};
-pub use window::off as window_offsets;
+pub use window::{off as window_offsets, Layout as WindowLayout};
 
 use crate::decode::Op;
 use hashbrown::HashMap;
@@ -71,6 +71,9 @@ pub struct JitStats {
     pub exits_other_page: u64,
     /// Returns of generated code because the instruction budget ran out.
     pub exits_budget: u64,
+    /// Jumps, calls and returns from one module straight into another's entry
+    /// through the host's entry table (see [`JitHost::link`]), without returning.
+    pub links: u64,
 }
 
 /// Counters by iced `Code` (indexed by `Code as usize`), for `--stats`.
@@ -136,6 +139,8 @@ pub(crate) struct PendingModule {
 /// The JIT's state in a CPU.
 pub struct Jit {
     pub(crate) host: Box<dyn JitHost>,
+    /// Elements of the host's entry table ([`JitHost::link_slots`]).
+    pub(crate) link_slots: u32,
     pub(crate) base: u32,
     pub(crate) layout: ArenaLayout,
     pub(crate) window: *mut u8,

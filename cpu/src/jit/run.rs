@@ -20,7 +20,9 @@ impl Cpu {
         let arena = self.mem.arena().clone();
         let layout = *arena.layout();
         let base = host.arena_base();
+        let link_slots = host.link_slots();
         self.jit = Some(Box::new(Jit {
+            link_slots,
             host,
             base,
             layout,
@@ -124,25 +126,31 @@ impl Cpu {
             return false;
         };
         let handle = pm.handle;
-        let ops = pm.helper_ops.clone();
         let w = Window(jit.window);
-        w.store(&self.state, &self.masks, budget);
+        w.store(&self.state, &self.masks, &self.time, budget);
         let entry = self.state.eip;
         let icount0 = self.state.icount;
         let Jit {
             host,
             helpers,
             stats,
+            pages,
             ..
         } = &mut *jit;
         let result = host.run(handle, &mut |i| {
-            let Some(op) = ops.get(i as usize) else {
-                // Not an index this module was given: leave, state unchanged.
+            // The calling module's page and its instruction's index (modules
+            // linked to each other may call from any page).
+            let op = pages
+                .get(&(i & !0xFFF))
+                .and_then(|p| p.helper_ops.get((i & 0xFFF) as usize))
+                .copied();
+            let Some(op) = op else {
+                // Not an instruction a loaded module was given: leave, state unchanged.
                 return 1;
             };
             helpers.add(op.code);
             stats.helper_calls += 1;
-            let leave = self.jit_helper(bus, &w, op, icount0, budget);
+            let leave = self.jit_helper(bus, &w, &op, icount0, budget);
             stats.helper_exits += leave as u64;
             leave as u32
         });
@@ -154,6 +162,7 @@ impl Cpu {
                 // A REP string instruction run by the helper that yielded.
                 self.state.icount += std::mem::take(&mut self.rep_extra);
                 jit.stats.calls += 1;
+                jit.stats.links += w.take_links() as u64;
                 jit.stats.instructions += ran;
                 // (CS is flat here: EIP is the linear address.)
                 if self.state.icount >= end {
@@ -247,7 +256,7 @@ impl Cpu {
             }
         };
         let used = (self.state.icount - icount0).min(budget as u64) as u32;
-        w.store(&self.state, &self.masks, budget - used);
+        w.store(&self.state, &self.masks, &self.time, budget - used);
         leave
     }
 
@@ -291,7 +300,13 @@ impl Cpu {
                 ops: &b.ops,
             })
             .collect();
-        let Some(c) = codegen::compile(&page_blocks, &jit.layout, jit.base) else {
+        let target = codegen::Target {
+            layout: &jit.layout,
+            base: jit.base,
+            page,
+            link_slots: jit.link_slots,
+        };
+        let Some(c) = codegen::compile(&page_blocks, &target) else {
             return;
         };
         jit.stats.modules += 1;
@@ -386,6 +401,10 @@ impl Cpu {
         }
         if let Some(old) = jit.pages.insert(p.page, module) {
             jit.host.unload(old.handle);
+        }
+        // Jumps from other modules to this page now come straight here.
+        if p.page >> 12 < jit.link_slots {
+            jit.host.link(handle, p.page >> 12);
         }
     }
 }

@@ -413,8 +413,9 @@ impl Driver {
                 j.traps
             ));
             r.push_str(&format!(
-                "\ntab86: jit: {:.1} calls per 1000 instructions; returns: {} in the page, {} to another page, {} out of budget; {} helper calls ({} left after)",
+                "\ntab86: jit: {:.1} calls per 1000 instructions; {} linked jumps between modules; returns: {} in the page, {} to another page, {} out of budget; {} helper calls ({} left after)",
                 1000.0 * j.calls as f64 / s.instructions.max(1) as f64,
+                j.links,
                 j.exits_in_page,
                 j.exits_other_page,
                 j.exits_budget,

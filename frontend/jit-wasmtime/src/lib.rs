@@ -13,8 +13,15 @@
 //! the same arena) once enough unloaded instances have piled up; the compiled
 //! [`Module`] of every live handle is kept and re-instantiated lazily, on its next
 //! [`JitHost::run`], into the new store. Handles stay valid across such resets.
+//!
+//! Each store also holds the entry table modules import as `"e" "t"` (one
+//! element per 4 KiB of the arena, see [`JitHost::link`]): a module leaving for a
+//! page whose module is linked there tail-calls it instead of returning. Unlinked
+//! elements hold a function that returns at once (exported by the same built-in
+//! module as the memory).
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -22,7 +29,8 @@ use std::time::Instant;
 use tab86_cpu::jit::{Finished, Helper, JitHost, Submitted};
 use wasmtime::{
     Caller, Config, Engine, Extern, ExternType, Func, Instance, LinearMemory, Memory,
-    MemoryCreator, MemoryType, Module, OptLevel, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+    MemoryCreator, MemoryType, Module, OptLevel, Ref, RefType, Store, StoreLimits,
+    StoreLimitsBuilder, Table, TableType, TypedFunc,
 };
 
 /// Size of a wasm page: the arena's alignment and length granule.
@@ -138,11 +146,14 @@ struct HostData {
     helper: Option<*mut Helper<'static>>,
 }
 
-/// The store's imports: the arena memory and the helper function.
+/// The store's imports: the arena memory, the helper function and the entry
+/// table, with the function its unlinked elements hold.
 #[derive(Clone, Copy)]
 struct Imports {
     memory: Memory,
     helper: Func,
+    table: Table,
+    unlinked: Func,
 }
 
 /// One loaded module: its compiled code, and its entry point in the current store
@@ -150,6 +161,8 @@ struct Imports {
 struct Slot {
     module: Module,
     run: Option<TypedFunc<(), i32>>,
+    /// The entry table element [`JitHost::link`] gave it.
+    link: Option<u32>,
 }
 
 /// A [`JitHost`] on wasmtime whose wasm memory is the machine's arena (at wasm
@@ -171,6 +184,10 @@ pub struct WasmtimeHost {
     /// The background compiler, once started.
     worker: Option<Worker>,
     next_ticket: u32,
+    /// Elements of the entry table.
+    link_slots: u32,
+    /// The handle linked at each entry table element that has one.
+    linked: HashMap<u32, u32>,
 }
 
 /// A module compiled by the worker thread: ticket, module or error, nanoseconds.
@@ -225,7 +242,9 @@ impl WasmtimeHost {
         let engine = Engine::new(&config).map_err(|e| format!("wasmtime engine: {e:#}"))?;
         let provider = Module::new(&engine, provider_wasm(pages))
             .map_err(|e| format!("wasmtime arena provider: {e:#}"))?;
-        let (store, imports) = new_store(&engine, &creator, &provider)?;
+        // One element per 4 KiB of the arena covers every RAM frame.
+        let link_slots = (len / 4096) as u32;
+        let (store, imports) = new_store(&engine, &creator, &provider, link_slots)?;
         Ok(WasmtimeHost {
             engine,
             creator,
@@ -239,6 +258,8 @@ impl WasmtimeHost {
             resets: 0,
             worker: None,
             next_ticket: 0,
+            link_slots,
+            linked: HashMap::new(),
         })
     }
 
@@ -282,6 +303,7 @@ impl WasmtimeHost {
         let slot = Some(Slot {
             module,
             run: Some(run),
+            link: None,
         });
         match self.free.pop() {
             Some(handle) => {
@@ -312,7 +334,8 @@ impl WasmtimeHost {
             return Ok(());
         }
         // Build the new store first: on failure the old one stays in service.
-        let (store, imports) = new_store(&self.engine, &self.creator, &self.provider)?;
+        let (store, imports) =
+            new_store(&self.engine, &self.creator, &self.provider, self.link_slots)?;
         self.store = store;
         self.imports = imports;
         for slot in self.slots.iter_mut().flatten() {
@@ -326,7 +349,8 @@ impl WasmtimeHost {
 }
 
 /// A fresh store (no instance limit: the host bounds it by resetting) holding
-/// one memory object over the arena and the helper function modules import.
+/// one memory object over the arena, the helper function modules import and an
+/// entry table of `link_slots` unlinked elements.
 ///
 /// The memory comes from instantiating `provider` (a module that only defines and
 /// exports it) rather than from `Memory::new`: in wasmtime 48 host-created memories
@@ -336,6 +360,7 @@ fn new_store(
     engine: &Engine,
     creator: &ArenaCreator,
     provider: &Module,
+    link_slots: u32,
 ) -> Result<(Store<HostData>, Imports), String> {
     let limits = StoreLimitsBuilder::new()
         .instances(usize::MAX)
@@ -353,10 +378,19 @@ fn new_store(
     creator.armed.store(true, Ordering::Relaxed);
     let instance = Instance::new(&mut store, provider, &[]);
     creator.armed.store(false, Ordering::Relaxed);
+    let instance = instance.map_err(|e| format!("wasmtime arena memory: {e:#}"))?;
     let memory = instance
-        .map_err(|e| format!("wasmtime arena memory: {e:#}"))?
         .get_memory(&mut store, "m")
         .ok_or("wasmtime arena memory: provider exports no memory")?;
+    let unlinked = instance
+        .get_func(&mut store, "s")
+        .ok_or("wasmtime arena provider exports no \"s\"")?;
+    let table = Table::new(
+        &mut store,
+        TableType::new(RefType::FUNCREF, link_slots, None),
+        Ref::Func(Some(unlinked)),
+    )
+    .map_err(|e| format!("wasmtime entry table: {e:#}"))?;
     if memory.data_ptr(&store) != creator.arena.ptr || memory.data_size(&store) != creator.arena.len
     {
         return Err("wasmtime arena memory is not the arena".into());
@@ -375,11 +409,20 @@ fn new_store(
             }
         },
     );
-    Ok((store, Imports { memory, helper }))
+    Ok((
+        store,
+        Imports {
+            memory,
+            helper,
+            table,
+            unlinked,
+        },
+    ))
 }
 
 /// The bytes of a module that defines one memory of exactly `pages` pages
-/// (minimum = maximum) and exports it as `"m"`: the arena's provider.
+/// (minimum = maximum) and exports it as `"m"`, and a function `[] -> [i32]`
+/// returning 0 as `"s"` (the entry table's unlinked element): the arena's provider.
 fn provider_wasm(pages: u32) -> Vec<u8> {
     fn uleb(out: &mut Vec<u8>, mut v: u32) {
         loop {
@@ -398,18 +441,24 @@ fn provider_wasm(pages: u32) -> Vec<u8> {
         out.extend_from_slice(payload);
     }
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    // Type section: one type, func () -> (i32).
+    section(&mut wasm, 1, &[1, 0x60, 0, 1, 0x7F]);
+    // Function section: one function of type 0.
+    section(&mut wasm, 3, &[1, 0]);
     // Memory section: one memory, limits flag 1 (min and max).
     let mut memories = vec![1, 1];
     uleb(&mut memories, pages);
     uleb(&mut memories, pages);
     section(&mut wasm, 5, &memories);
-    // Export section: one export "m", kind memory (2), index 0.
-    section(&mut wasm, 7, &[1, 1, b'm', 2, 0]);
+    // Export section: "m" memory (kind 2) 0, "s" function (kind 0) 0.
+    section(&mut wasm, 7, &[2, 1, b'm', 2, 0, 1, b's', 0, 0]);
+    // Code section: one body of 4 bytes: no locals, i32.const 0, end.
+    section(&mut wasm, 10, &[1, 4, 0, 0x41, 0, 0x0B]);
     wasm
 }
 
 /// Compiles `wasm` and checks that it imports the arena memory and at most the
-/// helper function, nothing else.
+/// helper function and the entry table, nothing else.
 fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, String> {
     let module = Module::new(engine, wasm).map_err(|e| format!("wasm compile: {e:#}"))?;
     let mut memory = false;
@@ -419,9 +468,10 @@ fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, String> {
             ("e", "h", ExternType::Func(f))
                 if f.params().map(|p| p.is_i32()).eq([true])
                     && f.results().map(|r| r.is_i32()).eq([true]) => {}
+            ("e", "t", ExternType::Table(_)) => {}
             _ => {
                 return Err(format!(
-                    "a JIT module imports memory \"e\" \"m\" and at most function \"e\" \"h\" [i32] -> [i32], not {:?} {:?}",
+                    "a JIT module imports memory \"e\" \"m\" and at most function \"e\" \"h\" [i32] -> [i32] and table \"e\" \"t\", not {:?} {:?}",
                     i.module(),
                     i.name()
                 ))
@@ -449,6 +499,7 @@ fn instantiate(
         .imports()
         .map(|i| match i.name() {
             "h" => imports.helper.into(),
+            "t" => imports.table.into(),
             _ => imports.memory.into(),
         })
         .collect();
@@ -515,6 +566,15 @@ impl JitHost for WasmtimeHost {
                     &slot.module,
                 )?;
                 self.live_in_store += 1;
+                if let Some(l) = slot.link {
+                    if self.linked.get(&l) == Some(&handle) {
+                        let f = Ref::Func(Some(*run.func()));
+                        self.imports
+                            .table
+                            .set(&mut self.store, l as u64, f)
+                            .map_err(|e| format!("wasmtime entry table: {e:#}"))?;
+                    }
+                }
                 slot.run.insert(run)
             }
         };
@@ -536,7 +596,48 @@ impl JitHost for WasmtimeHost {
             if slot.run.is_some() {
                 self.live_in_store -= 1;
             }
+            if let Some(l) = slot.link {
+                if self.linked.get(&l) == Some(&handle) {
+                    self.linked.remove(&l);
+                    let f = Ref::Func(Some(self.imports.unlinked));
+                    // (In range: `link` checked it.)
+                    let _ = self.imports.table.set(&mut self.store, l as u64, f);
+                }
+            }
             self.free.push(handle);
         }
+    }
+
+    fn link_slots(&self) -> u32 {
+        self.link_slots
+    }
+
+    fn link(&mut self, handle: u32, slot: u32) {
+        if slot >= self.link_slots {
+            return;
+        }
+        let Some(s) = self.slots.get_mut(handle as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        // A module not instantiated in this store is linked when it is.
+        let f = s.run.as_ref().map(|r| Ref::Func(Some(*r.func())));
+        if let Some(f) = f {
+            if self
+                .imports
+                .table
+                .set(&mut self.store, slot as u64, f)
+                .is_err()
+            {
+                return;
+            }
+        }
+        if let Some(old) = s.link.replace(slot) {
+            if old != slot && self.linked.get(&old) == Some(&handle) {
+                self.linked.remove(&old);
+                let u = Ref::Func(Some(self.imports.unlinked));
+                let _ = self.imports.table.set(&mut self.store, old as u64, u);
+            }
+        }
+        self.linked.insert(slot, handle);
     }
 }

@@ -7,7 +7,7 @@
 
 use iced_x86::{Decoder, DecoderOptions};
 use tab86_cpu::decode::{convert, Op};
-use tab86_cpu::jit::codegen::{compile, PageBlock};
+use tab86_cpu::jit::codegen::{compile, PageBlock, Target};
 use tab86_cpu::jit::JitHost;
 use tab86_cpu::PhysMem;
 use tab86_jit_wasmtime::WasmtimeHost;
@@ -28,8 +28,14 @@ fn listing(code: &[u8], offset: u32) -> String {
     let mem = PhysMem::new(1 << 20);
     let arena = mem.arena().clone();
     let ops = ops(code, 0x40_0000 + offset);
-    let c = compile(&[PageBlock { offset, ops: &ops }], arena.layout(), 0).expect("compiled");
     let mut host = WasmtimeHost::new(arena.ptr(), arena.len(), arena.clone()).expect("host");
+    let target = Target {
+        layout: arena.layout(),
+        base: 0,
+        page: 0x40_0000,
+        link_slots: host.link_slots(),
+    };
+    let c = compile(&[PageBlock { offset, ops: &ops }], &target).expect("compiled");
     host.load(&c.wasm).expect("wasmtime accepts the module");
     let text = wasmprinter::print_bytes(&c.wasm).expect("printable");
     let mut out = String::new();
@@ -119,5 +125,19 @@ fn segment_overrides() {
             0x64, 0xA1, 0x10, 0, 0, 0, 0xF0, 0x65, 0xFF, 0x41, 0x04, 0xC1, 0xC8, 0x07, 0xC3,
         ],
         0x300,
+    );
+}
+
+/// RDTSC from the window's time base terms, SHLD/SHRD with their private flag
+/// producer, and a jump to another page that continues in the entry table.
+#[test]
+fn time_double_shifts_and_a_linked_jump() {
+    // rdtsc; shld eax, edx, 5; shrd eax, edx, cl; jmp 0x401000
+    check(
+        "linked",
+        &[
+            0x0F, 0x31, 0x0F, 0xA4, 0xD0, 0x05, 0x0F, 0xAD, 0xD0, 0xE9, 0xF2, 0x0B, 0, 0,
+        ],
+        0x400,
     );
 }

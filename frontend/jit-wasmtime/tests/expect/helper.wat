@@ -5,9 +5,10 @@
   (type (;2;) (func (param i32) (result i32)))
   (import "e" "m" (memory (;0;) 18))
   (import "e" "h" (func (;0;) (type 2)))
+  (import "e" "t" (table (;0;) 288 funcref))
   (export "run" (func 1))
   (func (;1;) (type 0) (result i32)
-    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
+    (local i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64)
     i32.const 0
     i32.load
     local.set 0
@@ -143,7 +144,7 @@
         local.get 0
         i64.extend_i32_u
         i64.or
-        local.set 46
+        local.set 47
         local.get 2
         local.get 25
         i32.ge_u
@@ -158,18 +159,18 @@
           local.set 14
           br 2 (;@1;)
         end
-        local.get 46
+        local.get 47
         local.get 25
         i64.extend_i32_u
         i64.div_u
-        local.set 47
-        local.get 46
+        local.set 48
+        local.get 47
         local.get 25
         i64.extend_i32_u
         i64.rem_u
         i32.wrap_i64
         local.set 2
-        local.get 47
+        local.get 48
         i32.wrap_i64
         local.set 0
         local.get 0
@@ -236,7 +237,7 @@
         i32.const 3
         i32.add
         i32.store offset=60
-        i32.const 0
+        i32.const 4194304
         call 0
         local.set 24
         i32.const 0
@@ -341,8 +342,8 @@
         i32.const 32760
         i32.and
         i64.load offset=4096
-        local.set 47
-        local.get 47
+        local.set 48
+        local.get 48
         i32.wrap_i64
         local.get 18
         i32.and
@@ -365,7 +366,7 @@
           local.set 14
           br 2 (;@1;)
         end
-        local.get 47
+        local.get 48
         i64.const 32
         i64.shr_u
         i32.wrap_i64
@@ -397,6 +398,8 @@
         end
         local.get 24
         local.set 17
+        i32.const 1
+        local.set 46
         br 1 (;@1;)
       end
     end
@@ -465,6 +468,52 @@
     i32.const 0
     local.get 14
     i32.store offset=60
+    local.get 46
+    if ;; label = @1
+      local.get 17
+      i32.const 9
+      i32.shr_u
+      i32.const 32760
+      i32.and
+      i64.load offset=4096
+      local.set 48
+      local.get 48
+      i32.wrap_i64
+      i32.const 0
+      i32.load offset=92
+      i32.and
+      local.get 17
+      i32.const -4096
+      i32.and
+      i32.const 0
+      i32.load offset=96
+      i32.or
+      i32.eq
+      if ;; label = @2
+        local.get 48
+        i64.const 44
+        i64.shr_u
+        i32.wrap_i64
+        local.set 24
+        local.get 24
+        i32.const 288
+        i32.lt_u
+        local.get 14
+        i32.const 0
+        i32.ne
+        i32.and
+        if ;; label = @3
+          i32.const 0
+          i32.const 0
+          i32.load offset=100
+          i32.const 1
+          i32.add
+          i32.store offset=100
+          local.get 24
+          return_call_indirect (type 0)
+        end
+      end
+    end
     i32.const 0
   )
   ;; (the flags helper, function 2, is left out)
