@@ -240,6 +240,19 @@ impl Machine {
         }
     }
 
+    /// Why disk requests failed since the last call (the guest saw I/O
+    /// errors), one message a line ("" if none).
+    pub fn take_disk_errors(&mut self) -> String {
+        let mut s = String::new();
+        for d in &self.disks.0 {
+            for e in d.0.borrow_mut().take_errors() {
+                s.push_str(&e);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
     /// Fetches posted and not answered yet, over all disks.
     pub fn fetches_in_flight(&self) -> u32 {
         self.disks

@@ -173,6 +173,8 @@ pub struct HostDisk {
     failed: HashMap<u64, String>,
     queue: VecDeque<(RequestId, BlockOp)>,
     done: Vec<BlockCompletion>,
+    /// Messages of failed requests the host has not taken yet.
+    errors: Vec<String>,
     stats: Stats,
 }
 
@@ -224,6 +226,7 @@ impl HostDisk {
             failed: HashMap::new(),
             queue: VecDeque::new(),
             done: Vec::new(),
+            errors: Vec::new(),
             stats: Stats::default(),
         })
     }
@@ -231,6 +234,12 @@ impl HostDisk {
     /// Fetches the host should start now (each exactly once).
     pub fn take_fetches(&mut self) -> Vec<FetchRequest> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Why requests failed since the last call (the guest saw I/O errors):
+    /// for the host's log, since wasm has no logger.
+    pub fn take_errors(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.errors)
     }
 
     /// Fetches posted and not yet answered.
@@ -437,6 +446,7 @@ impl HostDisk {
                 }
                 self.queue.pop_front();
                 log::warn!("{msg}");
+                self.errors.push(msg.clone());
                 self.done.push(BlockCompletion {
                     id,
                     result: Err(BlockError::Io(msg)),
@@ -448,6 +458,9 @@ impl HostDisk {
             }
             let (_, op) = self.queue.pop_front().expect("front exists");
             let result = self.execute(op);
+            if let Err(BlockError::Io(msg)) = &result {
+                self.errors.push(msg.clone());
+            }
             self.done.push(BlockCompletion { id, result });
         }
     }
@@ -596,5 +609,309 @@ impl BlockBackend for SharedDisk {
     fn in_flight(&self) -> usize {
         let d = self.0.borrow();
         d.queue.len() + d.done.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// An overlay file in memory that can refuse syncs.
+    #[derive(Clone, Default)]
+    struct MemFile(Rc<RefCell<(Vec<u8>, bool)>>);
+
+    impl OverlayFile for MemFile {
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+            let f = self.0.borrow();
+            let end = offset as usize + buf.len();
+            if end > f.0.len() {
+                return Err(io::Error::other("short read"));
+            }
+            buf.copy_from_slice(&f.0[offset as usize..end]);
+            Ok(())
+        }
+        fn write_all_at(&self, data: &[u8], offset: u64) -> io::Result<()> {
+            let mut f = self.0.borrow_mut();
+            let end = offset as usize + data.len();
+            if f.0.len() < end {
+                f.0.resize(end, 0);
+            }
+            f.0[offset as usize..end].copy_from_slice(data);
+            Ok(())
+        }
+        fn sync(&self) -> io::Result<()> {
+            if self.0.borrow().1 {
+                Err(io::Error::other("EIO"))
+            } else {
+                Ok(())
+            }
+        }
+        fn size(&self) -> io::Result<u64> {
+            Ok(self.0.borrow().0.len() as u64)
+        }
+    }
+
+    /// A 3-chunk image (chunk size 8 KiB, the last 4 KiB) with distinct bytes,
+    /// and its manifest.
+    fn image() -> (Vec<u8>, Vec<u8>) {
+        let data: Vec<u8> = (0..20480u32).map(|i| (i * 7 + i / 4096) as u8).collect();
+        let hashes: Vec<[u8; 32]> = data
+            .chunks(8192)
+            .map(|c| Sha256::digest(c).into())
+            .collect();
+        let json = Manifest::to_json(data.len() as u64, 8192, &hashes);
+        (data, json.into_bytes())
+    }
+
+    fn disk(manifest: &[u8], overlay: Option<MemFile>) -> Result<HostDisk, String> {
+        let base = Base::chunked("http://h/img/manifest.json", manifest)?;
+        let ov = overlay.map(|f| {
+            let fresh = f.0.borrow().0.is_empty();
+            (Box::new(f) as Box<dyn OverlayFile>, fresh, "ov".to_string())
+        });
+        HostDisk::new(base, ov, false, HostDiskOptions::default())
+    }
+
+    /// Answers every posted fetch from `data`; `corrupt` flips a byte of
+    /// chunk 1 on every attempt. Returns the requests seen.
+    fn serve(d: &mut HostDisk, data: &[u8], corrupt: bool) -> Vec<FetchRequest> {
+        let mut seen = Vec::new();
+        loop {
+            let reqs = d.take_fetches();
+            if reqs.is_empty() {
+                return seen;
+            }
+            for r in reqs {
+                let i = (0..3u64)
+                    .find(|&i| r.url.ends_with(&chunk_path_of(data, i)))
+                    .expect("a chunk URL");
+                let mut bytes =
+                    data[i as usize * 8192..((i as usize + 1) * 8192).min(data.len())].to_vec();
+                if corrupt && i == 1 {
+                    bytes[3] ^= 0xFF;
+                }
+                seen.push(r.clone());
+                d.complete_fetch(r.id, bytes);
+            }
+        }
+    }
+
+    fn chunk_path_of(data: &[u8], i: u64) -> String {
+        let c = &data[i as usize * 8192..((i as usize + 1) * 8192).min(data.len())];
+        let h: [u8; 32] = Sha256::digest(c).into();
+        crate::core::manifest::hex(&h)
+    }
+
+    fn read(d: &mut SharedDisk, id: u64, offset: u64, len: usize) -> Vec<BlockCompletion> {
+        d.submit(id, BlockOp::Read { offset, len });
+        d.poll()
+    }
+
+    #[test]
+    fn reads_wait_for_fetches_and_come_back_verified() {
+        let (data, manifest) = image();
+        let mut d = SharedDisk::new(disk(&manifest, None).unwrap());
+        assert!(d.read_only(), "no overlay: read-only");
+        assert_eq!(d.capacity(), 20480);
+        // A read across chunks 0 and 1: nothing completes until both arrive.
+        assert!(read(&mut d, 1, 4096, 8192).is_empty());
+        assert_eq!(d.in_flight(), 1);
+        let posted = d.0.borrow_mut().take_fetches();
+        assert_eq!(posted.len(), 2, "one fetch per missing chunk");
+        assert!(posted[0].url.starts_with("http://h/img/chunks/"));
+        assert_eq!((posted[0].range, posted[0].delay_ms), (None, 0));
+        d.0.borrow_mut()
+            .complete_fetch(posted[1].id, data[8192..16384].to_vec());
+        assert!(d.poll().is_empty(), "still waiting for chunk 0");
+        d.0.borrow_mut()
+            .complete_fetch(posted[0].id, data[..8192].to_vec());
+        let done = d.poll();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].result.as_ref().unwrap(), &data[4096..12288]);
+        // Cached now: the same read completes at once, without a fetch.
+        let again = read(&mut d, 2, 0, 512);
+        assert_eq!(again[0].result.as_ref().unwrap(), &data[..512]);
+        assert!(d
+            .0
+            .borrow_mut()
+            .take_fetches()
+            .iter()
+            .all(|f| f.url.contains("chunks/")));
+        let s = d.0.borrow().stats().summary();
+        assert!(s.starts_with("16384 bytes in 2 chunks"), "{s}");
+        // Writes without an overlay are refused.
+        d.submit(
+            3,
+            BlockOp::Write {
+                offset: 0,
+                data: vec![1; 512],
+            },
+        );
+        assert_eq!(d.poll()[0].result, Err(BlockError::Unsupported));
+    }
+
+    #[test]
+    fn a_corrupt_chunk_is_retried_with_backoff_then_fails_the_request() {
+        let (data, manifest) = image();
+        let mut d = SharedDisk::new(disk(&manifest, None).unwrap());
+        assert!(read(&mut d, 7, 8192, 512).is_empty());
+        let seen = serve(&mut d.0.borrow_mut(), &data, true);
+        let delays: Vec<u64> = seen.iter().map(|r| r.delay_ms).collect();
+        assert_eq!(
+            delays,
+            vec![0, 200, 400, 800],
+            "first try and three retries"
+        );
+        let done = d.poll();
+        match &done[0].result {
+            Err(BlockError::Io(m)) => {
+                assert!(
+                    m.contains("SHA-256 mismatch") && m.contains("after 3 retries"),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.0.borrow_mut().take_errors().len(), 1);
+        // The next read of that chunk tries again (the failure is not sticky).
+        assert!(read(&mut d, 8, 8192, 512).is_empty());
+        serve(&mut d.0.borrow_mut(), &data, false);
+        assert_eq!(d.poll()[0].result.as_ref().unwrap(), &data[8192..8704]);
+        // A 404 is not retried.
+        let mut d = SharedDisk::new(disk(&manifest, None).unwrap());
+        assert!(read(&mut d, 1, 0, 512).is_empty());
+        let f = d.0.borrow_mut().take_fetches();
+        d.0.borrow_mut().fail_fetch(f[0].id, 404, "Not Found");
+        let e = d.poll();
+        assert!(
+            matches!(&e[0].result, Err(BlockError::Io(m)) if m.contains("HTTP status 404")),
+            "{e:?}"
+        );
+        assert!(d.0.borrow_mut().take_fetches().is_empty());
+    }
+
+    #[test]
+    fn sequential_reads_fetch_ahead() {
+        let (data, manifest) = image();
+        let mut d = SharedDisk::new(disk(&manifest, None).unwrap());
+        read(&mut d, 1, 0, 512);
+        serve(&mut d.0.borrow_mut(), &data, false);
+        d.poll();
+        // The next chunk in sequence: chunk 1 on demand and chunk 2 ahead.
+        read(&mut d, 2, 8192, 512);
+        let f = d.0.borrow_mut().take_fetches();
+        assert_eq!(f.len(), 2, "{f:?}");
+        for r in f {
+            let i = if r.url.ends_with(&chunk_path_of(&data, 1)) {
+                1
+            } else {
+                2
+            };
+            let end = ((i + 1) * 8192).min(data.len());
+            d.0.borrow_mut()
+                .complete_fetch(r.id, data[i * 8192..end].to_vec());
+        }
+        d.poll();
+        assert_eq!(
+            d.0.borrow()
+                .stats()
+                .prefetched
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn overlay_keeps_writes_across_reopen_and_refuses_another_image() {
+        let (data, manifest) = image();
+        let file = MemFile::default();
+        let mut d = SharedDisk::new(disk(&manifest, Some(file.clone())).unwrap());
+        assert!(!d.read_only());
+        // A partial-block write needs the base block first.
+        d.submit(
+            1,
+            BlockOp::Write {
+                offset: 8192 + 512,
+                data: vec![0xAB; 1024],
+            },
+        );
+        assert!(d.poll().is_empty(), "waits for chunk 1");
+        serve(&mut d.0.borrow_mut(), &data, false);
+        d.submit(2, BlockOp::Flush);
+        let done = d.poll();
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|c| c.result.is_ok()), "{done:?}");
+        // Reopened over a fresh cache: the written bytes come from the overlay,
+        // the rest of the block from the base.
+        let mut d = SharedDisk::new(disk(&manifest, Some(file.clone())).unwrap());
+        assert!(
+            read(&mut d, 3, 8192 + 512, 1024)[0]
+                .result
+                .as_ref()
+                .unwrap()
+                == &vec![0xAB; 1024]
+        );
+        assert!(
+            d.0.borrow_mut().take_fetches().is_empty(),
+            "all in the overlay"
+        );
+        // The whole 4 KiB block went to the overlay, completed from the base.
+        let got = read(&mut d, 4, 8192, 2048)[0].result.clone().unwrap();
+        assert_eq!(&got[..512], &data[8192..8704]);
+        assert_eq!(&got[512..1536], &[0xAB; 1024][..]);
+        assert_eq!(&got[1536..], &data[9728..10240]);
+        // Half from the base (chunk 0, fetched), half from the overlay.
+        assert!(read(&mut d, 5, 4096, 8192).is_empty(), "half from the base");
+        let f = serve(&mut d.0.borrow_mut(), &data, false);
+        assert_eq!(f.len(), 1, "only chunk 0: {f:?}");
+        let got = d.poll()[0].result.clone().unwrap();
+        assert_eq!(&got[..4096], &data[4096..8192]);
+        assert_eq!(&got[4096 + 512..4096 + 1536], &[0xAB; 1024][..]);
+        // Another image: refused with a message.
+        let other = Manifest::to_json(20480, 8192, &[[1; 32], [2; 32], [3; 32]]);
+        let e = disk(other.as_bytes(), Some(file.clone())).err().unwrap();
+        assert!(e.contains("different base image"), "{e}");
+        // A failed sync fails the flush and every later write.
+        file.0.borrow_mut().1 = true;
+        let mut d =
+            SharedDisk::new(disk(&manifest, Some(file.clone())).unwrap_or_else(|e| panic!("{e}")));
+        d.submit(
+            5,
+            BlockOp::Write {
+                offset: 0,
+                data: vec![1; 4096],
+            },
+        );
+        d.submit(6, BlockOp::Flush);
+        d.submit(
+            7,
+            BlockOp::Write {
+                offset: 0,
+                data: vec![2; 4096],
+            },
+        );
+        let r = d.poll();
+        assert!(
+            r[0].result.is_ok() && r[1].result.is_err() && r[2].result.is_err(),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn bad_manifests_are_messages() {
+        assert!(Base::chunked("u", b"<html>")
+            .unwrap_err()
+            .contains("not JSON"));
+        let empty = Manifest::to_json(0, 8192, &[]);
+        let e = HostDisk::new(
+            Base::chunked("u", empty.as_bytes()).unwrap(),
+            None,
+            false,
+            HostDiskOptions::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("empty"), "{e}");
     }
 }
