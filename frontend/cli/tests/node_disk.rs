@@ -210,7 +210,9 @@ fn debian_script(prompt: &str, steps: &[(&str, &str)]) -> String {
     for (cmd, want) in steps {
         s.push_str(&format!("sendline {cmd}\nwait {want}\nwait {prompt}\n"));
     }
-    s.push_str("sendline poweroff\n");
+    // Right after the shell appears systemd may not answer yet: then force it
+    // (everything is synced).
+    s.push_str("sendline poweroff || { sync; poweroff -f; }\n");
     s
 }
 
