@@ -22,6 +22,7 @@ const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [
   [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]...  virtio-blk disks (vda, vdb, ...): a chunked
       image (URL ending in / or .json, a folder) or a raw image (URL read with Range, a file; read-only);
       --overlay keeps the writes in a copy-on-write file (the CLI's format)
+  [--disk-cache-mb N]  memory cache per disk (default 64)
   (interpreter only; build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
@@ -81,6 +82,12 @@ function parseArgs(argv) {
         else d.readOnly = true;
         break;
       }
+      case "--disk-cache-mb": {
+        const v = val(opt);
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65536) fail(`bad --disk-cache-mb '${v}'`);
+        a.diskCacheMb = Number(v);
+        break;
+      }
       case "--deterministic": a.deterministic = true; break;
       case "--stats": a.stats = true; break;
       case "--no-jit": break; // there is no JIT under Node yet
@@ -138,6 +145,7 @@ async function main() {
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
   let disks;
   try {
+    if (args.diskCacheMb !== undefined) o.disk_cache_mb = args.diskCacheMb;
     disks = await openDisks(o, args.disks);
   } catch (e) {
     fail(e instanceof DiskError ? e.message : String(e));

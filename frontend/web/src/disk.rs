@@ -14,6 +14,7 @@
 //! o.add_chunked_disk(manifestUrl, manifestBytes, overlay, overlayName, readOnly);
 //! // A raw image read with Range requests (read-only, no overlay): its size in bytes.
 //! o.add_raw_disk(url, size);
+//! o.disk_cache_mb = 64;   // memory cache of each disk added after this (MiB)
 //! ```
 //!
 //! `overlay` is `undefined` (the disk is then read-only) or a file handle
@@ -103,9 +104,10 @@ impl OverlayFile for JsFile {
     }
 }
 
-/// The disks of one machine, in attachment order.
+/// The disks of one machine, in attachment order, and the cache bound for
+/// disks added next.
 #[derive(Default, Clone)]
-pub(crate) struct Disks(Vec<SharedDisk>);
+pub(crate) struct Disks(Vec<SharedDisk>, Option<u64>);
 
 impl Disks {
     /// The backends for `machine::Config::disks`.
@@ -173,6 +175,13 @@ impl MachineOptions {
         self.add(base, overlay, overlay_name, read_only)
     }
 
+    /// The memory cache of each disk added after this, in MiB (`--disk-cache-mb`;
+    /// default 64).
+    #[wasm_bindgen(setter)]
+    pub fn set_disk_cache_mb(&mut self, mb: u32) {
+        self.disks.1 = Some(u64::from(mb.max(1)) << 20);
+    }
+
     /// Adds a raw image read with byte ranges of `url` (read-only).
     pub fn add_raw_disk(&mut self, url: &str, size: f64) -> Result<(), String> {
         if !(size >= 1.0 && size <= (1u64 << 53) as f64) {
@@ -206,7 +215,11 @@ impl MachineOptions {
             }
             None => None,
         };
-        let disk = HostDisk::new(base, overlay, read_only, HostDiskOptions::default())?;
+        let mut opts = HostDiskOptions::default();
+        if let Some(bytes) = self.disks.1 {
+            opts.cache_bytes = bytes;
+        }
+        let disk = HostDisk::new(base, overlay, read_only, opts)?;
         self.disks.0.push(SharedDisk::new(disk));
         Ok(())
     }
