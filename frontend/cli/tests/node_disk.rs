@@ -150,6 +150,7 @@ fn node_bad_input_gives_messages_and_statuses() {
 
     // A corrupt chunk: the guest's read fails with an I/O error after the
     // retries, the runner says why, and the run goes on to a clean poweroff.
+    // (The initramfs loads the virtio modules itself only for root=.)
     let img: Vec<u8> = (0..1u32 << 20)
         .map(|i| (i * 31 + i / 65536) as u8)
         .collect();
@@ -167,6 +168,9 @@ fn node_bad_input_gives_messages_and_statuses() {
     std::fs::write(
         &script,
         "timeout 900\n\
+         wait tab86# \n\
+         sendline k=/lib/modules/$(uname -r); for m in $(cat $k/tab86.load); do insmod $k/$m; done; while [ ! -b /dev/vda ]; do sleep 1; done; echo VDA-OK\n\
+         wait [\\r\\n]VDA-OK\n\
          wait tab86# \n\
          sendline dd if=/dev/vda of=/dev/null bs=4k count=64; echo DD1=$?\n\
          wait DD1=0\n\

@@ -241,8 +241,9 @@ impl Machine {
     }
 
     /// Runs one slice: "continue" (call again), "idle" (call again after at most
-    /// `wait_ms`, or when input arrives), "io" (waiting for disks: call again
-    /// soon) or "exit" (over; see `exit_status`).
+    /// `wait_ms`, or when input or a fetch answer arrives), "io" (deterministic
+    /// mode waiting for disks: call again once a fetch is answered, see
+    /// `disk.rs`) or "exit" (over; see `exit_status`).
     pub fn step(&mut self) -> String {
         let kind = match self.driver.step(&mut self.host) {
             Step::Continue => "continue",
