@@ -15,6 +15,9 @@
 //! state. The board builds its memory map with [`pc_e820_map`] and passes
 //! the same map to the loaders, so the guest sees one consistent map, and
 //! [`build_acpi_tables`] for the ACPI tables it places in the BIOS area.
+//! For kernels that expect a BIOS to have run (Multiboot test kernels),
+//! [`write_legacy_bios`] and [`POST_PORT_WRITES`] describe what SeaBIOS
+//! leaves: IVT, BIOS data area, 8259s and PIT.
 //!
 //! Typical board use:
 //!
@@ -41,6 +44,7 @@ mod e820;
 mod entry;
 mod error;
 mod le;
+mod legacy;
 mod linux;
 mod memory;
 mod multiboot;
@@ -57,6 +61,13 @@ pub use entry::{
     FLAT_DATA_DESCRIPTOR,
 };
 pub use error::BootError;
+pub use legacy::{
+    bda, ivt_entry, write_legacy_bios, LegacyBiosLayout, LegacyBiosOptions, BIOS_IRQ0_VECTOR,
+    BIOS_IRQ8_VECTOR, BIOS_PIC1_MASK, BIOS_PIC2_MASK, EQUIPMENT_FPU, EQUIPMENT_PS2_MOUSE,
+    EQUIPMENT_SERIAL_SHIFT, EQUIPMENT_VIDEO_80X25_COLOR, HANDLER_IRET, HANDLER_IRQ0, HANDLER_PIC1,
+    HANDLER_PIC2, LEGACY_HANDLERS, LEGACY_HANDLERS_ADDR, LEGACY_HANDLERS_OFFSET,
+    LEGACY_HANDLERS_SEGMENT, POST_PORT_WRITES,
+};
 pub use linux::{
     load_linux, BzImage, LinuxBootOptions, LinuxVideo, LoadedLinux, SetupHeader, BOOT_PARAMS_ADDR,
     BOOT_PARAMS_SIZE, CAN_USE_HEAP, CMDLINE_ADDR, CMDLINE_AREA_SIZE, KERNEL_LOAD_ADDR, LOADED_HIGH,

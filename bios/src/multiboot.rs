@@ -6,6 +6,10 @@
 //! Multiboot information structure (memory sizes, the same E820 map as the
 //! board, command line, modules, boot loader name) and returns the entry
 //! state: EAX = 0x2BADB002, EBX = info address, flat protected mode.
+//! Kernels written for QEMU also expect what a BIOS leaves behind (8259s,
+//! PIT, IVT, BIOS data area): the board writes that with
+//! [`write_legacy_bios`](crate::write_legacy_bios) and replays
+//! [`POST_PORT_WRITES`](crate::POST_PORT_WRITES) before entering the kernel.
 
 use crate::e820::{usable_region_containing, validate_map, E820Entry};
 use crate::entry::{write_boot_gdt, BootEntry, BOOT_GDT, BOOT_GDT_ADDR, BOOT_STACK_BOTTOM};

@@ -113,6 +113,12 @@ impl Cpu {
         self.data_bp_hit = 0;
     }
 
+    /// Forgets any exception delivery in progress (only meaningful between
+    /// instructions, e.g. when a snapshot replaces the state).
+    pub(crate) fn reset_delivery(&mut self) {
+        self.delivering = None;
+    }
+
     /// Drops all cached translations and decoded code (after loaders write memory
     /// behind the CPU's back, or the state is replaced wholesale).
     pub fn invalidate_all(&mut self) {

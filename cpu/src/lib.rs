@@ -18,6 +18,7 @@ pub mod msr;
 pub mod ops;
 mod seg;
 pub mod simd;
+pub mod snapshot;
 mod stack;
 pub mod state;
 mod task;

@@ -91,6 +91,13 @@ pub trait BlockBackend {
         String::from("tab86-disk")
     }
 
+    /// How many flushes made the disk's writes durable, if the backend counts
+    /// them (a copy-on-write overlay's generation). Machine snapshots record it
+    /// and refuse to restore over a disk that has moved on since.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Start a request; its completion comes later from [`BlockBackend::poll`].
     fn submit(&mut self, id: RequestId, op: BlockOp);
 

@@ -19,8 +19,11 @@
 //! [`Chipset::advance`], sleeps to [`Chipset::next_deadline`] when halted, and
 //! drains [`Chipset::drain_requests`].
 
+mod state;
 #[cfg(test)]
 mod tests;
+
+pub use state::ChipsetState;
 
 use std::io::Write;
 

@@ -92,6 +92,11 @@ impl DebugCon {
         }
     }
 
+    /// Replace the state in place, keeping the sink.
+    pub fn restore(&mut self, state: DebugConState) {
+        self.last = state.last;
+    }
+
     /// Last byte written (the POST code).
     pub fn last(&self) -> u8 {
         self.last

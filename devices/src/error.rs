@@ -51,6 +51,11 @@ pub enum Error {
         /// The index given.
         index: usize,
     },
+    /// A saved state does not fit this board (other serial ports, ACPI block or
+    /// PCI functions than the board it was saved from).
+    StateMismatch,
+    /// A fw_cfg item could not be added (the message says why).
+    FwCfg(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -77,6 +82,11 @@ impl fmt::Display for Error {
                 )
             }
             Error::NoSuchDevice { index } => write!(f, "no device with index {index}"),
+            Error::StateMismatch => write!(
+                f,
+                "the saved device state is for a board with other devices than this one"
+            ),
+            Error::FwCfg(why) => write!(f, "fw_cfg: {why}"),
         }
     }
 }

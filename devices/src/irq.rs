@@ -64,6 +64,12 @@ impl IrqLines {
         self.0.edges.get()
     }
 
+    /// Replace the latch of rising edges not yet sampled (restoring a snapshot,
+    /// after every source has been re-driven to its saved level).
+    pub fn restore_edges(&self, edges: u16) {
+        self.0.edges.set(edges);
+    }
+
     /// Levels plus the edges latched since the last call, clearing the latch (PIC side).
     pub(crate) fn take(&self) -> (u16, u16) {
         let edges = self.0.edges.replace(0);

@@ -4,7 +4,8 @@
 //
 //   node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR] [--mem 256M]
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
-//        [--rtc-epoch SECS] [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]...
+//        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-sync]
+//        [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]... [--disk-cache-mb N]
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
@@ -23,7 +24,10 @@ const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [
       image (URL ending in / or .json, a folder) or a raw image (URL read with Range, a file; read-only);
       --overlay keeps the writes in a copy-on-write file (the CLI's format)
   [--disk-cache-mb N]  memory cache per disk (default 64)
-  (interpreter only; build the package first: bash frontend/web/build.sh)`;
+  [--no-jit]  interpret only (by default hot code is compiled to wasm and run by V8)
+  [--jit-threshold RUNS]  runs of a block that make its page hot (default 20000)
+  [--jit-sync]  compile with new WebAssembly.Module on the CPU's thread (default: WebAssembly.compile)
+  (build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
   process.stderr.write(`tab86: ${msg}\n`);
@@ -40,7 +44,7 @@ function parseSize(s) {
 }
 
 function parseArgs(argv) {
-  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, disks: [] };
+  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: true, disks: [] };
   let i = 0;
   if (argv[0] === "run") i++;
   else if (argv[0] === "help" || argv[0] === "-h" || argv[0] === "--help") {
@@ -90,7 +94,15 @@ function parseArgs(argv) {
       }
       case "--deterministic": a.deterministic = true; break;
       case "--stats": a.stats = true; break;
-      case "--no-jit": break; // there is no JIT under Node yet
+      case "--no-jit": a.jit = false; break;
+      case "--jit-sync": a.jitAsync = false; break;
+      case "--jit-threshold": {
+        const v = val(opt);
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 0xffffffff)
+          fail(`bad --jit-threshold '${v}': give a number of runs from 1`);
+        a.jitThreshold = Number(v);
+        break;
+      }
       default: fail(`unknown option '${opt}'\n${USAGE}`);
     }
   }
@@ -142,6 +154,9 @@ async function main() {
   o.script = script;
   // Like the native CLI, the CMOS clock starts at the host's wall clock unless
   // --rtc-epoch says otherwise (to reproduce a native run's output byte for byte).
+  o.jit = args.jit;
+  o.jit_threshold = args.jitThreshold;
+  o.jit_async = args.jitAsync;
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
   let disks;
   try {
@@ -184,7 +199,17 @@ async function main() {
   let status;
   for (;;) {
     // Slices for up to 20 ms, then back to the event loop (stdin, signals).
-    const kind = m.run(20);
+    let kind;
+    try {
+      kind = m.run(20);
+    } catch (e) {
+      // A trap in JIT-generated code (called directly, it cannot be caught
+      // inside wasm) or a panic: this machine cannot go on.
+      flush();
+      if (log !== null) closeSync(log);
+      fail(`the machine stopped: ${e && e.message ? e.message : e}` +
+        (args.jit ? " (a JIT bug if it is a WebAssembly trap: --no-jit runs without it)" : ""));
+    }
     flush();
     if (kind === "exit") {
       status = m.exit_status;

@@ -9,7 +9,9 @@
 
 mod board;
 mod disks;
+mod firmware;
 pub mod script;
+pub mod snapshot;
 
 use board::Board;
 use std::io::Write;
@@ -67,6 +69,9 @@ pub enum Firmware {
         /// The command line.
         cmdline: String,
     },
+    /// Continue a machine saved by [`Machine::save_state`] (the snapshot file's
+    /// bytes; see [`snapshot`] for the format and what must match).
+    Snapshot(Vec<u8>),
 }
 
 /// How virtual time relates to host time.
@@ -121,6 +126,8 @@ pub enum Error {
     Devices(String),
     /// RAM size out of range.
     Memory(String),
+    /// A snapshot could not be restored (nothing was changed).
+    Snapshot(snapshot::SnapshotError),
 }
 
 impl std::fmt::Display for Error {
@@ -129,6 +136,7 @@ impl std::fmt::Display for Error {
             Error::Boot(m) => write!(f, "cannot boot: {m}"),
             Error::Devices(m) => write!(f, "device setup failed: {m}"),
             Error::Memory(m) => write!(f, "memory: {m}"),
+            Error::Snapshot(e) => write!(f, "{e}"),
         }
     }
 }
@@ -198,11 +206,16 @@ pub struct Machine {
     bios_mode: bool,
     /// Host time at power-on, so real-time virtual time starts at zero.
     host_t0: u64,
+    /// Virtual time at `host_t0` (0 at power-on; the saved instant after a
+    /// real-time restore, since the host clock may be younger than the guest's).
+    virtual_t0: u64,
     /// Virtual time skipped while halted (real-time mode adds it to the host clock).
     stopped: Option<Stop>,
     /// Counters for [`Stats`].
     slices: u64,
     halts: u64,
+    /// The options a snapshot of this machine records (see [`snapshot::Header`]).
+    options: snapshot::Header,
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -219,7 +232,36 @@ impl Machine {
             )));
         }
         let mut mem = PhysMem::new(ram);
-        let bios_mode = matches!(cfg.firmware, Firmware::Bios(_));
+        let rtc_epoch = cfg.rtc_epoch;
+        let mut options = snapshot::Header {
+            tab86_version: env!("CARGO_PKG_VERSION").into(),
+            mem_size: mem.ram_size(),
+            deterministic: cfg.clock == ClockMode::Deterministic,
+            bios_rom: Vec::new(),
+            fw_cfg_cmdline: None,
+            debugcon_ports: cfg.debugcon.iter().map(|d| d.port).collect(),
+            disks: cfg
+                .disks
+                .iter()
+                .map(|d| snapshot::DiskIdentity::of(d.as_ref()))
+                .collect(),
+        };
+        // A snapshot is decoded and checked against these options before anything
+        // is built; it is applied once the machine stands.
+        let restore = match &cfg.firmware {
+            Firmware::Snapshot(bytes) => {
+                let snap = snapshot::decode_for(bytes, Some(&options)).map_err(Error::Snapshot)?;
+                options.bios_rom = snap.header.bios_rom.clone();
+                options.fw_cfg_cmdline = snap.header.fw_cfg_cmdline.clone();
+                Some(snap)
+            }
+            _ => None,
+        };
+        let bios_mode = match &cfg.firmware {
+            Firmware::Bios(_) => true,
+            Firmware::Snapshot(_) => !options.bios_rom.is_empty(),
+            Firmware::Kernel { .. } => false,
+        };
         let mut chipset = Chipset::new(ChipsetConfig {
             rtc_epoch_secs: cfg.rtc_epoch,
             ram_bytes: ram as u64,
@@ -234,6 +276,22 @@ impl Machine {
             Firmware::Bios(rom) => {
                 tab86_bios::validate_bios_rom(&rom).map_err(|e| Error::Boot(e.to_string()))?;
                 mem.map_rom(&rom);
+                options.bios_rom = rom;
+                cpu = Cpu::new(mem);
+            }
+            Firmware::Snapshot(_) => {
+                if bios_mode {
+                    tab86_bios::validate_bios_rom(&options.bios_rom).map_err(|e| {
+                        Error::Snapshot(snapshot::SnapshotError::Corrupted(format!("its ROM: {e}")))
+                    })?;
+                    mem.map_rom(&options.bios_rom);
+                }
+                if let Some(cmdline) = &options.fw_cfg_cmdline {
+                    // fw_cfg's contents follow from the options; its selector and
+                    // read offset are not saved (they start at item 0).
+                    let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                    firmware::add_fw_cfg(&mut chipset, ram, cmdline, &map)?;
+                }
                 cpu = Cpu::new(mem);
             }
             Firmware::Kernel {
@@ -247,6 +305,8 @@ impl Machine {
                 let at = ACPI_TABLES_BASE as usize;
                 mem.ram_mut()[at..at + tables.len()].copy_from_slice(&tables);
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
+                firmware::add_fw_cfg(&mut chipset, ram, &cmdline, &map)?;
+                options.fw_cfg_cmdline = Some(cmdline.clone());
                 let entry = match KernelFormat::detect(&kernel) {
                     Some(KernelFormat::BzImage) => {
                         let mut opts = LinuxBootOptions::new(&cmdline, &map);
@@ -256,6 +316,8 @@ impl Machine {
                         load_linux(mem.ram_mut(), &kernel, &opts).map_err(|e| Error::Boot(e.to_string()))?.entry
                     }
                     Some(KernelFormat::Multiboot) => {
+                        let acpi_end = ACPI_TABLES_BASE + tables.len() as u32;
+                        firmware::post_for_multiboot(&mut chipset, mem.ram_mut(), &map, acpi_end)?;
                         let mods: Vec<tab86_bios::MultibootModule> = initrd
                             .iter()
                             .map(|d| tab86_bios::MultibootModule { data: d, cmdline: "" })
@@ -303,9 +365,11 @@ impl Machine {
             host,
             bios_mode,
             host_t0: t0,
+            virtual_t0: 0,
             stopped: None,
             slices: 0,
             halts: 0,
+            options,
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -317,6 +381,9 @@ impl Machine {
             true
         };
         m.cpu.mem.set_a20(a20);
+        if let Some(snap) = restore {
+            m.apply_snapshot(snap, rtc_epoch).map_err(Error::Snapshot)?;
+        }
         Ok(m)
     }
 
@@ -352,7 +419,11 @@ impl Machine {
             // Catch up with the wall clock, but never past the next timer deadline:
             // a jump over several PIT periods would lose ticks (jiffies would fall
             // behind the TSC and Linux would mark the TSC unstable).
-            let wall = self.host.now_ns().saturating_sub(self.host_t0);
+            let wall = self
+                .host
+                .now_ns()
+                .saturating_sub(self.host_t0)
+                .saturating_add(self.virtual_t0);
             let target = match self.board.chipset.next_deadline() {
                 Some(d) => wall.min(d),
                 None => wall,

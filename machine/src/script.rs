@@ -22,6 +22,8 @@ pub enum Step {
     Send(Vec<u8>),
     /// Report a named milestone (the driver prints the time and counters).
     Mark(String),
+    /// Save a snapshot of the machine to this file (see [`crate::snapshot`]).
+    SaveState(String),
 }
 
 /// A script failed to parse.
@@ -36,7 +38,8 @@ impl std::fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 /// Parses a script. Lines: `wait [-t SECS] REGEX`, `send TEXT`, `sendline TEXT`,
-/// `timeout SECS` (default for later waits), `mark NAME` (a milestone the driver
+/// `timeout SECS` (default for later waits), `savestate FILE` (save a snapshot
+/// there), `mark NAME` (a milestone the driver
 /// reports, e.g. with elapsed time for benchmarks), blank lines and `#` comments.
 /// TEXT understands `\n`, `\r`, `\t`, `\\` and `\xNN`.
 pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
@@ -84,6 +87,9 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
             }
             "send" => steps.push(Step::Send(unescape(rest).map_err(err)?)),
             "mark" if !rest.trim().is_empty() => steps.push(Step::Mark(rest.trim().to_string())),
+            "savestate" if !rest.trim().is_empty() => {
+                steps.push(Step::SaveState(rest.trim().to_string()))
+            }
             "sendline" => {
                 let mut b = unescape(rest).map_err(err)?;
                 b.push(b'\n');
@@ -134,6 +140,8 @@ pub enum Action {
     Send(Vec<u8>),
     /// A `mark` step was reached: report this milestone, then keep going.
     Mark(String),
+    /// A `savestate` step was reached: save a snapshot to this file, then keep going.
+    SaveState(String),
     /// The script is complete.
     Done,
     /// A wait timed out: the message includes the pattern and the console tail.
@@ -185,6 +193,11 @@ impl Runner {
                 let name = name.clone();
                 self.next += 1;
                 Action::Mark(name)
+            }
+            Step::SaveState(path) => {
+                let path = path.clone();
+                self.next += 1;
+                Action::SaveState(path)
             }
             Step::Wait {
                 re,

@@ -224,6 +224,10 @@ impl BlockBackend for Threaded {
         self.id[start..].to_string()
     }
 
+    fn generation(&self) -> Option<u64> {
+        self.shared.store.generation()
+    }
+
     fn submit(&mut self, id: RequestId, op: BlockOp) {
         self.in_flight += 1;
         self.lock().waiting.push_back((id, op));

@@ -138,6 +138,10 @@ impl Store for Overlay {
         self.cow.flush()
     }
 
+    fn generation(&self) -> Option<u64> {
+        Some(self.cow.generation())
+    }
+
     fn stats(&self) -> Option<&Stats> {
         self.base.stats()
     }

@@ -39,6 +39,13 @@ pub trait Store: Send + Sync {
         raw_identity(self)
     }
 
+    /// How many flushes made this store's writes durable, for stores that count
+    /// them (an overlay's generation). A machine snapshot records it, so that a
+    /// snapshot is not restored over a disk written since.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Counters, when the store keeps any.
     fn stats(&self) -> Option<&Stats> {
         None

@@ -151,6 +151,14 @@ impl I8042 {
         kbc
     }
 
+    /// Replace the state in place, keeping the IRQ 1/12 lines (re-driven), the A20
+    /// gate (set silently) and the request queue.
+    pub fn restore(&mut self, state: I8042State) {
+        let kbd = std::mem::replace(&mut self.kbd_irq, Box::new(crate::irq::NoIrq));
+        let aux = std::mem::replace(&mut self.aux_irq, Box::new(crate::irq::NoIrq));
+        *self = Self::from_state(state, kbd, aux, self.a20.clone(), self.requests.clone());
+    }
+
     fn ctr(&self) -> u8 {
         self.s.ram[0]
     }

@@ -39,6 +39,11 @@ impl Port92 {
         }
     }
 
+    /// Replace the state in place (the fast A20 gate is set silently).
+    pub fn restore(&mut self, state: Port92State) {
+        *self = Self::from_state(state, self.a20.clone(), self.requests.clone());
+    }
+
     /// Read the port.
     pub fn read(&self) -> u8 {
         (self.value & !2) | (u8::from(self.a20.fast()) << 1)

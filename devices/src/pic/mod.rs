@@ -75,6 +75,11 @@ impl Pic {
         pic
     }
 
+    /// Replace the state in place (the same input lines are sampled).
+    pub fn restore(&mut self, state: PicState) {
+        *self = Self::from_state(state, self.lines.clone());
+    }
+
     /// The interrupt lines this pair samples.
     pub fn lines(&self) -> &IrqLines {
         &self.lines

@@ -78,6 +78,13 @@ impl Pit {
         pit
     }
 
+    /// Replace the state in place, keeping the IRQ 0 output (re-driven to the
+    /// restored OUT level).
+    pub fn restore(&mut self, state: PitState) {
+        let irq0 = std::mem::replace(&mut self.irq0, Box::new(crate::irq::NoIrq));
+        *self = Self::from_state(state, irq0);
+    }
+
     fn tick(&self) -> u64 {
         ticks_at(self.now_ns, PIT_HZ)
     }

@@ -41,6 +41,11 @@ impl PortB {
         }
     }
 
+    /// Replace the state in place.
+    pub fn restore(&mut self, state: PortBState) {
+        *self = Self::from_state(state);
+    }
+
     /// Read the port.
     pub fn read(&self, pit: &Pit, now_ns: u64) -> u8 {
         let refresh = (ticks_at(now_ns, PIT_HZ) / REFRESH_TICKS) & 1 == 1;

@@ -139,6 +139,12 @@ impl Rtc {
         rtc
     }
 
+    /// Replace the state in place, keeping the IRQ 8 line (re-driven).
+    pub fn restore(&mut self, state: RtcState) {
+        let irq = std::mem::replace(&mut self.irq, Box::new(crate::irq::NoIrq));
+        *self = Self::from_state(state, irq);
+    }
+
     /// Whether port 0x70 bit 7 currently masks NMI.
     pub fn nmi_disabled(&self) -> bool {
         self.s.nmi_disabled
@@ -326,6 +332,14 @@ impl Rtc {
     /// Clock advancing: divider running and SET clear.
     fn counting(&self) -> bool {
         self.running() && self.s.cmos[0x0B] & B_SET == 0
+    }
+
+    /// Set the clock to `secs` (Unix seconds) at virtual time `now_ns`, keeping
+    /// the divider's phase: what a machine restored from a snapshot does, so that
+    /// the CMOS clock shows the host's time rather than the time of the save.
+    pub fn set_wall_clock(&mut self, secs: u64, now_ns: u64) {
+        self.advance(now_ns);
+        self.set_secs(secs.min(1 << 50) as i64);
     }
 
     fn secs(&self) -> i64 {

@@ -150,6 +150,14 @@ impl Uart {
         uart
     }
 
+    /// Replace the state in place, keeping the interrupt line (re-driven) and the
+    /// output sink.
+    pub fn restore(&mut self, state: UartState) {
+        let irq = std::mem::replace(&mut self.irq, Box::new(crate::irq::NoIrq));
+        let out = std::mem::replace(&mut self.out, Box::new(std::io::sink()));
+        *self = Self::from_state(state, irq, out);
+    }
+
     /// Replace the output sink.
     pub fn set_output(&mut self, out: Box<dyn Write>) {
         self.out = out;

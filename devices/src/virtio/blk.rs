@@ -420,6 +420,10 @@ impl VirtioDevice for VirtioBlk {
         self.complete(q, mem)
     }
 
+    fn generation(&self) -> Option<u64> {
+        self.backend.generation()
+    }
+
     fn in_flight(&self) -> usize {
         self.pending.len()
     }

@@ -22,7 +22,7 @@ pub mod queue;
 mod tests;
 
 pub use blk::VirtioBlk;
-pub use pci::{VirtioPci, VirtioPciFunction, VirtioPciIo};
+pub use pci::{VirtioPci, VirtioPciFunction, VirtioPciIo, VirtioPciState, VirtqueueState};
 pub use queue::{DescChain, QueueError, Segment, Virtqueue};
 
 /// PCI vendor ID of virtio devices.
@@ -128,6 +128,11 @@ pub trait VirtioDevice {
     ) -> Result<(), QueueError>;
     /// Requests handed to a backend and not yet delivered.
     fn in_flight(&self) -> usize;
+    /// The backend's flush generation, if it counts them (see
+    /// [`crate::BlockBackend::generation`]).
+    fn generation(&self) -> Option<u64> {
+        None
+    }
     /// Block for at most `timeout_ns` until a backend has a completion ready.
     fn wait(&mut self, _timeout_ns: u64) {}
 }

@@ -28,7 +28,11 @@ use super::{
 };
 use crate::bus::{IoSize, PioDevice};
 use crate::irq::InterruptLine;
+
+#[path = "pci_state.rs"]
+mod state;
 use crate::pci::{reg, Bar, BarKind, ConfigSpace, PciFunction};
+pub use state::{VirtioPciState, VirtqueueState};
 
 /// Offset of the common configuration structure in the BAR.
 pub const COMMON_OFFSET: u16 = 0x00;
@@ -209,6 +213,11 @@ impl VirtioPci {
 
     fn live(&self) -> bool {
         self.status & status::DRIVER_OK != 0 && self.status & status::DEVICE_NEEDS_RESET == 0
+    }
+
+    /// The device's backend flush generation (see [`VirtioDevice::generation`]).
+    pub fn generation(&self) -> Option<u64> {
+        self.device.generation()
     }
 
     /// Requests the device has outstanding at its backend (0 unless the driver is live).

@@ -132,9 +132,9 @@ pub struct Virtqueue {
     pub event_idx: bool,
     /// VIRTIO_F_INDIRECT_DESC was negotiated.
     pub indirect: bool,
-    last_avail: u16,
-    used_idx: u16,
-    signalled: u16,
+    pub(crate) last_avail: u16,
+    pub(crate) used_idx: u16,
+    pub(crate) signalled: u16,
 }
 
 impl Virtqueue {

@@ -45,6 +45,10 @@ pub struct Args {
     pub profile: Option<String>,
     /// `--no-jit`: interpret only.
     pub no_jit: bool,
+    /// `--save-state FILE`: snapshot at exit (and the target of Ctrl-A S).
+    pub save_state: Option<String>,
+    /// `--load-state FILE`: continue a snapshot instead of booting.
+    pub load_state: Option<String>,
 }
 
 /// Usage text.
@@ -80,6 +84,9 @@ options:
   --trace LIST          trace insn,int,exc (instructions, interrupts, exceptions)
   --trace-file FILE     write the trace to FILE (default stderr)
   --trace-start N       start tracing after N instructions
+  --save-state FILE     save a snapshot of the machine to FILE at exit (and on Ctrl-A S)
+  --load-state FILE     continue the machine saved in FILE (same --disk options; RAM size and
+                        clock mode come from the snapshot)
   --no-jit              interpret only (by default hot code is compiled to wasm and run by wasmtime)
   --profile FILE        sample the guest's linear EIP at the end of every slice, weighted by the
                         instructions it retired; write 'count address' lines to FILE at exit
@@ -154,6 +161,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         trace_start: 0,
         profile: None,
         no_jit: false,
+        save_state: None,
+        load_state: None,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -252,6 +261,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--trace-file" => a.trace_file = Some(val()?),
             "--profile" => a.profile = Some(val()?),
             "--no-jit" => a.no_jit = true,
+            "--save-state" => a.save_state = Some(val()?),
+            "--load-state" => a.load_state = Some(val()?),
             "--trace-start" => {
                 let v = val()?;
                 a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;
@@ -265,6 +276,11 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     if a.bios.is_some() && a.kernel.is_some() {
         return Err("--bios and --kernel exclude each other".into());
+    }
+    if a.load_state.is_some() && (a.bios.is_some() || a.kernel.is_some() || a.initrd.is_some()) {
+        return Err(
+            "--load-state continues a saved machine: no --bios, --kernel or --initrd".into(),
+        );
     }
     Ok(a)
 }
@@ -316,7 +332,16 @@ impl Args {
 
     /// Builds the machine configuration (reads the files named on the command line).
     pub fn machine_config(&self) -> Result<Config, String> {
-        let firmware = if let Some(b) = &self.bios {
+        // A snapshot brings its own RAM size and clock mode unless they are given
+        // (and then they must match it).
+        let mut saved = None;
+        let firmware = if let Some(f) = &self.load_state {
+            let bytes = read(f, "snapshot")?;
+            let h =
+                tab86_machine::snapshot::peek_header(&bytes).map_err(|e| format!("{f}: {e}"))?;
+            saved = Some(h);
+            Firmware::Snapshot(bytes)
+        } else if let Some(b) = &self.bios {
             Firmware::Bios(read(b, "ROM")?)
         } else {
             let (kernel, initrd) = match &self.kernel {
@@ -340,6 +365,8 @@ impl Args {
         };
         let mem = if self.mem != 0 {
             self.mem
+        } else if let Some(h) = &saved {
+            h.mem_size
         } else if self.bios.is_some() {
             16 << 20
         } else {
@@ -362,7 +389,7 @@ impl Args {
         Ok(Config {
             mem_size: mem,
             firmware,
-            clock: if self.deterministic {
+            clock: if self.deterministic || saved.as_ref().is_some_and(|h| h.deterministic) {
                 ClockMode::Deterministic
             } else {
                 ClockMode::RealTime

@@ -64,6 +64,47 @@ impl Host for Terminal {
         self.message(report);
         disk::print_stats(&self.disk_stores);
     }
+    fn flush_disks(&mut self) -> Result<(), String> {
+        flush(&self.disk_stores)
+    }
+    fn save_state(&mut self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        write_state(path, bytes)
+    }
+}
+
+/// Makes every disk write durable before a snapshot records the disks'
+/// generations, so the snapshot and the disks (their overlays) agree.
+fn flush(stores: &[std::sync::Arc<dyn tab86_storage::Store>]) -> Result<(), String> {
+    for s in stores {
+        s.flush()
+            .map_err(|e| format!("cannot flush a disk before the snapshot: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Writes a snapshot file atomically (a rename), so a crash leaves the old one.
+fn write_state(path: &str, bytes: &[u8]) -> Result<(), String> {
+    let tmp = format!("{path}.tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {path}: {e}"))
+}
+
+/// Ctrl-A S and `--save-state` at exit: snapshot the machine to `path`.
+fn save_now(d: &mut Driver, host: &mut Terminal, path: &str) -> bool {
+    let r = flush(&host.disk_stores)
+        .and_then(|_| d.save_state())
+        .and_then(|b| write_state(path, &b).map(|_| b.len()));
+    match r {
+        Ok(n) => {
+            host.message(&format!("\ntab86: saved the machine to {path} ({n} bytes)"));
+            true
+        }
+        Err(e) => {
+            host.message(&format!("\ntab86: {e}"));
+            false
+        }
+    }
 }
 
 fn run(args: Args) -> i32 {
@@ -181,12 +222,20 @@ fn run(args: Args) -> i32 {
                     ctrl_a = false;
                     match b {
                         b'x' | b'X' => {
+                            if let Some(path) = &args.save_state {
+                                save_now(&mut d, &mut host, path);
+                            }
                             drop(raw);
                             eprintln!("\r\ntab86: terminated by Ctrl-A X");
                             return 0;
                         }
                         b'h' | b'H' => {
-                            eprint!("\r\nCtrl-A X  quit\r\nCtrl-A H  this help\r\nCtrl-A A  send Ctrl-A\r\n");
+                            eprint!("\r\nCtrl-A X  quit\r\nCtrl-A S  save the machine (--save-state FILE, default tab86.snap)\r\nCtrl-A H  this help\r\nCtrl-A A  send Ctrl-A\r\n");
+                            continue;
+                        }
+                        b's' | b'S' => {
+                            let path = args.save_state.as_deref().unwrap_or("tab86.snap");
+                            save_now(&mut d, &mut host, path);
                             continue;
                         }
                         b'a' | b'A' | 1 => d.input(&[1]),
@@ -218,6 +267,11 @@ fn run(args: Args) -> i32 {
             Step::Exit(code) => break code,
         }
     };
+    if let Some(path) = &args.save_state {
+        if !save_now(&mut d, &mut host, path) {
+            result = status::ERROR;
+        }
+    }
     drop(raw);
     let m = d.machine();
     if let Some(path) = &args.dump_ram {

@@ -1,7 +1,9 @@
 //! The machine as a WebAssembly package under Node (frontend/web, run by
-//! frontend/node/tab86.mjs) against the native `tab86`: the same deterministic,
-//! interpreted boot of the Debian kernel and busybox initramfs, to a shell, `uname -a`
-//! and a power-off, must print byte-identical serial output and exit 0 both times.
+//! frontend/node/tab86.mjs) against the native `tab86`: the same deterministic
+//! boot of the Debian kernel and busybox initramfs, to a shell, `uname -a` and a
+//! power-off, natively interpreted and under Node with the JIT on (its modules
+//! compiled and run by V8), must print byte-identical serial output and exit 0
+//! both times, and under Node most instructions must have run in generated code.
 //!
 //! Needs the images (images/build.sh), Node 18 or later and the package
 //! (`bash frontend/web/build.sh`, which .ci/test runs first). Without them the
@@ -122,6 +124,7 @@ fn node_boot_prints_what_the_native_boot_prints() {
     let node = Command::new("node")
         .arg(root.join("frontend/node/tab86.mjs"))
         .args(common(&b))
+        .arg("--stats")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
@@ -140,8 +143,23 @@ fn node_boot_prints_what_the_native_boot_prints() {
         first_difference(&a_log, &b_log),
         dir.display()
     );
+    // The JIT really ran: "tab86: jit: N modules (...), C calls, I instructions (P%)".
+    let stats = String::from_utf8_lossy(&node.stderr);
+    let share = stats
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("tab86: jit: ")?
+                .split(" instructions (")
+                .nth(1)
+        })
+        .and_then(|r| r.split('%').next()?.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no JIT statistics from the Node run:\n{stats}"));
+    assert!(
+        share > 50.0,
+        "only {share}% of the instructions ran in generated code under Node:\n{stats}"
+    );
     println!(
-        "node_boot: identical serial output ({} bytes); native interpreter {native_secs:.1} s, Node {node_secs:.1} s",
+        "node_boot: identical serial output ({} bytes); native interpreter {native_secs:.1} s, Node with the JIT {node_secs:.1} s ({share}% in generated code)\n{stats}",
         a_log.len()
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -46,6 +46,16 @@ pub trait Host {
     fn mark(&mut self, _name: &str, report: &str) {
         self.message(report);
     }
+    /// Make every disk write durable (an overlay's flush) before a snapshot is
+    /// taken, so that the snapshot records the disks' flushed generation.
+    fn flush_disks(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Store a snapshot (a script's `savestate FILE`): natively a file, in a
+    /// browser a download or storage. The default refuses.
+    fn save_state(&mut self, path: &str, _bytes: &[u8]) -> Result<(), String> {
+        Err(format!("this front end cannot save {path}"))
+    }
 }
 
 /// What the front end should do after a [`Driver::step`].
@@ -117,6 +127,9 @@ pub struct Driver {
     profile: HashMap<u32, u64>,
     exit: Option<i32>,
     stop: Option<Stop>,
+    /// A `savestate` waiting for a quiescent point (console input delivered, no
+    /// disk request in flight).
+    pending_save: Option<String>,
 }
 
 impl Driver {
@@ -145,7 +158,20 @@ impl Driver {
             profile: HashMap::new(),
             exit: None,
             stop: None,
+            pending_save: None,
         })
+    }
+
+    /// A snapshot of the machine now (see `tab86_machine::snapshot`). Console
+    /// input the driver still holds for the UART is not part of the machine: take
+    /// snapshots when [`Driver::input_pending`] is 0 for a resumable console.
+    pub fn save_state(&mut self) -> Result<Vec<u8>, String> {
+        self.machine.save_state().map_err(|e| e.to_string())
+    }
+
+    /// Console bytes queued by the driver and not yet given to the UART.
+    pub fn input_pending(&self) -> usize {
+        self.input.len()
     }
 
     /// The machine (to attach a JIT or a tracer, or read its state).
@@ -255,6 +281,10 @@ impl Driver {
                         }
                         host.mark(&name, &report);
                     }
+                    Action::SaveState(path) => {
+                        self.pending_save = Some(path);
+                        break;
+                    }
                     Action::Done => {
                         self.script = None;
                         break;
@@ -264,6 +294,11 @@ impl Driver {
                         return Step::Exit(status::SCRIPT_FAILED);
                     }
                 }
+            }
+        }
+        if self.pending_save.is_some() && self.input.is_empty() {
+            if let Some(code) = self.try_save(host) {
+                return Step::Exit(code);
             }
         }
         if let Some(t) = self.opts.timeout_ms {
@@ -282,6 +317,44 @@ impl Driver {
             Event::Stopped(stop) => {
                 self.stop = Some(stop);
                 Step::Exit(self.stopped(stop, host))
+            }
+        }
+    }
+
+    /// A pending `savestate`: written when the machine is quiescent (a busy
+    /// machine is tried again after the next slice); a failure ends the run.
+    fn try_save(&mut self, host: &mut dyn Host) -> Option<i32> {
+        let path = self.pending_save.clone()?;
+        if self.machine.disk_requests_in_flight() > 0 {
+            return None;
+        }
+        if let Err(e) = host.flush_disks() {
+            host.message(&format!("\ntab86: savestate {path}: {e}"));
+            return Some(status::ERROR);
+        }
+        match self.machine.save_state() {
+            Ok(bytes) => {
+                self.pending_save = None;
+                match host.save_state(&path, &bytes) {
+                    Ok(()) => {
+                        let st = self.machine.stats();
+                        host.message(&format!(
+                            "\ntab86: saved {} bytes to {path} at {} instructions",
+                            bytes.len(),
+                            st.instructions
+                        ));
+                        None
+                    }
+                    Err(e) => {
+                        host.message(&format!("\ntab86: savestate {path}: {e}"));
+                        Some(status::ERROR)
+                    }
+                }
+            }
+            Err(tab86_machine::snapshot::SnapshotError::Busy(_)) => None,
+            Err(e) => {
+                host.message(&format!("\ntab86: savestate {path}: {e}"));
+                Some(status::ERROR)
             }
         }
     }

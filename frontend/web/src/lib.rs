@@ -1,5 +1,6 @@
 //! The tab86 machine as a wasm-bindgen package, run by the host driver every
-//! front end shares (`tab86-driver`). Interpreter only for now.
+//! front end shares (`tab86-driver`), with the JIT's modules compiled by the
+//! JavaScript engine that runs the package (see [`jit`]).
 //!
 //! The JavaScript API (`wasm-bindgen --target nodejs` or `--target web`):
 //!
@@ -13,6 +14,9 @@
 //! o.timeout_ms = 600e3;                // optional: "exit" with status 124 after it
 //! o.script = scriptText;               // optional: an expect-like console script
 //! o.rtc_epoch = Date.now() / 1000;     // CMOS clock at power-on, in Unix seconds
+//! o.jit = true;                        // compile hot pages to wasm (the default)
+//! o.jit_threshold = 20000;             // optional: runs of a block that make it hot
+//! o.jit_async = true;                  // WebAssembly.compile (default) or new Module
 //! const m = new Machine(o);            // consumes o; throws a message on bad input
 //! for (;;) {
 //!   const kind = m.step();             // one slice: "continue" | "idle" | "io" | "exit"
@@ -33,6 +37,8 @@
 //! is its own object: nothing is global but the panic hook, installed once.
 
 mod disk;
+pub mod jit;
+pub mod selftest;
 
 use tab86_driver::{Driver, Host, Options, Step};
 use tab86_machine::{ClockMode, Config, Firmware};
@@ -64,6 +70,11 @@ fn clock_ms() -> f64 {
     T0.get_or_init(Instant::now).elapsed().as_secs_f64() * 1e3
 }
 
+/// Host nanoseconds, for the JIT's compile-time statistics.
+fn clock_ns() -> u64 {
+    (clock_ms() * 1e6) as u64
+}
+
 /// Routes panics to `console.error` before the wasm trap (once per process).
 fn install_panic_hook() {
     #[cfg(target_arch = "wasm32")]
@@ -88,6 +99,9 @@ pub struct MachineOptions {
     rtc_epoch: f64,
     slice: u32,
     disks: disk::Disks,
+    jit: bool,
+    jit_threshold: Option<u32>,
+    jit_async: bool,
 }
 
 #[wasm_bindgen]
@@ -107,6 +121,9 @@ impl MachineOptions {
             rtc_epoch: 0.0,
             slice: 200_000,
             disks: disk::Disks::default(),
+            jit: true,
+            jit_threshold: None,
+            jit_async: true,
         }
     }
     /// Guest RAM in bytes (1 MiB to 3 GiB; wasm32 hosts manage about 2 GiB).
@@ -154,6 +171,27 @@ impl MachineOptions {
     #[wasm_bindgen(setter)]
     pub fn set_slice(&mut self, n: u32) {
         self.slice = n.max(1000);
+    }
+    /// Compile hot code to WebAssembly run by the JavaScript engine (default on);
+    /// off: interpret only.
+    #[wasm_bindgen(setter)]
+    pub fn set_jit(&mut self, on: bool) {
+        self.jit = on;
+    }
+    /// Runs of a block that make its page hot (default 20000; tests use small
+    /// values so every page compiles); `undefined` for the default.
+    #[wasm_bindgen(setter)]
+    pub fn set_jit_threshold(&mut self, runs: Option<u32>) {
+        self.jit_threshold = runs;
+    }
+    /// Compile with the asynchronous `WebAssembly.compile`, the default: the
+    /// interpreter runs until the module is ready (the host picks it up once
+    /// the event loop has run), and the CPU's thread does not wait for V8's
+    /// compiler. `false`: `new WebAssembly.Module` on the CPU's thread. Both give
+    /// the same guest output; see the README for the measured difference.
+    #[wasm_bindgen(setter)]
+    pub fn set_jit_async(&mut self, on: bool) {
+        self.jit_async = on;
     }
 }
 
@@ -226,13 +264,32 @@ impl Machine {
             profile: false,
         };
         let t0 = clock_ms();
-        let driver = Driver::new(cfg, opts, move || clock_ms() - t0)?;
+        let mut driver = Driver::new(cfg, opts, move || clock_ms() - t0)?;
+        let mut messages = String::new();
+        if o.jit {
+            let mode = if o.jit_async {
+                jit::Compile::Async
+            } else {
+                jit::Compile::Sync
+            };
+            let cpu = &mut driver.machine().cpu;
+            let a = cpu.mem.arena().clone();
+            match jit::JsHost::new(a.ptr(), a.len(), a.clone(), mode, clock_ms) {
+                Ok(h) => {
+                    cpu.set_jit(Box::new(h), Some(clock_ns));
+                    if let Some(t) = o.jit_threshold {
+                        cpu.set_jit_threshold(t);
+                    }
+                }
+                Err(e) => messages = format!("tab86: JIT unavailable, interpreting only: {e}\n"),
+            }
+        }
         Ok(Machine {
             driver,
             host: Buffered {
                 t0,
                 out: Vec::new(),
-                messages: String::new(),
+                messages,
             },
             wait_ms: 0.0,
             exit_status: None,

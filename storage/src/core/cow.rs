@@ -359,6 +359,12 @@ impl<F: OverlayFile + ?Sized> Cow<F> {
         self.lock().owner.len() as u64
     }
 
+    /// The generation of the last completed flush (how many flushes made
+    /// writes durable; machine snapshots record it).
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -598,6 +598,10 @@ impl BlockBackend for SharedDisk {
         id[start..].to_string()
     }
 
+    fn generation(&self) -> Option<u64> {
+        self.0.borrow().overlay.as_ref().map(|o| o.generation())
+    }
+
     fn submit(&mut self, id: RequestId, op: BlockOp) {
         self.0.borrow_mut().submit(id, op);
     }

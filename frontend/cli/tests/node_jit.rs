@@ -1,0 +1,72 @@
+//! The JIT on the JavaScript engine against the interpreter, inside V8: Node runs
+//! the package's `jit_selftest` (frontend/web/src/selftest.rs), which checks the
+//! host's contract (the modules' memory is the arena and stays so when the
+//! package's memory grows, the helper import, traps, handles) and runs random
+//! instruction sequences (in one page and straddling two pages with paging on)
+//! and a self-modifying loop with the hotness threshold at 3, comparing registers,
+//! flags, EIP, instruction count and memory with the interpreter's.
+//!
+//! Needs Node 18 or later and the package (`bash frontend/web/build.sh`); without
+//! them the test is skipped with a message, except in CI (`CI` set), where it fails.
+
+use std::path::Path;
+use std::process::Command;
+use tab86_tests::guest::skip_without;
+
+/// Random sequences to run (each twice).
+const SEQUENCES: u32 = 300;
+
+#[test]
+fn v8_jit_matches_the_interpreter() {
+    let major = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
+    if major.is_none_or(|v| v < 18) {
+        return skip_without(
+            &format!("Node 18 or later (found {major:?})"),
+            ".ci/setup-host",
+        );
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let pkg = root.join("target/web/pkg/tab86_web.js");
+    if !pkg.exists() {
+        return skip_without("wasm package", "bash frontend/web/build.sh");
+    }
+    let js = format!(
+        "const p = require({:?});
+         try {{ console.log(p.jit_selftest({SEQUENCES})); }}
+         catch (e) {{ console.error(String(e)); process.exit(1); }}",
+        pkg.canonicalize().unwrap()
+    );
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(js)
+        .output()
+        .expect("run node");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "jit_selftest under Node failed:\n{stderr}{stdout}"
+    );
+    // The summary names what ran: the host checks, the sequences, the SMC loop.
+    assert!(stdout.starts_with("host: ok"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("random sequences: {SEQUENCES} x 2")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("self-modifying loop: ok"), "{stdout}");
+    println!("node_jit: {}", stdout.trim());
+}
