@@ -5,6 +5,7 @@
 //   node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR] [--mem 256M]
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
 //        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-sync]
+//        [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]... [--disk-cache-mb N]
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
@@ -13,11 +14,16 @@ import { createRequire } from "node:module";
 import { readFileSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { openDisks, DiskIO, DiskError } from "./io.mjs";
 
 const ERROR = 4;
 const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR]
   [--mem SIZE] [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
   [--rtc-epoch SECS]  the CMOS clock at power-on (default: now; 1700000000 with --deterministic, as the CLI)
+  [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]...  virtio-blk disks (vda, vdb, ...): a chunked
+      image (URL ending in / or .json, a folder) or a raw image (URL read with Range, a file; read-only);
+      --overlay keeps the writes in a copy-on-write file (the CLI's format)
+  [--disk-cache-mb N]  memory cache per disk (default 64)
   [--no-jit]  interpret only (by default hot code is compiled to wasm and run by V8)
   [--jit-threshold RUNS]  runs of a block that make its page hot (default 20000)
   [--jit-sync]  compile with new WebAssembly.Module on the CPU's thread (default: WebAssembly.compile)
@@ -38,7 +44,7 @@ function parseSize(s) {
 }
 
 function parseArgs(argv) {
-  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: true };
+  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, jit: true, jitAsync: true, disks: [] };
   let i = 0;
   if (argv[0] === "run") i++;
   else if (argv[0] === "help" || argv[0] === "-h" || argv[0] === "--help") {
@@ -70,6 +76,20 @@ function parseArgs(argv) {
         const v = val(opt);
         if (!/^\d+$/.test(v)) fail(`bad --rtc-epoch '${v}': give Unix seconds`);
         a.rtcEpoch = Number(v);
+        break;
+      }
+      case "--disk": a.disks.push({ source: val(opt) }); break;
+      case "--overlay": case "--disk-ro": {
+        const d = a.disks[a.disks.length - 1];
+        if (!d) fail(`${opt} must follow a --disk`);
+        if (opt === "--overlay") d.overlay = val(opt);
+        else d.readOnly = true;
+        break;
+      }
+      case "--disk-cache-mb": {
+        const v = val(opt);
+        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65536) fail(`bad --disk-cache-mb '${v}'`);
+        a.diskCacheMb = Number(v);
         break;
       }
       case "--deterministic": a.deterministic = true; break;
@@ -138,11 +158,19 @@ async function main() {
   o.jit_threshold = args.jitThreshold;
   o.jit_async = args.jitAsync;
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
+  let disks;
+  try {
+    if (args.diskCacheMb !== undefined) o.disk_cache_mb = args.diskCacheMb;
+    disks = await openDisks(o, args.disks);
+  } catch (e) {
+    fail(e instanceof DiskError ? e.message : String(e));
+  }
   let m;
   try {
     m = new pkg.Machine(o);
+    disks.commit();
   } catch (e) {
-    fail(String(e));
+    fail(e instanceof DiskError ? e.message : String(e));
   }
   const started = performance.now();
 
@@ -154,7 +182,11 @@ async function main() {
     });
     process.stdin.on("end", () => process.stdin.pause());
   }
+  const io = new DiskIO(m, () => { if (wake) wake(); });
   const flush = () => {
+    io.pump();
+    const diskErrors = m.take_disk_errors();
+    if (diskErrors) process.stderr.write(diskErrors.replace(/^/gm, "tab86: ").replace(/tab86: $/, ""));
     const out = m.take_output();
     if (out.length) {
       writeSync(1, out);
@@ -190,12 +222,14 @@ async function main() {
         wake = () => { clearTimeout(timer); wake = null; resolve(); };
       });
       m.idled(performance.now() - t);
+    } else if (kind === "io") {
+      await io.settled(); // deterministic mode waits for the disks
     } else {
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
   if (log !== null) closeSync(log);
-  if (args.stats) process.stderr.write(m.stats() + "\n");
+  if (args.stats) process.stderr.write(m.stats() + "\n" + m.disk_stats());
   process.stdin.pause();
   process.exit(status);
 }

@@ -29,10 +29,14 @@
 //! m.stats();                           // the --stats lines
 //! ```
 //!
+//! Disks (chunked images over `fetch`, an overlay on a host file) are added to
+//! the options and served through `take_fetches`/`complete_fetch`: see `disk.rs`.
+//!
 //! `run(budget_ms)` plays `step` until the slice is not "continue" or the budget
 //! of host time is spent, which saves calls across the JS boundary. Every machine
 //! is its own object: nothing is global but the panic hook, installed once.
 
+mod disk;
 pub mod jit;
 pub mod selftest;
 
@@ -94,6 +98,7 @@ pub struct MachineOptions {
     script: Option<String>,
     rtc_epoch: f64,
     slice: u32,
+    disks: disk::Disks,
     jit: bool,
     jit_threshold: Option<u32>,
     jit_async: bool,
@@ -115,6 +120,7 @@ impl MachineOptions {
             script: None,
             rtc_epoch: 0.0,
             slice: 200_000,
+            disks: disk::Disks::default(),
             jit: true,
             jit_threshold: None,
             jit_async: true,
@@ -216,6 +222,7 @@ pub struct Machine {
     host: Buffered,
     wait_ms: f64,
     exit_status: Option<i32>,
+    disks: disk::Disks,
 }
 
 #[wasm_bindgen]
@@ -247,7 +254,7 @@ impl Machine {
             debugcon: Vec::new(),
             serial: Box::new(std::io::sink()),
             rtc_epoch: o.rtc_epoch.max(0.0) as u64,
-            disks: Vec::new(),
+            disks: o.disks.backends(),
         };
         let opts = Options {
             slice: o.slice as u64,
@@ -286,12 +293,14 @@ impl Machine {
             },
             wait_ms: 0.0,
             exit_status: None,
+            disks: o.disks,
         })
     }
 
     /// Runs one slice: "continue" (call again), "idle" (call again after at most
-    /// `wait_ms`, or when input arrives), "io" (waiting for disks: call again
-    /// soon) or "exit" (over; see `exit_status`).
+    /// `wait_ms`, or when input or a fetch answer arrives), "io" (deterministic
+    /// mode waiting for disks: call again once a fetch is answered, see
+    /// `disk.rs`) or "exit" (over; see `exit_status`).
     pub fn step(&mut self) -> String {
         let kind = match self.driver.step(&mut self.host) {
             Step::Continue => "continue",
