@@ -311,10 +311,8 @@ impl LocalApic {
 
     fn deliver_local(&mut self, mode: DeliveryMode, vector: u8, level: bool) {
         match mode {
-            DeliveryMode::Fixed | DeliveryMode::LowestPriority => {
-                if self.sw_enabled() {
-                    self.accept_fixed(vector, level, false);
-                }
+            DeliveryMode::Fixed | DeliveryMode::LowestPriority if self.sw_enabled() => {
+                self.accept_fixed(vector, level, false);
             }
             DeliveryMode::Nmi => self.s.nmi_pending = true,
             // No SMM, no other processors; ExtINT is the board's LINT0 path.
