@@ -2,7 +2,8 @@
 ; IRR/ISR/TMR, EOI and priority nesting, TPR/PPR, SVR software disable, timer
 ; one-shot and periodic, NMI with its blocking until IRET) and the IO-APIC
 ; (registers, a level-triggered pin with remote IRR and masking, polarity, the
-; ISA override IRQ0 -> pin 2). A Multiboot kernel (a.out kludge, loaded at
+; ISA override IRQ0 -> pin 2), and IA32_APIC_BASE relocating and disabling
+; the local APIC's register page. A Multiboot kernel (a.out kludge, loaded at
 ; 1 MiB) run by the whole machine (tests/tests/apic.rs), not the bare CPU:
 ; it reports "PASS name" / "FAIL name got= want=" lines on port 0xE9, then
 ; "DONE <count>" and exits through isa-debug-exit (port 0xF4).
@@ -255,6 +256,27 @@ start:
     REDIR 2, 0x10032, 0
     EXPECT [cnt32], 3, "IRQ0 edges on pin 2"
     EXPECT [cnt31], 0, "nothing on pin 0"
+
+    ; ---- IA32_APIC_BASE moves the register page and disables the APIC
+    mov ecx, 0x1B
+    mov eax, 0xFED00900
+    xor edx, edx
+    wrmsr
+    EXPECT [0xFED00030], 0x00050014, "relocated: version at 0xFED00030"
+    EXPECT [LAPIC + 0x30], 0xFFFFFFFF, "nothing left at 0xFEE00030"
+    mov ecx, 0x1B
+    mov eax, 0xFED00100                     ; EN clear
+    xor edx, edx
+    wrmsr
+    EXPECT [0xFED00030], 0xFFFFFFFF, "hardware-disabled: no register page"
+    mov ecx, 0x1B
+    rdmsr
+    EXPECT eax, 0xFED00100, "APIC_BASE reads back disabled"
+    mov ecx, 0x1B
+    mov eax, 0xFEE00900
+    xor edx, edx
+    wrmsr
+    EXPECT [LAPIC + 0xF0], 0xFF, "re-enabled from its reset state: SVR 0xFF"
 
     EXPECT [unexpected], 0, "no unexpected interrupts"
     EXPECT [unexp_vec], 0, "(last unexpected vector)"
