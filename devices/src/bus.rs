@@ -5,7 +5,8 @@
 //! by the board and answers "which device and which offset" for a port through a
 //! flat 64K-entry table; an [`MmioBus`] does the same for [`MmioRange`]s of the
 //! physical address space (the local APIC, the IO-APIC), with the same checked,
-//! non-overlapping registration. [`IoBus`] holds one of each.
+//! non-overlapping registration. The board answers every port and every
+//! physical address that is neither RAM nor ROM through these two maps.
 
 use crate::error::{Error, Result};
 
@@ -265,14 +266,6 @@ impl MmioRange {
     }
 }
 
-/// A device the board reaches through memory-mapped registers.
-pub trait MmioDevice {
-    /// Read `size` bytes at register `offset`.
-    fn mmio_read(&mut self, offset: u32, size: IoSize, now_ns: u64) -> u32;
-    /// Write the low `size` bytes of `value` at register `offset`.
-    fn mmio_write(&mut self, offset: u32, size: IoSize, value: u32, now_ns: u64);
-}
-
 /// Maps physical-address ranges to board-chosen device keys `K`.
 ///
 /// A board has a handful of MMIO devices, so the ranges live in a vector sorted
@@ -327,25 +320,6 @@ impl<K: Copy> MmioBus<K> {
     /// All mappings, by base address.
     pub fn ranges(&self) -> impl Iterator<Item = (MmioRange, K)> + '_ {
         self.maps.iter().copied()
-    }
-}
-
-/// The board's one bus: port ranges and physical-address ranges, each mapped to
-/// a (device key, offset) with checked, non-overlapping registration.
-#[derive(Debug, Clone)]
-pub struct IoBus<K> {
-    /// The 64K I/O ports.
-    pub ports: PortBus<K>,
-    /// Memory-mapped registers (addresses that are neither RAM nor ROM).
-    pub mmio: MmioBus<K>,
-}
-
-impl<K: Copy> Default for IoBus<K> {
-    fn default() -> Self {
-        Self {
-            ports: PortBus::new(),
-            mmio: MmioBus::new(),
-        }
     }
 }
 

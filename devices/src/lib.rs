@@ -70,9 +70,7 @@ pub mod test_utils;
 pub use acpi_pm::AcpiPm;
 pub use apic::{IoApic, IoApicState, LocalApic, LocalApicState};
 pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId};
-pub use bus::{
-    IoBus, IoSize, MmioBus, MmioDevice, MmioRange, PioAddress, PioDevice, PioRange, PortBus,
-};
+pub use bus::{IoSize, MmioBus, MmioRange, PioAddress, PioDevice, PioRange, PortBus};
 pub use chipset::{Chipset, ChipsetConfig};
 pub use debug::{DebugCon, DebugExit, ReadBack};
 pub use error::{Error, Result};
