@@ -289,3 +289,108 @@ impl Bus for Board {
         self.kick.replace(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tab86_devices::{ChipsetConfig, InterruptLine};
+
+    fn board(apic: bool) -> Board {
+        Board::new(Chipset::new(ChipsetConfig::default()).unwrap(), apic, 0)
+    }
+
+    /// Programs the 8259A pair (vectors 0x08/0x70, only IRQ 1 unmasked).
+    fn init_pic(b: &mut Board) {
+        for (port, v) in [
+            (0x20, 0x11),
+            (0x21, 0x08),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0xA0, 0x11),
+            (0xA1, 0x70),
+            (0xA1, 0x02),
+            (0xA1, 0x01),
+            (0x21, 0xFD),
+            (0xA1, 0xFF),
+        ] {
+            b.io_write(port, 1, v);
+        }
+    }
+
+    #[test]
+    fn the_8259a_reaches_the_cpu_through_lint0_only_when_it_is_extint() {
+        for apic in [false, true] {
+            let mut b = board(apic);
+            b.set_virtual_wire();
+            init_pic(&mut b);
+            let kbd = b.chipset.irq_lines().line(1);
+            kbd.set_level(true);
+            b.sync_irqs();
+            assert!(b.intr_pending(), "apic={apic}");
+            if apic {
+                // Mask LINT0: the PIC's INTR no longer reaches the CPU.
+                b.mmio_write(0xFEE0_0350, 4, 0x1_0700);
+                assert!(!b.intr_pending());
+                b.mmio_write(0xFEE0_0350, 4, 0x700);
+            }
+            assert_eq!(b.intr_ack(), 0x09, "apic={apic}");
+        }
+    }
+
+    #[test]
+    fn the_boards_nmi_goes_through_lint1_on_the_apic_board() {
+        let mut b = board(false);
+        b.raise_nmi();
+        assert!(b.nmi_pending(), "PIC board: straight to the CPU");
+        b.nmi_ack();
+        assert!(!b.nmi_pending());
+
+        let mut b = board(true);
+        b.set_virtual_wire();
+        b.raise_nmi();
+        assert!(b.nmi_pending(), "LINT1 programmed NMI");
+        b.nmi_ack();
+        assert!(!b.nmi_pending());
+        b.mmio_write(0xFEE0_0360, 4, 0x1_0400);
+        b.raise_nmi();
+        assert!(!b.nmi_pending(), "LINT1 masked");
+    }
+
+    #[test]
+    fn apic_base_moves_the_register_window_and_the_pic_board_has_none() {
+        let mut b = board(true);
+        assert_eq!(b.mmio_read(0xFEE0_0030, 4), 0x0005_0014);
+        assert_eq!(b.mmio_read(0xFEC0_0000, 4), 0, "IOREGSEL");
+        b.apic_base_written(0xFED0_0000 | 1 << 11);
+        assert_eq!(b.mmio_read(0xFED0_0030, 4), 0x0005_0014);
+        assert_eq!(b.mmio_read(0xFEE0_0030, 4), 0xFFFF_FFFF);
+        // On top of the IO-APIC: refused, the IO-APIC keeps its window.
+        b.apic_base_written(0xFEC0_0000 | 1 << 11);
+        assert_eq!(b.mmio_read(0xFEC0_0030, 4), 0);
+        b.apic_base_written(0xFEE0_0000);
+        assert_eq!(b.mmio_read(0xFEE0_0030, 4), 0xFFFF_FFFF, "disabled");
+
+        let mut b = board(false);
+        assert_eq!(b.apic_base_msr(), None);
+        assert_eq!(b.mmio_read(0xFEE0_0030, 4), 0xFFFF_FFFF);
+        assert_eq!(b.mmio_read(0xFEC0_0000, 1), 0xFF);
+        b.apic_base_written(0xFED0_0000 | 1 << 11);
+        assert_eq!(b.mmio_read(0xFED0_0030, 4), 0xFFFF_FFFF);
+    }
+
+    #[test]
+    fn the_local_apic_timer_is_a_board_deadline() {
+        let mut b = board(true);
+        b.set_virtual_wire();
+        init_pic(&mut b); // an unprogrammed 8259A may pass on anything
+        b.mmio_write(0xFEE0_03E0, 4, 0xB);
+        b.mmio_write(0xFEE0_0320, 4, 0x40);
+        b.mmio_write(0xFEE0_0380, 4, 5000);
+        assert!(b.end_slice(), "programming the timer ends the CPU's slice");
+        let d = b.next_deadline().unwrap();
+        assert!(d <= 5000, "{d}");
+        b.advance(d);
+        assert!(b.intr_pending());
+        assert_eq!(b.intr_ack(), 0x40);
+    }
+}
