@@ -139,7 +139,7 @@ impl Cpu {
     /// Runs up to `budget` instructions (or fewer, when the bus asks to end the
     /// slice after a port write, see `Bus::end_slice`).
     ///
-    /// The INTR line is polled at entry, after every block that ended with `stop`
+    /// The INTR and NMI lines are polled at entry, after every block that ended with `stop`
     /// (a fault, an interrupt, or an instruction that touched a port or MMIO or set
     /// IF) and after the single instruction that ran under an interrupt shadow (the
     /// one after STI, MOV SS, POP SS; never in generated code): the line only

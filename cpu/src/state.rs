@@ -287,7 +287,8 @@ pub struct CpuState {
     pub sysenter_esp: u32,
     /// SYSENTER_EIP_MSR.
     pub sysenter_eip: u32,
-    /// IA32_APIC_BASE (reported, the APIC itself is absent).
+    /// IA32_APIC_BASE as RDMSR returns it; the local APIC itself is a board device
+    /// (told of every write through `InterruptController::apic_base_written`).
     pub apic_base: u64,
     /// IA32_MISC_ENABLE.
     pub misc_enable: u64,
