@@ -241,6 +241,9 @@ pub struct Machine {
     /// Counters for [`Stats`].
     slices: u64,
     halts: u64,
+    /// Instructions and host nanoseconds of the slices since the last speed
+    /// estimate (real-time mode).
+    speed: (u64, u64),
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -362,6 +365,7 @@ impl Machine {
             stopped: None,
             slices: 0,
             halts: 0,
+            speed: (0, 0),
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -435,10 +439,14 @@ impl Machine {
         if self.clock == ClockMode::RealTime {
             // Interpolate virtual time inside a slice at the measured speed, so the
             // TSC and the PIT keep agreeing between wall-clock re-anchors.
+            // Short slices (a local APIC timer programmed ends one) add up until
+            // they are long enough to measure.
             let ran = self.cpu.state.icount - icount_before;
-            if ran >= 100_000 {
-                let est = (self.host.now_ns().saturating_sub(host_before) as u128 * 1000
-                    / ran as u128) as u64;
+            self.speed.0 += ran;
+            self.speed.1 += self.host.now_ns().saturating_sub(host_before);
+            if self.speed.0 >= 100_000 {
+                let (ran, host_ns) = std::mem::take(&mut self.speed);
+                let est = (host_ns as u128 * 1000 / ran as u128) as u64;
                 let old = self.cpu.time.ns_per_kinstr;
                 let ns_per_k = ((old * 3 + est) / 4).clamp(100, 100_000);
                 let now = self.now_ns();
