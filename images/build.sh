@@ -7,6 +7,8 @@
 # Output (never inside the repository):
 #   ${TAB86_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tab86}/images/
 #     vmlinuz            the unmodified Debian linux-image-686 bzImage
+#     vmlinuz-pae        the same kernel build's 686-pae flavour (PAE, NX, APIC;
+#                        Debian's default on i386), boots with the same initrd
 #     initrd.cpio.gz     busybox + /init + virtio/ext4 modules (cpio newc)
 #     images.env         KEY=value description of the above (sourceable)
 #     debs/              the downloaded .deb files (kept for offline rebuilds)
@@ -78,6 +80,7 @@ print_result() {
     # shellcheck disable=SC1090
     . "$ENV_FILE"
     echo "kernel:   $KERNEL ($KERNEL_PKG $KERNEL_VERSION)"
+    echo "pae:      $KERNEL_PAE ($KERNEL_PAE_PKG)"
     echo "initrd:   $INITRD"
     echo "env file: $ENV_FILE"
 }
@@ -100,6 +103,7 @@ outputs_intact() {
         . "$ENV_FILE"
         [ -f "$KERNEL" ] && [ -f "$INITRD" ] &&
             [ "$(sha "$KERNEL")" = "$KERNEL_SHA256" ] &&
+            [ -f "${KERNEL_PAE:-}" ] && [ "$(sha "$KERNEL_PAE")" = "$KERNEL_PAE_SHA256" ] &&
             [ "$(sha "$INITRD")" = "$INITRD_SHA256" ]
     )
 }
@@ -213,6 +217,10 @@ fetch() {
     echo "$dest"
 }
 KERNEL_DEB=$(fetch "$KERNEL_PKG" "$KERNEL_VERSION")
+# The 686-pae flavour of the same build (same source version, "-pae" suffix).
+PAE_PKG=$KERNEL_PKG-pae
+has_version "$PAE_PKG" "$KERNEL_VERSION" || die "$PAE_PKG:i386 $KERNEL_VERSION not found in the apt sources"
+PAE_DEB=$(fetch "$PAE_PKG" "$KERNEL_VERSION")
 BUSYBOX_DEB=$(fetch "$BUSYBOX_PKG" "$BUSYBOX_VERSION")
 
 # ------------------------------------------------------------- unpacking
@@ -221,6 +229,10 @@ trap 'rm -rf "$WORK"' EXIT
 log "unpacking packages"
 dpkg-deb -x "$KERNEL_DEB" "$WORK/kernel"
 dpkg-deb -x "$BUSYBOX_DEB" "$WORK/busybox"
+dpkg-deb -x "$PAE_DEB" "$WORK/pae"
+vmlinuz_pae=$(find "$WORK/pae/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
+[ -n "$vmlinuz_pae" ] && [ -s "$vmlinuz_pae" ] || die "$PAE_PKG contains no /boot/vmlinuz-*"
+[ "$(dd if="$vmlinuz_pae" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || die "$vmlinuz_pae is not a bzImage"
 
 vmlinuz=$(find "$WORK/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
 [ -n "$vmlinuz" ] && [ -s "$vmlinuz" ] || die "$KERNEL_PKG contains no /boot/vmlinuz-*"
@@ -318,12 +330,14 @@ find "$ROOT" -exec touch -h -d @0 {} +
 
 # ---------------------------------------------------------------- publish
 install -m 0644 "$vmlinuz" "$OUT/vmlinuz"
+install -m 0644 "$vmlinuz_pae" "$OUT/vmlinuz-pae"
 mv "$WORK/initrd.cpio.gz" "$OUT/initrd.cpio.gz"
 KERNEL_SHA256=$(sha "$OUT/vmlinuz")
+KERNEL_PAE_SHA256=$(sha "$OUT/vmlinuz-pae")
 INITRD_SHA256=$(sha "$OUT/initrd.cpio.gz")
 # Drop debs of other versions so the cache does not grow without bound.
 for old in "$DEBS"/*.deb; do
-    [ "$old" = "$KERNEL_DEB" ] || [ "$old" = "$BUSYBOX_DEB" ] || rm -f "$old"
+    [ "$old" = "$KERNEL_DEB" ] || [ "$old" = "$BUSYBOX_DEB" ] || [ "$old" = "$PAE_DEB" ] || rm -f "$old"
 done
 
 tmp_env=$WORK/images.env
@@ -336,6 +350,9 @@ tmp_env=$WORK/images.env
     echo "KERNEL_RELEASE=$KERNEL_RELEASE"
     echo "KERNEL_SHA256=$KERNEL_SHA256"
     echo "KERNEL_PREFERRED=$([ "$KERNEL_PKG=$KERNEL_VERSION" = "$PREFERRED_KERNEL_PKG=$PREFERRED_KERNEL_VER" ] && echo yes || echo no)"
+    echo "KERNEL_PAE=$OUT/vmlinuz-pae"
+    echo "KERNEL_PAE_PKG=$PAE_PKG"
+    echo "KERNEL_PAE_SHA256=$KERNEL_PAE_SHA256"
     echo "INITRD=$OUT/initrd.cpio.gz"
     echo "INITRD_SHA256=$INITRD_SHA256"
     echo "BUSYBOX_PKG=$BUSYBOX_PKG"
@@ -348,6 +365,7 @@ mv "$tmp_env" "$ENV_FILE"
     echo "$KEY"
     echo "kernel_deb=$(sha "$KERNEL_DEB")"
     echo "busybox_deb=$(sha "$BUSYBOX_DEB")"
+    echo "pae_deb=$(sha "$PAE_DEB")"
 } >"$STAMP"
 
 log "done"

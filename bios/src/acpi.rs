@@ -1,11 +1,14 @@
-//! ACPI tables for a PC without an APIC: RSDP, RSDT, FADT (revision 1), FACS and a
-//! DSDT whose AML describes the PCI root bridge with its interrupt routing
-//! (`_PRT`, static GSIs = the ISA IRQs firmware routed PIRQA-D to) and the S5
-//! soft-off state. With them Linux finds its PM timer, routes PCI interrupts the
+//! ACPI tables for a PC: RSDP, RSDT, FADT (revision 1), FACS, a DSDT whose AML
+//! describes the PCI root bridge with its interrupt routing (`_PRT`, static GSIs =
+//! the ISA IRQs firmware routed PIRQA-D to) and the S5 soft-off state, and on the
+//! APIC board a MADT. With them Linux finds its PM timer, routes PCI interrupts the
 //! ACPI way, and powers the machine off through PM1a_CNT instead of halting.
 //!
-//! No MADT: CPUID advertises no local APIC, so Linux keeps the 8259A pair and the
-//! 8254, as it does on a uniprocessor PC of the P6 era.
+//! The MADT ([`MadtConfig`]) lists the local APIC, the IO-APIC and the interrupt
+//! source overrides a PC has: ISA IRQ 0 on GSI 2, the SCI level-triggered
+//! active-high, the PCI IRQs level-triggered active-low (as the `_PRT` says),
+//! and LINT1 as NMI. Without it (the PIC-only board, where CPUID advertises no
+//! local APIC) Linux keeps the 8259A pair, as on a uniprocessor PC of the P6 era.
 //!
 //! [`build_acpi_tables`] lays everything out for a fixed physical base; the board
 //! copies the bytes there. [`ACPI_TABLES_BASE`] is in the reserved BIOS area that
@@ -31,6 +34,39 @@ pub struct PciRoute {
     pub irq: u8,
 }
 
+/// An interrupt source override of the MADT (ACPI 6.x, 5.2.12.5): ISA `irq`
+/// arrives on `gsi` with the MPS INTI `flags` (bits 0-1 polarity: 1 high, 3 low;
+/// bits 2-3 trigger: 1 edge, 3 level; 0 = bus default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IrqOverride {
+    /// ISA IRQ (bus-relative source).
+    pub irq: u8,
+    /// Global system interrupt (IO-APIC pin + GSI base).
+    pub gsi: u32,
+    /// MPS INTI flags.
+    pub flags: u16,
+}
+
+/// MPS INTI flags: level-triggered, active-high (the SCI).
+pub const INTI_LEVEL_HIGH: u16 = 0x000D;
+/// MPS INTI flags: level-triggered, active-low (PCI INTx#).
+pub const INTI_LEVEL_LOW: u16 = 0x000F;
+
+/// The APIC board, as the MADT describes it (one processor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadtConfig {
+    /// Physical address of the local APIC.
+    pub lapic_base: u32,
+    /// APIC ID of the processor.
+    pub lapic_id: u8,
+    /// IO-APIC ID.
+    pub ioapic_id: u8,
+    /// Physical address of the IO-APIC.
+    pub ioapic_base: u32,
+    /// ISA interrupt source overrides.
+    pub overrides: Vec<IrqOverride>,
+}
+
 /// What the tables describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcpiConfig {
@@ -46,6 +82,8 @@ pub struct AcpiConfig {
     /// The root bridge's memory window for BARs, inclusive (above RAM, below the
     /// APIC/ROM area).
     pub pci_mem_window: (u32, u32),
+    /// The MADT, on the APIC board.
+    pub madt: Option<MadtConfig>,
 }
 
 /// The root bridge's resources as a `_CRS` buffer: bus numbers 0-255, the
@@ -277,6 +315,29 @@ fn fadt_body(cfg: &AcpiConfig, facs: u32, dsdt: u32) -> Vec<u8> {
     b
 }
 
+/// The MADT body (after the 36-byte header).
+fn madt_body(m: &MadtConfig) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&m.lapic_base.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes()); // PCAT_COMPAT: 8259A pair present too
+                                              // Processor local APIC: ACPI processor UID 0, APIC ID, enabled.
+    b.extend_from_slice(&[0, 8, 0, m.lapic_id]);
+    b.extend_from_slice(&1u32.to_le_bytes());
+    // IO-APIC: ID, reserved, address, GSI base 0.
+    b.extend_from_slice(&[1, 12, m.ioapic_id, 0]);
+    b.extend_from_slice(&m.ioapic_base.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    for o in &m.overrides {
+        // Interrupt source override: bus 0 (ISA), source, GSI, flags.
+        b.extend_from_slice(&[2, 10, 0, o.irq]);
+        b.extend_from_slice(&o.gsi.to_le_bytes());
+        b.extend_from_slice(&o.flags.to_le_bytes());
+    }
+    // Local APIC NMI: all processors, bus-default flags, LINT1.
+    b.extend_from_slice(&[4, 6, 0xFF, 0, 0, 1]);
+    b
+}
+
 /// All tables laid out for physical address `base` (16-byte aligned), RSDP first.
 pub fn build_acpi_tables(cfg: &AcpiConfig, base: u32) -> Vec<u8> {
     let align = |v: &mut Vec<u8>, a: usize| v.resize(v.len().next_multiple_of(a), 0);
@@ -298,8 +359,15 @@ pub fn build_acpi_tables(cfg: &AcpiConfig, base: u32) -> Vec<u8> {
         &fadt_body(cfg, addr(facs_at), addr(dsdt_at)),
     ));
     align(&mut out, 16);
+    let mut rsdt = addr(fadt_at).to_le_bytes().to_vec();
+    if let Some(m) = &cfg.madt {
+        let madt_at = out.len();
+        out.extend(sdt(b"APIC", 1, &madt_body(m)));
+        align(&mut out, 16);
+        rsdt.extend_from_slice(&addr(madt_at).to_le_bytes());
+    }
     let rsdt_at = out.len();
-    out.extend(sdt(b"RSDT", 1, &addr(fadt_at).to_le_bytes()));
+    out.extend(sdt(b"RSDT", 1, &rsdt));
 
     let mut rsdp = Vec::with_capacity(20);
     rsdp.extend_from_slice(b"RSD PTR ");
@@ -331,7 +399,60 @@ mod tests {
                 .collect(),
             s5_slp_typ: 0,
             pci_mem_window: (0xE000_0000, 0xFEBF_FFFF),
+            madt: None,
         }
+    }
+
+    #[test]
+    fn madt_lists_the_apics_overrides_and_nmi_and_the_rsdt_points_at_it() {
+        let mut c = cfg();
+        c.madt = Some(MadtConfig {
+            lapic_base: 0xFEE0_0000,
+            lapic_id: 0,
+            ioapic_id: 1,
+            ioapic_base: 0xFEC0_0000,
+            overrides: vec![
+                IrqOverride {
+                    irq: 0,
+                    gsi: 2,
+                    flags: 0,
+                },
+                IrqOverride {
+                    irq: 9,
+                    gsi: 9,
+                    flags: INTI_LEVEL_HIGH,
+                },
+            ],
+        });
+        let base = 0xE0000;
+        let t = build_acpi_tables(&c, base);
+        let rsdt = (u32_at(&t, 16) - base) as usize;
+        assert_eq!(u32_at(&t, rsdt + 4), 36 + 8, "RSDT: FADT and MADT");
+        let madt = (u32_at(&t, rsdt + 40) - base) as usize;
+        assert_eq!(&t[madt..madt + 4], b"APIC");
+        let len = u32_at(&t, madt + 4) as usize;
+        assert!(sums_to_zero(&t[madt..madt + len]));
+        assert_eq!(u32_at(&t, madt + 36), 0xFEE0_0000);
+        assert_eq!(u32_at(&t, madt + 40), 1, "PCAT_COMPAT");
+        // Walk the entries: type, length.
+        let mut at = madt + 44;
+        let mut seen = Vec::new();
+        while at < madt + len {
+            seen.push((t[at], t[at + 1]));
+            if t[at] == 1 {
+                assert_eq!(t[at + 2], 1, "IO-APIC ID");
+                assert_eq!(u32_at(&t, at + 4), 0xFEC0_0000);
+            }
+            if t[at] == 2 && t[at + 3] == 0 {
+                assert_eq!(u32_at(&t, at + 4), 2, "IRQ 0 on GSI 2");
+            }
+            if t[at] == 2 && t[at + 3] == 9 {
+                assert_eq!(u16::from_le_bytes([t[at + 8], t[at + 9]]), 0xD);
+            }
+            at += usize::from(t[at + 1]);
+        }
+        assert_eq!(at, madt + len, "entries fill the table exactly");
+        assert_eq!(seen, vec![(0, 8), (1, 12), (2, 10), (2, 10), (4, 6)]);
     }
 
     fn u32_at(b: &[u8], off: usize) -> u32 {

@@ -50,7 +50,10 @@ mod memory;
 mod multiboot;
 mod rom;
 
-pub use acpi::{build_acpi_tables, AcpiConfig, PciRoute, ACPI_TABLES_BASE};
+pub use acpi::{
+    build_acpi_tables, AcpiConfig, IrqOverride, MadtConfig, PciRoute, ACPI_TABLES_BASE,
+    INTI_LEVEL_HIGH, INTI_LEVEL_LOW,
+};
 pub use e820::{
     pc_e820_map, usable_region_containing, E820Entry, E820Type, BIOS_AREA_START, CONVENTIONAL_END,
     EBDA_START, HIGH_MEMORY_START, HIGH_ROM_BASE, MAX_E820_ENTRIES, MAX_RAM_SIZE, MIN_RAM_SIZE,

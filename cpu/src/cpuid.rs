@@ -56,8 +56,8 @@ pub mod ext_edx {
 }
 
 /// What CPUID reports. The defaults describe the units implemented today (x87, MMX,
-/// FXSAVE, SSE, SSE2, CLFLUSH, PAE paging, NX; no VME, APIC, MCE, PAT); the machine
-/// may adjust them.
+/// FXSAVE, SSE, SSE2, CLFLUSH, PAE paging, NX; no VME, MCE, PAT). The local APIC is
+/// a board device: the machine sets [`edx::APIC`] on the APIC board.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuidConfig {
     /// Highest basic leaf (EAX of leaf 0).

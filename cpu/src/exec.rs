@@ -145,7 +145,7 @@ impl Cpu {
     /// Runs up to `budget` instructions (or fewer, when the bus asks to end the
     /// slice after a port write, see `Bus::end_slice`).
     ///
-    /// The INTR line is polled at entry, after every block that ended with `stop`
+    /// The INTR and NMI lines are polled at entry, after every block that ended with `stop`
     /// (a fault, an interrupt, or an instruction that touched a port or MMIO or set
     /// IF) and after the single instruction that ran under an interrupt shadow (the
     /// one after STI, MOV SS, POP SS; never in generated code): the line only
@@ -182,26 +182,32 @@ impl Cpu {
         // Set after generated code left at a non-entry of its own page.
         let mut resume_in: Option<u32> = None;
         while self.state.icount < end {
-            if poll
-                && self.state.eflags & fl::IF != 0
-                && !self.state.int_shadow
-                && bus.intr_pending()
-            {
-                let v = bus.intr_ack();
-                prev = None;
-                self.state.halted = false;
-                let eip = self.state.eip;
-                if let Err(f) = self.interrupt(bus, v, IntKind::Hardware, None, eip) {
-                    self.raise(bus, f);
+            if poll && !self.state.int_shadow {
+                // NMI first (SDM vol. 3, 6.9: it outranks INTR), unless an NMI
+                // handler has not yet returned with IRET.
+                let nmi = !self.state.nmi_blocked && bus.nmi_pending();
+                if nmi || (self.state.eflags & fl::IF != 0 && bus.intr_pending()) {
+                    let v = if nmi {
+                        bus.nmi_ack();
+                        self.state.nmi_blocked = true;
+                        vector::NMI
+                    } else {
+                        bus.intr_ack()
+                    };
+                    prev = None;
+                    self.state.halted = false;
+                    let eip = self.state.eip;
+                    if let Err(f) = self.interrupt(bus, v, IntKind::Hardware, None, eip) {
+                        self.raise(bus, f);
+                    }
+                    if let Some(x) = self.exit.take() {
+                        return x;
+                    }
+                    continue;
                 }
-                if let Some(x) = self.exit.take() {
-                    return x;
-                }
-                continue;
             }
             // The instruction after STI, MOV SS or POP SS runs alone and ends the
-            // shadow: the line is polled again right after it. (NMI, which the SDM
-            // lets STI and SS loads hold too, has no source on this machine.)
+            // shadow (which holds NMI and INTR): both are polled again right after.
             let shadow = std::mem::take(&mut self.state.int_shadow);
             self.in_ss_shadow = std::mem::take(&mut self.state.ss_shadow);
             if self.state.halted {
@@ -371,6 +377,11 @@ impl Cpu {
     fn settle_stop(&mut self, bus: &mut dyn Bus) {
         if self.stop {
             self.state.icount += std::mem::take(&mut self.rep_extra);
+            // An MMIO write may have asked for it too (a local APIC timer
+            // programmed: the machine recomputes the slice to its deadline).
+            if bus.end_slice() {
+                self.end_slice();
+            }
         }
         if self.data_bp_hit != 0 && !self.state.ss_shadow {
             self.data_bp_trap(bus);

@@ -29,4 +29,4 @@ pub use fault::{Fault, Result};
 pub use interrupt::IntKind;
 pub use stack::Frame;
 pub use state::CpuState;
-pub use tab86_mmu::{Bus, NullBus, PhysMem};
+pub use tab86_mmu::{Bus, InterruptController, NullBus, PhysMem};

@@ -113,7 +113,14 @@ impl Cpu {
         let s = &mut self.state;
         match msr {
             TSC => s.tsc_offset = value.wrapping_sub(self.time.now_ns(s.icount)),
-            APIC_BASE => s.apic_base = value & 0xFFFF_F900,
+            APIC_BASE => {
+                // Base (bits 12-35), EN (11), BSP (8, read-only); x2APIC enable
+                // (10) and the rest are reserved: no x2APIC is advertised.
+                if value & !(0xF_FFFF_F000 | 1 << 11 | 1 << 8) != 0 {
+                    return Err(Fault::gp(0));
+                }
+                s.apic_base = value & 0xF_FFFF_F800 | s.apic_base & 1 << 8;
+            }
             BIOS_SIGN_ID | MCG_STATUS => {}
             SYSENTER_CS => s.sysenter_cs = value as u32,
             SYSENTER_ESP => s.sysenter_esp = value as u32,

@@ -287,7 +287,8 @@ pub struct CpuState {
     pub sysenter_esp: u32,
     /// SYSENTER_EIP_MSR.
     pub sysenter_eip: u32,
-    /// IA32_APIC_BASE (reported, the APIC itself is absent).
+    /// IA32_APIC_BASE as RDMSR returns it; the local APIC itself is a board device
+    /// (told of every write through `InterruptController::apic_base_written`).
     pub apic_base: u64,
     /// IA32_MISC_ENABLE.
     pub misc_enable: u64,
@@ -301,11 +302,13 @@ pub struct CpuState {
     pub pdpte: [u64; 4],
     /// The CPU is in the HLT state.
     pub halted: bool,
-    /// Maskable interrupts are inhibited until the next instruction has completed
-    /// (after an STI that set IF, MOV SS, POP SS). This machine has no NMI source;
-    /// one added later should be held by this shadow too, from STI as well as from
-    /// SS loads (the SDM lets STI hold NMI and requires SS loads to).
+    /// Maskable interrupts and NMIs are inhibited until the next instruction has
+    /// completed (after an STI that set IF, MOV SS, POP SS; the SDM lets STI hold
+    /// NMI and requires SS loads to).
     pub int_shadow: bool,
+    /// An NMI handler is running: further NMIs are held until the next IRET
+    /// (SDM vol. 3, 6.7.1 "Handling Multiple NMIs").
+    pub nmi_blocked: bool,
     /// The shadow was opened by a load of SS (MOV SS, POP SS): the single-step
     /// trap (TF) of that instruction is also held, and taken after the next one
     /// with DR6.BS. STI's shadow does not hold it (SDM vol. 3, 6.8.3 and STI).
@@ -366,6 +369,7 @@ impl CpuState {
             pdpte: [0; 4],
             halted: false,
             int_shadow: false,
+            nmi_blocked: false,
             ss_shadow: false,
         }
     }

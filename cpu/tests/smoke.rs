@@ -56,6 +56,15 @@ fn self_modifying_code_is_seen() {
 
 /// A bus that asks to end the slice on writes to port 0x10.
 struct KickBus(bool);
+impl tab86_cpu::InterruptController for KickBus {
+    fn intr_pending(&mut self) -> bool {
+        false
+    }
+    fn intr_ack(&mut self) -> u8 {
+        0
+    }
+}
+
 impl tab86_cpu::Bus for KickBus {
     fn io_read(&mut self, _port: u16, _size: u8) -> u32 {
         0
@@ -67,12 +76,6 @@ impl tab86_cpu::Bus for KickBus {
         0
     }
     fn mmio_write(&mut self, _addr: u32, _size: u8, _value: u32) {}
-    fn intr_pending(&mut self) -> bool {
-        false
-    }
-    fn intr_ack(&mut self) -> u8 {
-        0
-    }
     fn end_slice(&mut self) -> bool {
         std::mem::take(&mut self.0)
     }

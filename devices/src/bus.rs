@@ -1,8 +1,12 @@
-//! Port I/O addressing and the port bus.
+//! Port I/O and memory-mapped I/O addressing: the one bus of the board.
 //!
-//! Devices see register offsets, never port numbers (as in rust-vmm's vm-superio).
-//! A [`PortBus`] maps [`PioRange`]s to device keys chosen by the board and answers
-//! "which device and which offset" for a port through a flat 64K-entry table.
+//! Devices see register offsets, never port numbers or physical addresses (as in
+//! rust-vmm's vm-superio). A [`PortBus`] maps [`PioRange`]s to device keys chosen
+//! by the board and answers "which device and which offset" for a port through a
+//! flat 64K-entry table; an [`MmioBus`] does the same for [`MmioRange`]s of the
+//! physical address space (the local APIC, the IO-APIC), with the same checked,
+//! non-overlapping registration. The board answers every port and every
+//! physical address that is neither RAM nor ROM through these two maps.
 
 use crate::error::{Error, Result};
 
@@ -220,9 +224,155 @@ impl<K: Copy> PortBus<K> {
     }
 }
 
+/// A non-empty run of physical addresses that does not wrap past 4 GiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MmioRange {
+    base: u32,
+    len: u64,
+}
+
+impl MmioRange {
+    /// `len` bytes starting at `base`; refuses empty ranges and ranges past 4 GiB.
+    pub fn new(base: u32, len: u64) -> Result<Self> {
+        if len == 0 || u64::from(base) + len > 1 << 32 {
+            return Err(Error::BadMmioRange { base, len });
+        }
+        Ok(Self { base, len })
+    }
+
+    /// First address.
+    pub fn base(&self) -> u32 {
+        self.base
+    }
+
+    /// Length in bytes (at least 1).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Always false: empty ranges cannot be built.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether `addr` lies in the range.
+    pub fn contains(&self, addr: u32) -> bool {
+        addr >= self.base && u64::from(addr) < u64::from(self.base) + self.len
+    }
+
+    /// Whether the two ranges share an address.
+    pub fn overlaps(&self, other: &MmioRange) -> bool {
+        self.contains(other.base) || other.contains(self.base)
+    }
+}
+
+/// Maps physical-address ranges to board-chosen device keys `K`.
+///
+/// A board has a handful of MMIO devices, so the ranges live in a vector sorted
+/// by base and `lookup` is a binary search. Unmapped addresses resolve to `None`;
+/// the board then reads all ones and ignores writes (an open bus).
+#[derive(Debug, Clone)]
+pub struct MmioBus<K> {
+    maps: Vec<(MmioRange, K)>,
+}
+
+impl<K: Copy> Default for MmioBus<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Copy> MmioBus<K> {
+    /// An empty bus.
+    pub fn new() -> Self {
+        Self { maps: Vec::new() }
+    }
+
+    /// Map `range` to `key`; the range's first byte is offset 0. Refuses overlaps.
+    pub fn insert(&mut self, range: MmioRange, key: K) -> Result<()> {
+        if let Some((m, _)) = self.maps.iter().find(|(m, _)| m.overlaps(&range)) {
+            return Err(Error::MmioOverlap {
+                base: range.base,
+                existing: m.base,
+            });
+        }
+        let at = self.maps.partition_point(|(m, _)| m.base < range.base);
+        self.maps.insert(at, (range, key));
+        Ok(())
+    }
+
+    /// Unmap the range that starts at `base`, returning it and its key.
+    pub fn remove(&mut self, base: u32) -> Result<(MmioRange, K)> {
+        match self.maps.iter().position(|(m, _)| m.base == base) {
+            Some(i) => Ok(self.maps.remove(i)),
+            None => Err(Error::MmioNotMapped { base }),
+        }
+    }
+
+    /// The device key and register offset that answer `addr`.
+    #[inline]
+    pub fn lookup(&self, addr: u32) -> Option<(K, u32)> {
+        let i = self.maps.partition_point(|(m, _)| m.base <= addr);
+        let (m, k) = self.maps.get(i.checked_sub(1)?)?;
+        m.contains(addr).then(|| (*k, addr - m.base))
+    }
+
+    /// All mappings, by base address.
+    pub fn ranges(&self) -> impl Iterator<Item = (MmioRange, K)> + '_ {
+        self.maps.iter().copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mmio_ranges_are_checked_and_looked_up() {
+        assert_eq!(
+            MmioRange::new(0xFEE0_0000, 0),
+            Err(Error::BadMmioRange {
+                base: 0xFEE0_0000,
+                len: 0
+            })
+        );
+        assert!(MmioRange::new(0xFFFF_F000, 0x1000).is_ok());
+        assert!(MmioRange::new(0xFFFF_F000, 0x1001).is_err());
+        let mut bus = MmioBus::new();
+        bus.insert(MmioRange::new(0xFEE0_0000, 0x1000).unwrap(), 'l')
+            .unwrap();
+        bus.insert(MmioRange::new(0xFEC0_0000, 0x20).unwrap(), 'i')
+            .unwrap();
+        assert_eq!(bus.lookup(0xFEC0_0010), Some(('i', 0x10)));
+        assert_eq!(bus.lookup(0xFEC0_0020), None);
+        assert_eq!(bus.lookup(0xFEE0_0FFF), Some(('l', 0xFFF)));
+        assert_eq!(bus.lookup(0xFEE0_1000), None);
+        assert_eq!(bus.lookup(0), None);
+        assert_eq!(
+            bus.insert(MmioRange::new(0xFEDF_F000, 0x1001).unwrap(), 'x'),
+            Err(Error::MmioOverlap {
+                base: 0xFEDF_F000,
+                existing: 0xFEE0_0000
+            })
+        );
+        assert_eq!(
+            bus.lookup(0xFEDF_F000),
+            None,
+            "a refused insert maps nothing"
+        );
+        // Relocation: remove and map elsewhere.
+        let (r, k) = bus.remove(0xFEE0_0000).unwrap();
+        assert_eq!((r.len(), k), (0x1000, 'l'));
+        assert_eq!(
+            bus.remove(0xFEE0_0000),
+            Err(Error::MmioNotMapped { base: 0xFEE0_0000 })
+        );
+        bus.insert(MmioRange::new(0xFED0_0000, 0x1000).unwrap(), 'l')
+            .unwrap();
+        assert_eq!(bus.lookup(0xFED0_0030), Some(('l', 0x30)));
+        assert_eq!(bus.lookup(0xFEE0_0030), None);
+        assert_eq!(bus.ranges().count(), 2);
+    }
 
     #[test]
     fn ranges_are_checked() {

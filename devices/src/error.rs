@@ -56,6 +56,25 @@ pub enum Error {
     StateMismatch,
     /// A fw_cfg item could not be added (the message says why).
     FwCfg(&'static str),
+    /// A physical-address (MMIO) range is empty or runs past 4 GiB.
+    BadMmioRange {
+        /// First address of the rejected range.
+        base: u32,
+        /// Requested length in bytes.
+        len: u64,
+    },
+    /// An MMIO range overlaps one that is already mapped.
+    MmioOverlap {
+        /// First address of the rejected range.
+        base: u32,
+        /// First address of the mapping already in place.
+        existing: u32,
+    },
+    /// No MMIO mapping starts at this address.
+    MmioNotMapped {
+        /// The address that was looked up.
+        base: u32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -70,6 +89,15 @@ impl fmt::Display for Error {
                 "port range at {base:#06x} overlaps the range mapped at {existing:#06x}"
             ),
             Error::BusFull => write!(f, "port bus has no free mapping slot"),
+            Error::BadMmioRange { base, len } => write!(
+                f,
+                "MMIO range {base:#010x}+{len:#x} is empty or runs past 4 GiB"
+            ),
+            Error::MmioOverlap { base, existing } => write!(
+                f,
+                "MMIO range at {base:#010x} overlaps the range mapped at {existing:#010x}"
+            ),
+            Error::MmioNotMapped { base } => write!(f, "no MMIO range is mapped at {base:#010x}"),
             Error::NotMapped { base } => write!(f, "no port range is mapped at {base:#06x}"),
             Error::InvalidPciAddress { device, function } => write!(
                 f,

@@ -1,11 +1,13 @@
-//! Interrupt lines between devices and the 8259A PIC pair.
+//! Interrupt lines between devices and the interrupt controllers (the 8259A PIC
+//! pair, and on the APIC board the IO-APIC too, which sees the same wires).
 //!
 //! Single-threaded by design: an [`IrqLines`] handle is an `Rc` around the levels of
 //! the sixteen ISA IRQ inputs. Each device gets its own [`IrqLine`] for one input;
 //! several sources on one input are wired-OR (the input is high while any source
 //! drives it high), which is what shared PCI INTx and the COM1/COM3 pair need.
 //! Rising edges are latched until the PIC samples them, so a pulse that is over
-//! before the PIC looks (PIT mode 2 between two samples) is not lost.
+//! before the PIC looks (PIT mode 2 between two samples) is not lost; the IO-APIC
+//! has its own latch, so each controller sees every edge once.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -30,6 +32,8 @@ struct Shared {
     levels: Cell<u16>,
     /// Inputs that rose since the PIC last sampled.
     edges: Cell<u16>,
+    /// Inputs that rose since the IO-APIC last sampled.
+    ioapic_edges: Cell<u16>,
     /// Number of sources currently driving each input high.
     drivers: [Cell<u16>; 16],
 }
@@ -76,6 +80,13 @@ impl IrqLines {
         (self.0.levels.get(), edges)
     }
 
+    /// Levels plus the edges latched since the IO-APIC last sampled, clearing that
+    /// latch (the PIC's is untouched).
+    pub(crate) fn take_for_ioapic(&self) -> (u16, u16) {
+        let edges = self.0.ioapic_edges.replace(0);
+        (self.0.levels.get(), edges)
+    }
+
     fn drive(&self, irq: u8, high: bool) {
         let i = usize::from(irq & 15);
         let bit = 1u16 << i;
@@ -89,6 +100,7 @@ impl IrqLines {
         let new = if n.get() > 0 { old | bit } else { old & !bit };
         if new & !old != 0 {
             self.0.edges.set(self.0.edges.get() | bit);
+            self.0.ioapic_edges.set(self.0.ioapic_edges.get() | bit);
         }
         self.0.levels.set(new);
     }
@@ -164,5 +176,11 @@ mod tests {
         pit.set_level(true);
         pit.set_level(true);
         assert_eq!(lines.take(), (1, 1), "holding high is one edge");
+        assert_eq!(
+            lines.take_for_ioapic(),
+            (1, 1),
+            "the IO-APIC's latch is its own: the PIC's takes did not clear it"
+        );
+        assert_eq!(lines.take_for_ioapic(), (1, 0));
     }
 }

@@ -4,7 +4,7 @@
 //! the 8254 PIT with System Control Port B, 16550A UARTs, the MC146818 RTC/CMOS,
 //! the i8042 keyboard controller with port 0x92, PCI configuration mechanism #1
 //! with i440FX/PIIX3 bridges, the ACPI power-management block, and the QEMU-style
-//! debug ports; plus virtio-blk over the modern virtio-pci transport ([`virtio`])
+//! debug ports, the local APIC and IO-APIC ([`apic`]); plus virtio-blk over the modern virtio-pci transport ([`virtio`])
 //! for disks.
 //!
 //! Design:
@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acpi_pm;
+pub mod apic;
 pub mod block;
 pub mod bus;
 pub mod chipset;
@@ -68,8 +69,9 @@ pub mod virtio;
 pub mod test_utils;
 
 pub use acpi_pm::AcpiPm;
+pub use apic::{IoApic, IoApicState, LocalApic, LocalApicState};
 pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId};
-pub use bus::{IoSize, PioAddress, PioDevice, PioRange, PortBus};
+pub use bus::{IoSize, MmioBus, MmioRange, PioAddress, PioDevice, PioRange, PortBus};
 pub use chipset::{Chipset, ChipsetConfig};
 pub use debug::{DebugCon, DebugExit, ReadBack};
 pub use error::{Error, Result};

@@ -55,9 +55,7 @@ pub(crate) fn post_for_multiboot(
     for (port, value) in POST_PORT_WRITES {
         chipset.io_write(port, IoSize::Byte, u32::from(value), 0);
     }
-    // HOOK(apic): SeaBIOS also enables the local APIC at 0xFEE00000 in
-    // virtual-wire mode (SVR software-enable with spurious vector 0xFF, LVT
-    // LINT0 = ExtINT so the 8259s reach the CPU through it, LINT1 = NMI).
-    // The board with a local APIC does that here.
+    // SeaBIOS also enables the local APIC in virtual-wire mode; on the APIC
+    // board `Machine::new` does that for every kernel boot (Board::set_virtual_wire).
     Ok(())
 }

@@ -16,8 +16,9 @@ pub mod snapshot;
 use board::Board;
 use std::io::Write;
 use tab86_bios::{
-    build_acpi_tables, load_linux, load_multiboot, pc_e820_map, AcpiConfig, KernelFormat,
-    LinuxBootOptions, MultibootOptions, PciRoute, ACPI_TABLES_BASE,
+    build_acpi_tables, load_linux, load_multiboot, pc_e820_map, AcpiConfig, IrqOverride,
+    KernelFormat, LinuxBootOptions, MadtConfig, MultibootOptions, PciRoute, ACPI_TABLES_BASE,
+    INTI_LEVEL_HIGH, INTI_LEVEL_LOW,
 };
 use tab86_cpu::msr::TimeBase;
 use tab86_cpu::state::{sreg, Segment, TableReg};
@@ -35,9 +36,41 @@ pub const ACPI_PM_BASE: u16 = 0x600;
 /// below the IO-APIC/local-APIC/ROM area, as the `_CRS` of the root bridge says.
 pub const PCI_MEM_WINDOW: (u32, u32) = (0xE000_0000, 0xFEBF_FFFF);
 
-/// The ACPI description of this board: PM block, SCI on IRQ 9, and the PCI
-/// interrupt routing firmware programmed (every slot, every pin).
-fn acpi_config() -> AcpiConfig {
+/// The ACPI description of this board: PM block, SCI on IRQ 9, the PCI
+/// interrupt routing firmware programmed (every slot, every pin), and on the
+/// APIC board the MADT.
+fn acpi_config(apic: bool) -> AcpiConfig {
+    let madt = apic.then(|| {
+        // IRQ 0 on pin 2, the SCI level/high, the PCI IRQs level/low (the _PRT's
+        // polarity; the PIRQ router's outputs are wired active-low, see Board).
+        let mut overrides = vec![
+            IrqOverride {
+                irq: 0,
+                gsi: 2,
+                flags: 0,
+            },
+            IrqOverride {
+                irq: 9,
+                gsi: 9,
+                flags: INTI_LEVEL_HIGH,
+            },
+        ];
+        let mut pci: Vec<u8> = FIRMWARE_PIRQ_IRQS.to_vec();
+        pci.sort_unstable();
+        pci.dedup();
+        overrides.extend(pci.into_iter().map(|irq| IrqOverride {
+            irq,
+            gsi: u32::from(irq),
+            flags: INTI_LEVEL_LOW,
+        }));
+        MadtConfig {
+            lapic_base: tab86_devices::apic::APIC_DEFAULT_BASE,
+            lapic_id: 0,
+            ioapic_id: 1,
+            ioapic_base: tab86_devices::apic::IOAPIC_BASE,
+            overrides,
+        }
+    });
     let pci_routes = (1..32u8)
         .flat_map(|slot| {
             (0..4u8).map(move |pin| PciRoute {
@@ -53,6 +86,7 @@ fn acpi_config() -> AcpiConfig {
         pci_routes,
         s5_slp_typ: tab86_devices::acpi_pm::SLP_TYP_S5 as u8,
         pci_mem_window: PCI_MEM_WINDOW,
+        madt,
     }
 }
 
@@ -108,6 +142,10 @@ pub struct Config {
     pub rtc_epoch: u64,
     /// Block devices, attached as virtio-blk disks in order (vda, vdb, ...).
     pub disks: Vec<Box<dyn tab86_devices::BlockBackend>>,
+    /// The APIC board (local APIC, IO-APIC, MADT, CPUID APIC bit): the default,
+    /// as on every PC since the Pentium. `false` builds the PIC-only board
+    /// (`--no-apic`), where the 8259A pair drives INTR directly.
+    pub apic: bool,
 }
 
 /// The host's monotonic clock, supplied by the frontend (Instant natively,
@@ -216,6 +254,9 @@ pub struct Machine {
     halts: u64,
     /// The options a snapshot of this machine records (see [`snapshot::Header`]).
     options: snapshot::Header,
+    /// Instructions and host nanoseconds of the slices since the last speed
+    /// estimate (real-time mode).
+    speed: (u64, u64),
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -272,6 +313,7 @@ impl Machine {
         })
         .map_err(|e| Error::Devices(e.to_string()))?;
         let mut cpu;
+        let apic = cfg.apic;
         match cfg.firmware {
             Firmware::Bios(rom) => {
                 tab86_bios::validate_bios_rom(&rom).map_err(|e| Error::Boot(e.to_string()))?;
@@ -301,7 +343,7 @@ impl Machine {
             } => {
                 // We are the firmware: set up what a BIOS leaves for the OS.
                 chipset.route_pci_interrupts();
-                let tables = build_acpi_tables(&acpi_config(), ACPI_TABLES_BASE);
+                let tables = build_acpi_tables(&acpi_config(apic), ACPI_TABLES_BASE);
                 let at = ACPI_TABLES_BASE as usize;
                 mem.ram_mut()[at..at + tables.len()].copy_from_slice(&tables);
                 let map = pc_e820_map(ram).map_err(|e| Error::Boot(e.to_string()))?;
@@ -354,7 +396,24 @@ impl Machine {
             }
         }
         cpu.invalidate_all();
-        let mut board = Board::new(chipset);
+        // On kernel boots the PIRQ router's outputs reach the IO-APIC active-low,
+        // as our MADT and _PRT say; a BIOS describes its own board.
+        let active_low = if bios_mode {
+            0
+        } else {
+            FIRMWARE_PIRQ_IRQS.iter().fold(0, |m, &irq| m | 1 << irq)
+        };
+        let mut board = Board::new(chipset, apic, active_low);
+        if apic {
+            if !bios_mode {
+                // We are the firmware: leave the local APIC in virtual-wire mode.
+                board.set_virtual_wire();
+            }
+            cpu.cpuid.features_edx |= tab86_cpu::cpuid::edx::APIC;
+        }
+        if let Some(base) = board.apic_base_msr() {
+            cpu.state.apic_base = base;
+        }
         board.virtio = disks::attach(&mut board.chipset, cfg.disks, &board.kick, !bios_mode)
             .map_err(Error::Devices)?;
         let t0 = host.now_ns();
@@ -370,6 +429,7 @@ impl Machine {
             slices: 0,
             halts: 0,
             options,
+            speed: (0, 0),
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -424,7 +484,7 @@ impl Machine {
                 .now_ns()
                 .saturating_sub(self.host_t0)
                 .saturating_add(self.virtual_t0);
-            let target = match self.board.chipset.next_deadline() {
+            let target = match self.board.next_deadline() {
                 Some(d) => wall.min(d),
                 None => wall,
             };
@@ -432,9 +492,9 @@ impl Machine {
             self.set_time(target.max(now), ns_per_k);
         }
         let now = self.now_ns();
-        self.board.chipset.advance(now);
+        self.board.advance(now);
         let mut budget = budget.max(1);
-        if let Some(d) = self.board.chipset.next_deadline() {
+        if let Some(d) = self.board.next_deadline() {
             let ns = d.saturating_sub(now);
             // Rounded up, so the slice reaches the deadline: rounded down, a
             // slice of 1 instruction could advance virtual time by 0 ns and the
@@ -450,10 +510,14 @@ impl Machine {
         if self.clock == ClockMode::RealTime {
             // Interpolate virtual time inside a slice at the measured speed, so the
             // TSC and the PIT keep agreeing between wall-clock re-anchors.
+            // Short slices (a local APIC timer programmed ends one) add up until
+            // they are long enough to measure.
             let ran = self.cpu.state.icount - icount_before;
-            if ran >= 100_000 {
-                let est = (self.host.now_ns().saturating_sub(host_before) as u128 * 1000
-                    / ran as u128) as u64;
+            self.speed.0 += ran;
+            self.speed.1 += self.host.now_ns().saturating_sub(host_before);
+            if self.speed.0 >= 100_000 {
+                let (ran, host_ns) = std::mem::take(&mut self.speed);
+                let est = (host_ns as u128 * 1000 / ran as u128) as u64;
                 let old = self.cpu.time.ns_per_kinstr;
                 let ns_per_k = ((old * 3 + est) / 4).clamp(100, 100_000);
                 let now = self.now_ns();
@@ -466,10 +530,10 @@ impl Machine {
         }
         self.board.ferr.set_level(self.cpu.fpu.ferr());
         let now = self.now_ns();
-        self.board.chipset.advance(now);
+        self.board.advance(now);
         if !self.board.virtio.is_empty() {
             disks::service(&self.board.virtio, &mut self.cpu.mem);
-            self.board.chipset.pic.sync();
+            self.board.sync_irqs();
         }
         if let Some(ev) = self.handle_requests() {
             return ev;
@@ -481,16 +545,16 @@ impl Machine {
             Exit::Budget => Event::Ran,
             Exit::Halted => {
                 self.halts += 1;
-                if self.board.chipset.intr_pending() {
+                if self.board.wake_pending() {
                     return Event::Ran;
                 }
-                let deadline = self.board.chipset.next_deadline();
+                let deadline = self.board.next_deadline();
                 match self.clock {
                     ClockMode::Deterministic => match deadline {
                         Some(d) => {
                             let ns_per_k = self.cpu.time.ns_per_kinstr;
                             self.set_time(d.max(now), ns_per_k);
-                            self.board.chipset.advance(d.max(now));
+                            self.board.advance(d.max(now));
                             Event::Ran
                         }
                         None => Event::Idle { wait_ns: u64::MAX },
@@ -521,7 +585,7 @@ impl Machine {
             return false;
         }
         disks::service(&self.board.virtio, &mut self.cpu.mem);
-        self.board.chipset.pic.sync();
+        self.board.sync_irqs();
         disks::in_flight(&self.board.virtio) > 0
     }
 
@@ -548,6 +612,10 @@ impl Machine {
                 BoardRequest::Reset => {
                     if self.bios_mode {
                         self.cpu.reset();
+                        self.board.reset_apic();
+                        if let Some(base) = self.board.apic_base_msr() {
+                            self.cpu.state.apic_base = base;
+                        }
                         self.cpu.mem.set_a20(self.board.chipset.a20_enabled());
                     } else {
                         return Some(self.stop(Stop::Poweroff));
@@ -561,6 +629,13 @@ impl Machine {
     /// Bytes typed on the console (COM1).
     pub fn serial_input(&mut self, bytes: &[u8]) {
         let _ = self.board.chipset.serial_receive(0, bytes);
+        self.board.sync_irqs();
+    }
+
+    /// The board's NMI input (a front-panel NMI button): LINT1 of the local APIC
+    /// on the APIC board, the CPU's NMI pin on the PIC-only board.
+    pub fn nmi(&mut self) {
+        self.board.raise_nmi();
     }
 
     /// How many bytes the console can accept now without host-side buffering.

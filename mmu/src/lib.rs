@@ -12,7 +12,7 @@ mod phys;
 mod tlb;
 
 pub use arena::{Arena, ArenaLayout, ARENA_ALIGN};
-pub use bus::{Bus, NullBus};
+pub use bus::{Bus, InterruptController, NullBus};
 pub use paging::{
     pdpte_invalid, walk, Access, PageFault, PagingMode, Translation, PDPTE_RESERVED, PF_ID, PF_P,
     PF_RSVD, PF_U, PF_W, XD,

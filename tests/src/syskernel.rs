@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tab86_cpu::{Bus, Cpu, Exit, PhysMem};
+use tab86_cpu::{Bus, Cpu, Exit, InterruptController, PhysMem};
 
 /// Where the kernels are loaded and started.
 pub const LOAD_ADDR: u32 = 0x8000;
@@ -25,6 +25,15 @@ pub struct TestBus {
     pub intr_on_mmio: Option<u8>,
     /// The last dword written to MMIO.
     pub mmio: u32,
+}
+
+impl InterruptController for TestBus {
+    fn intr_pending(&mut self) -> bool {
+        self.intr.is_some()
+    }
+    fn intr_ack(&mut self) -> u8 {
+        self.intr.take().unwrap_or(0)
+    }
 }
 
 impl Bus for TestBus {
@@ -59,12 +68,6 @@ impl Bus for TestBus {
     }
     fn mmio_write(&mut self, _addr: u32, _size: u8, value: u32) {
         self.mmio = value;
-    }
-    fn intr_pending(&mut self) -> bool {
-        self.intr.is_some()
-    }
-    fn intr_ack(&mut self) -> u8 {
-        self.intr.take().unwrap_or(0)
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::Value;
 use std::path::Path;
 use tab86_cpu::state::{fl, sreg, Segment};
 use tab86_cpu::{Cpu, CpuState, Exit, PhysMem};
-use tab86_mmu::Bus;
+use tab86_mmu::{Bus, InterruptController};
 
 /// Register names in the order of [`Regs`].
 pub const REG_NAMES: [&str; 14] = [
@@ -139,6 +139,15 @@ pub struct VectorBus {
     hole: Vec<u8>,
 }
 
+impl InterruptController for VectorBus {
+    fn intr_pending(&mut self) -> bool {
+        false
+    }
+    fn intr_ack(&mut self) -> u8 {
+        0
+    }
+}
+
 impl Bus for VectorBus {
     fn io_read(&mut self, _port: u16, size: u8) -> u32 {
         match size {
@@ -164,12 +173,6 @@ impl Bus for VectorBus {
                 *b = (value >> (8 * i)) as u8;
             }
         }
-    }
-    fn intr_pending(&mut self) -> bool {
-        false
-    }
-    fn intr_ack(&mut self) -> u8 {
-        0
     }
 }
 

@@ -58,6 +58,7 @@ fn debian_kernel_boots_to_a_shell_and_powers_off() {
         serial: Box::new(std::io::sink()),
         rtc_epoch: 1_700_000_000,
         disks: Vec::new(),
+        apic: false,
     };
     let run = run_script(cfg(), SCRIPT, Duration::from_secs(900));
     let (stop, log) = (run.stop, run.log.clone());

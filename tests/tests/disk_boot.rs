@@ -39,6 +39,7 @@ fn boot(
         serial: Box::new(std::io::sink()),
         rtc_epoch: 1_700_000_000,
         disks: vec![Box::new(disk.backend)],
+        apic: true,
     };
     run_script(cfg, script, Duration::from_secs(1800))
 }

@@ -376,6 +376,8 @@ impl Cpu {
     /// IRET/IRETD (SDM vol. 2 IRET operation).
     fn iret(&mut self, bus: &mut dyn Bus, size: u32) -> Result<()> {
         self.stop = true;
+        // IRET ends NMI blocking, even when it then faults (SDM vol. 3, 6.7.1).
+        self.state.nmi_blocked = false;
         let s = &self.state;
         if !s.protected() {
             let eip = self.stack_peek(bus, 0, size)?;

@@ -404,11 +404,16 @@ fn rdmsr(cpu: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
     Ok(())
 }
 
-fn wrmsr(cpu: &mut Cpu, _: &mut dyn Bus, _: &Op) -> Result<()> {
+fn wrmsr(cpu: &mut Cpu, bus: &mut dyn Bus, _: &Op) -> Result<()> {
     need_cpl0(cpu)?;
     let s = &cpu.state;
     let v = (s.gpr[reg::EDX] as u64) << 32 | s.gpr[reg::EAX] as u64;
-    cpu.write_msr(s.gpr[reg::ECX], v)?;
+    let msr = s.gpr[reg::ECX];
+    cpu.write_msr(msr, v)?;
+    if msr == crate::msr::APIC_BASE {
+        // The local APIC lives on the board: it moves or turns off there.
+        bus.apic_base_written(cpu.state.apic_base);
+    }
     cpu.stop = true;
     Ok(())
 }

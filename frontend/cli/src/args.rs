@@ -27,6 +27,8 @@ pub struct Args {
     pub serial_log: Option<String>,
     pub timeout: Option<f64>,
     pub deterministic: bool,
+    /// `--no-apic`: the PIC-only board instead of the APIC board.
+    pub no_apic: bool,
     /// `--rtc-epoch SECS`: the CMOS clock at power-on (Unix seconds).
     pub rtc_epoch: Option<u64>,
     pub stats: bool,
@@ -68,6 +70,7 @@ options:
   --timeout SECS        stop with status 124 after SECS host seconds
   --deterministic       virtual time from retired instructions (same output every run; the
                         CMOS clock starts at 2023-11-14 22:13:20 UTC unless --rtc-epoch)
+  --no-apic             the PIC-only board (8259A pair only, no local APIC/IO-APIC/MADT)
   --rtc-epoch SECS      the CMOS clock at power-on, in Unix seconds (default: now)
   --stats               print instructions, MIPS and cache size at exit
   --dump-ram FILE       write guest RAM to FILE when the machine stops (debugging)
@@ -149,6 +152,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         serial_log: None,
         timeout: None,
         deterministic: false,
+        no_apic: false,
         rtc_epoch: None,
         stats: false,
         slice: 200_000,
@@ -210,6 +214,7 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
                 a.timeout = Some(parse_seconds(&v)?);
             }
             "--deterministic" => a.deterministic = true,
+            "--no-apic" => a.no_apic = true,
             "--rtc-epoch" => {
                 let v = val()?;
                 a.rtc_epoch = Some(
@@ -407,6 +412,7 @@ impl Args {
                     .unwrap_or(0)
             }),
             disks: Vec::new(),
+            apic: !self.no_apic,
         })
     }
 }

@@ -260,6 +260,7 @@ mod tests {
             serial: Box::new(std::io::sink()),
             rtc_epoch: 0,
             disks: Vec::new(),
+            apic: true,
         };
         let e = super::attach(&a, &mut cfg).err().unwrap();
         assert!(e.contains("/nonexistent/disk.img"), "{e}");

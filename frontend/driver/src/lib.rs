@@ -475,6 +475,7 @@ mod tests {
             serial: Box::new(std::io::sink()),
             rtc_epoch: 0,
             disks: Vec::new(),
+            apic: true,
         }
     }
 

@@ -255,6 +255,7 @@ impl Machine {
             serial: Box::new(std::io::sink()),
             rtc_epoch: o.rtc_epoch.max(0.0) as u64,
             disks: o.disks.backends(),
+            apic: true,
         };
         let opts = Options {
             slice: o.slice as u64,
