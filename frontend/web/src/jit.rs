@@ -24,6 +24,15 @@
 //!   further calls on it); the Node runner reports it. When the table cannot grow,
 //!   a module is called through `Function.prototype.call` with a `catch` instead,
 //!   where a trap is an error the CPU survives (it drops the module).
+//! - Links: where the engine has wasm tail calls (`return_call_indirect`; V8
+//!   since 11.2, so Node 20, and current browsers), the host makes the entry table
+//!   `"e" "t"` (see [`JitHost::link_slots`]), a `WebAssembly.Table` of one element
+//!   per 4 KiB frame of the arena, each the `run` of the module
+//!   [`JitHost::link`] put there or [`EMPTY_SLOT`]'s function returning 0. It
+//!   finds out once, when it is made, by compiling that module, which also
+//!   contains a `return_call_indirect`: an engine without tail calls refuses it,
+//!   and the host then has no table (`link_slots() == 0`), so modules return at
+//!   every page change as before.
 //! - Compile: synchronously (`new WebAssembly.Module`, small modules compile in
 //!   well under a millisecond with V8's baseline compiler), or asynchronously
 //!   (`WebAssembly.compile`, results collected by [`JitHost::finished`] once the
@@ -113,9 +122,10 @@ pub enum Compile {
     Async,
 }
 
-/// The import object of every module: `{ e: { m: memory, h: tab86_jit_helper } }`.
+/// The import object of every module: `{ e: { m: memory, h: tab86_jit_helper } }`,
+/// and `t: table` when the host links modules (its entry table).
 /// A new import of the JIT is one more `Reflect::set` here.
-pub(crate) fn imports() -> Result<Object, String> {
+pub(crate) fn imports(table: Option<&WebAssembly::Table>) -> Result<Object, String> {
     let js = |e: JsValue| format!("{e:?}");
     let e = Object::new();
     Reflect::set(&e, &"m".into(), &wasm_bindgen::memory()).map_err(js)?;
@@ -124,15 +134,91 @@ pub(crate) fn imports() -> Result<Object, String> {
         return Err("the package exports no tab86_jit_helper".into());
     }
     Reflect::set(&e, &"h".into(), &helper).map_err(js)?;
+    if let Some(t) = table {
+        Reflect::set(&e, &"t".into(), t).map_err(js)?;
+    }
     let o = Object::new();
     Reflect::set(&o, &"e".into(), &e).map_err(js)?;
     Ok(o)
 }
 
-/// A loaded module: its `run`, and its entry in the function table if it got one.
+/// A module whose function 0, exported as `"s"`, is the entry table's empty
+/// element (`[] -> [i32]`, returns 0), and whose function 1 (not exported, never
+/// called) tail-calls through its own table with `return_call_indirect`, so that
+/// an engine without wasm tail calls refuses to compile it.
+const EMPTY_SLOT: [u8; 49] = [
+    0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7F, // types: [] -> [i32]
+    0x03, 0x03, 0x02, 0x00, 0x00, // functions: two of type 0
+    0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // tables: funcref, 1 element
+    0x07, 0x05, 0x01, 0x01, b's', 0x00, 0x00, // exports: "s" = function 0
+    0x0A, 0x0E, 0x02, // code: two bodies
+    0x04, 0x00, 0x41, 0x00, 0x0B, // i32.const 0
+    0x07, 0x00, 0x41, 0x00, 0x13, 0x00, 0x00, 0x0B, // i32.const 0; return_call_indirect 0 0
+];
+
+/// The entry table modules import as `"e" "t"` (see [`JitHost::link_slots`]).
+struct Links {
+    table: WebAssembly::Table,
+    /// Its elements.
+    len: u32,
+    /// The function of the elements no module is linked at ([`EMPTY_SLOT`]'s).
+    empty: JsValue,
+    /// The handle linked at each element that has one.
+    linked: HashMap<u32, u32>,
+}
+
+impl Links {
+    /// A table of `len` empty elements, or `None` when the engine has no tail
+    /// calls (it refuses [`EMPTY_SLOT`]) or `len` is 0.
+    fn new(len: u32) -> Result<Option<Links>, String> {
+        if len == 0 {
+            return Ok(None);
+        }
+        let Ok(module) = WebAssembly::Module::new(&Uint8Array::from(&EMPTY_SLOT[..])) else {
+            return Ok(None);
+        };
+        let instance = WebAssembly::Instance::new(&module, &Object::new())
+            .map_err(|e| format!("entry table: {}", message(&e)))?;
+        let empty = Reflect::get(&instance.exports(), &"s".into())
+            .ok()
+            .filter(JsValue::is_function)
+            .ok_or("entry table: no empty-element function")?;
+        let desc = Object::new();
+        let js = |e: JsValue| format!("entry table: {}", message(&e));
+        Reflect::set(&desc, &"element".into(), &"anyfunc".into()).map_err(js)?;
+        Reflect::set(&desc, &"initial".into(), &len.into()).map_err(js)?;
+        let table = WebAssembly::Table::new_with_value(&desc, empty.clone()).map_err(js)?;
+        // (An engine that ignores the constructor's initial value: fill it.)
+        if table.get_raw(len - 1).ok().as_ref() != Some(&empty) {
+            for i in 0..len {
+                table.set_raw(i, &empty).map_err(js)?;
+            }
+        }
+        Ok(Some(Links {
+            table,
+            len,
+            empty,
+            linked: HashMap::new(),
+        }))
+    }
+
+    /// Puts the empty function back at `slot` if `handle` is linked there.
+    fn reset(&mut self, slot: u32, handle: u32) {
+        if self.linked.get(&slot) == Some(&handle) {
+            self.linked.remove(&slot);
+            // (In range: `link` checked it.)
+            let _ = self.table.set_raw(slot, &self.empty);
+        }
+    }
+}
+
+/// A loaded module: its `run`, its entry in the function table if it got one,
+/// and the entry table element it was linked at last.
 struct Slot {
     run: RunFn,
     entry: Option<u32>,
+    link: Option<u32>,
 }
 
 /// A background compilation's callbacks (kept alive until it settles) and start.
@@ -152,6 +238,8 @@ pub struct JsHost {
     _keep: Arc<dyn Any + Send + Sync>,
     imports: Object,
     table: FnTable,
+    /// The entry table, when the engine has tail calls.
+    links: Option<Links>,
     runs: Vec<Option<Slot>>,
     free: Vec<u32>,
     /// Entries of `table` this host grew and no module uses now.
@@ -182,11 +270,13 @@ impl JsHost {
         if base.checked_add(len as u32).is_none() || len == 0 {
             return Err(format!("arena {base:#x}+{len:#x} outside 4 GiB"));
         }
+        let links = Links::new((len / 4096) as u32)?;
         Ok(JsHost {
             base,
             _keep: keep,
-            imports: imports()?,
+            imports: imports(links.as_ref().map(|l| &l.table))?,
             table: wasm_bindgen::function_table().unchecked_into(),
+            links,
             runs: Vec::new(),
             free: Vec::new(),
             free_entries: Vec::new(),
@@ -225,7 +315,11 @@ impl JsHost {
             let e = self.free_entries.pop().or_else(|| self.table.grow1(1).ok());
             e.filter(|&i| self.table.set(i, &run).is_ok())
         };
-        let run = Some(Slot { run, entry });
+        let run = Some(Slot {
+            run,
+            entry,
+            link: None,
+        });
         match self.free.pop() {
             Some(h) => {
                 self.runs[h as usize] = run;
@@ -341,6 +435,9 @@ impl JitHost for JsHost {
     fn unload(&mut self, handle: u32) {
         if let Some(slot) = self.runs.get_mut(handle as usize).and_then(Option::take) {
             self.free.push(handle);
+            if let (Some(l), Some(links)) = (slot.link, self.links.as_mut()) {
+                links.reset(l, handle);
+            }
             // Let the instance go (the table would keep it alive).
             if let Some(e) = slot.entry {
                 if self.table.set(e, &JsValue::NULL).is_ok() {
@@ -348,5 +445,30 @@ impl JitHost for JsHost {
                 }
             }
         }
+    }
+
+    fn link_slots(&self) -> u32 {
+        self.links.as_ref().map_or(0, |l| l.len)
+    }
+
+    fn link(&mut self, handle: u32, slot: u32) {
+        let Some(links) = self.links.as_mut() else {
+            return;
+        };
+        if slot >= links.len {
+            return;
+        }
+        let Some(s) = self.runs.get_mut(handle as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if links.table.set_raw(slot, &s.run).is_err() {
+            return;
+        }
+        if let Some(old) = s.link.replace(slot) {
+            if old != slot {
+                links.reset(old, handle);
+            }
+        }
+        links.linked.insert(slot, handle);
     }
 }

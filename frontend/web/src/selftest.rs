@@ -10,10 +10,15 @@
 //!   forms the JIT compiles and forms it hands to the interpreter through the
 //!   helper, in a hot loop, with the data in one page and, with paging on,
 //!   straddling two pages whose frames are far apart; and a self-modifying hot
-//!   loop; a hot loop whose indirect call (run by the helper) must make generated
+//!   loop; a hot loop whose `RET imm16` (run by the helper) must make generated
 //!   code leave, and a self-modifying hot loop whose patch is a string store
-//!   (run by the helper into its own page). Registers, flags, EIP, instruction
-//!   count and memory must be equal.
+//!   (run by the helper into its own page); calls, jumps and returns across three
+//!   compiled pages, linked through the entry table where the engine has tail
+//!   calls, with the called page patched halfway. Registers, flags, EIP,
+//!   instruction count and memory must be equal.
+//! - the entry table (when the engine has tail calls): a module tail-calls the
+//!   module linked at an element, the empty element returns 0, and unloading or
+//!   relinking puts the empty element back.
 //!
 //! Shipped in the package (a few KiB) so that the tested code is the code users run.
 
@@ -34,8 +39,10 @@ pub fn jit_selftest(sequences: u32) -> Result<String, String> {
     let (jit, helper) = random_sequences(sequences)?;
     let smc = self_modifying_loop()?;
     let branch = helper_branch()?;
+    let (table, linking) = link_checks()?;
+    let links = format!("{table}; {}", linked_pages(linking)?);
     Ok(format!(
-        "{host}; random sequences: {sequences} x 2, {jit} instructions in generated code, {helper} helper calls; {smc}; {branch}"
+        "{host}; random sequences: {sequences} x 2, {jit} instructions in generated code, {helper} helper calls; {smc}; {branch}; {links}"
     ))
 }
 
@@ -69,6 +76,12 @@ fn sleb(out: &mut Vec<u8>, v: i32) {
 /// A module shaped like the JIT's (imports `"e" "m"` and `"e" "h"`, exports
 /// `"run"` `[] -> [i32]`) whose `run` body is `body` (without its `end`).
 fn module(body: &[u8]) -> Vec<u8> {
+    module_with(body, None)
+}
+
+/// [`module`], importing also the entry table `"e" "t"` of at least `table`
+/// elements when given (as the JIT's modules do when the host links them).
+fn module_with(body: &[u8], table: Option<u32>) -> Vec<u8> {
     fn section(out: &mut Vec<u8>, id: u8, payload: &[u8]) {
         out.push(id);
         uleb(out, payload.len() as u32);
@@ -76,11 +89,13 @@ fn module(body: &[u8]) -> Vec<u8> {
     }
     let mut w = b"\0asm\x01\0\0\0".to_vec();
     section(&mut w, 1, &[2, 0x60, 0, 1, 0x7F, 0x60, 1, 0x7F, 1, 0x7F]);
-    section(
-        &mut w,
-        2,
-        &[2, 1, b'e', 1, b'm', 2, 0, 0, 1, b'e', 1, b'h', 0, 1],
-    );
+    let mut imports = vec![2, 1, b'e', 1, b'm', 2, 0, 0, 1, b'e', 1, b'h', 0, 1];
+    if let Some(n) = table {
+        imports[0] = 3;
+        imports.extend_from_slice(&[1, b'e', 1, b't', 1, 0x70, 0]);
+        uleb(&mut imports, n);
+    }
+    section(&mut w, 2, &imports);
     section(&mut w, 3, &[1, 0]);
     section(&mut w, 7, &[1, 3, b'r', b'u', b'n', 0, 1]);
     let mut f = vec![0];
@@ -639,7 +654,8 @@ fn self_modifying_loop() -> Result<String, String> {
 }
 
 /// A hot loop around instructions the helper runs that generated code must leave
-/// after: an indirect call (a branch), and a STOSD that patches the loop's own
+/// after: a near return with an immediate (a branch; `CALL r/m32` itself is
+/// compiled now), and a STOSD that patches the loop's own
 /// immediate (a write to its own code page).
 fn helper_branch() -> Result<String, String> {
     // mov ecx, 60; xor eax, eax; mov esi, SUB; mov edx, 1
@@ -647,7 +663,7 @@ fn helper_branch() -> Result<String, String> {
     //       test cl, 15; jnz skip
     //       mov edi, imm32's address; push eax; mov eax, edx; stosd; pop eax
     // skip: dec ecx; jnz top; hlt
-    // SUB:  add eax, 3; ret
+    // SUB:  add eax, 3; ret 0
     let sub = CODE + 0x100;
     let mut code = vec![0xB9, 60, 0, 0, 0, 0x31, 0xC0, 0xBE];
     code.extend_from_slice(&sub.to_le_bytes());
@@ -660,7 +676,7 @@ fn helper_branch() -> Result<String, String> {
     code.extend_from_slice(&[0x50, 0x89, 0xD0, 0xAB, 0x58, 0x49]);
     code.extend_from_slice(&[0x75, (top - (code.len() as i64 + 2)) as i8 as u8, 0xF4]);
     code.resize(0x100, 0x90);
-    code.extend_from_slice(&[0x83, 0xC0, 3, 0xC3]);
+    code.extend_from_slice(&[0x83, 0xC0, 3, 0xC2, 0, 0]);
     let mut i = flat_cpu(&code)?;
     run_to_halt(&mut i, "helper branch (interpreter)")?;
     let mut j = flat_cpu(&code)?;
@@ -691,6 +707,182 @@ fn helper_branch() -> Result<String, String> {
     Ok(format!(
         "helper branch: ok ({} helper calls, {} left after)",
         st.helper_calls, st.helper_exits
+    ))
+}
+
+/// The entry table through hand-made modules: `i32.const slot;
+/// return_call_indirect` reaches the module linked at `slot`, or the empty
+/// element's 0; unload and relinking elsewhere put the empty element back.
+/// Skipped (and said so) when the engine has no tail calls. Also returns
+/// whether the host links modules.
+fn link_checks() -> Result<(String, bool), String> {
+    let arena = Arc::new(Arena::new(1 << 20));
+    let mut h = JsHost::new(
+        arena.ptr(),
+        arena.len(),
+        arena.clone(),
+        Compile::Sync,
+        clock_ms,
+    )?;
+    let n = h.link_slots();
+    if n == 0 {
+        return Ok((
+            "entry table: none (the engine has no wasm tail calls)".into(),
+            false,
+        ));
+    }
+    check(
+        n as usize == arena.len() / 4096 && n >= 256,
+        &format!("one element per 4 KiB frame of the arena, not {n}"),
+    )?;
+    // to(slot): return_call_indirect through element `slot`; ret(v): return v.
+    let to = |slot: u32| {
+        let mut b = vec![0x41];
+        sleb(&mut b, slot as i32);
+        b.extend_from_slice(&[0x13, 0, 0]);
+        module_with(&b, Some(n))
+    };
+    let ret = |v: i32| {
+        let mut b = vec![0x41];
+        sleb(&mut b, v);
+        module(&b)
+    };
+    let a = h.load(&to(5))?;
+    check(h.run(a, &mut |_| 0)? == 0, "an empty element returns 0")?;
+    let b = h.load(&ret(77))?;
+    h.link(b, 5);
+    check(
+        h.run(a, &mut |_| 0)? == 77,
+        "a linked element runs its module",
+    )?;
+    // Relinking b at 9 empties 5; a module at the last element; out of range
+    // is ignored.
+    h.link(b, 9);
+    check(
+        h.run(a, &mut |_| 0)? == 0,
+        "relinking empties the old element",
+    )?;
+    let a9 = h.load(&to(9))?;
+    check(h.run(a9, &mut |_| 0)? == 77, "the new element runs it")?;
+    h.link(b, n);
+    check(
+        h.run(a9, &mut |_| 0)? == 77,
+        "an element out of range is ignored",
+    )?;
+    // Another module linked at 9 replaces b there; b's unload leaves it alone.
+    let c = h.load(&ret(-3))?;
+    h.link(c, 9);
+    h.unload(b);
+    check(
+        h.run(a9, &mut |_| 0)? == -3,
+        "unload keeps another module's link",
+    )?;
+    h.unload(c);
+    check(h.run(a9, &mut |_| 0)? == 0, "unload empties its element")?;
+    // A chain: a (to 5) -> d linked at 5 (to 6) -> e linked at 6, with the
+    // helper called from the last one.
+    let d = h.load(&to(6))?;
+    h.link(d, 5);
+    // i32.const 11; call h; i32.const 1; i32.add
+    let e = h.load(&module(&[0x41, 11, 0x10, 0, 0x41, 1, 0x6A]))?;
+    h.link(e, 6);
+    let mut seen = Vec::new();
+    let r = h.run(a, &mut |x| {
+        seen.push(x);
+        x * 2
+    })?;
+    check(r == 23 && seen == [11], "two links then the helper")?;
+    Ok((format!("entry table: ok ({n} elements)"), true))
+}
+
+/// Calls (relative, through memory, through a register), jumps and returns
+/// across three compiled pages (and a fourth, a half page away) go from module
+/// to module through the entry table; a write to the called page halfway drops
+/// its module (and its element) and the new code is what runs. The same result
+/// as the interpreter's with or without the table (`linking`: the host has one).
+fn linked_pages(linking: bool) -> Result<String, String> {
+    let f = CODE + 0x1000;
+    let g = CODE + 0x2000;
+    let h = CODE + 0x800;
+    let mut code = vec![0xF4u8; 0x2010];
+    let mut at = 0usize;
+    let put = |code: &mut Vec<u8>, at: &mut usize, bytes: &[u8]| {
+        code[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    };
+    // mov ecx, 300; xor eax, eax; xor edx, edx; mov dword [ebx], f; mov edi, h
+    put(
+        &mut code,
+        &mut at,
+        &[0xB9, 0x2C, 0x01, 0, 0, 0x31, 0xC0, 0x31, 0xD2, 0xC7, 0x03],
+    );
+    put(&mut code, &mut at, &f.to_le_bytes());
+    put(&mut code, &mut at, &[0xBF]);
+    put(&mut code, &mut at, &h.to_le_bytes());
+    let top = at;
+    // top: call f (relative); call [ebx]
+    let rel = f as i64 - (CODE as i64 + at as i64 + 5);
+    put(&mut code, &mut at, &[0xE8]);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    put(&mut code, &mut at, &[0xFF, 0x53, 0x00]);
+    // cmp ecx, 150; jne skip; mov dword [f+1], 5 (patches f's ADD)
+    put(
+        &mut code,
+        &mut at,
+        &[0x81, 0xF9, 150, 0, 0, 0, 0x75, 10, 0xC7, 0x05],
+    );
+    put(&mut code, &mut at, &(f + 1).to_le_bytes());
+    put(&mut code, &mut at, &[5, 0, 0, 0]);
+    // skip: dec ecx; jnz top; hlt
+    put(&mut code, &mut at, &[0x49, 0x0F, 0x85]);
+    let rel = top as i64 - (at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    put(&mut code, &mut at, &[0xF4]);
+    // f: add eax, 1; jmp g
+    let mut at = 0x1000;
+    put(&mut code, &mut at, &[0x05, 1, 0, 0, 0, 0xE9]);
+    let rel = g as i64 - (CODE as i64 + at as i64 + 4);
+    put(&mut code, &mut at, &(rel as i32).to_le_bytes());
+    // g: add edx, eax; call edi (h); ret
+    let mut at = 0x2000;
+    put(&mut code, &mut at, &[0x01, 0xC2, 0xFF, 0xD7, 0xC3]);
+    // h: inc esi; ret
+    let mut at = 0x800;
+    put(&mut code, &mut at, &[0x46, 0xC3]);
+    let run = |jit: bool| -> Result<Cpu, String> {
+        let mut cpu = flat_cpu(&code)?;
+        cpu.state.gpr[reg::EBX] = DATA;
+        if jit {
+            attach(&mut cpu)?;
+        }
+        run_to_halt(&mut cpu, &format!("linked pages (jit {jit})"))?;
+        Ok(cpu)
+    };
+    let i = run(false)?;
+    let j = run(true)?;
+    let ctx = |what: &str| format!("linked pages: {what}");
+    check_eq(&i.state.gpr, &j.state.gpr, || ctx("registers"))?;
+    check_eq(&i.state.icount, &j.state.icount, || {
+        ctx("instruction count")
+    })?;
+    check_eq(&i.state.flags(), &j.state.flags(), || ctx("flags"))?;
+    check_eq(&i.state.eip, &j.state.eip, || ctx("EIP"))?;
+    // 302 calls before the patch add 1 (two a turn), 298 after it add 5.
+    check_eq(&(302 + 298 * 5), &j.state.gpr[reg::EAX], || ctx("the sum"))?;
+    check_eq(&600, &j.state.gpr[reg::ESI], || ctx("calls of h"))?;
+    let st = j.jit_stats().ok_or("no JIT stats")?;
+    // Most page changes go module to module (each turn makes six of them).
+    let linked_ok = if linking {
+        st.links > 600 && st.calls * 10 < st.links
+    } else {
+        st.links == 0
+    };
+    if st.traps != 0 || st.invalidations == 0 || !linked_ok {
+        return Err(ctx(&format!("{st:?}")));
+    }
+    Ok(format!(
+        "linked pages: ok ({} calls, {} linked jumps, {} invalidated)",
+        st.calls, st.links, st.invalidations
     ))
 }
 
