@@ -74,6 +74,17 @@ impl IrqLines {
         self.0.edges.set(edges);
     }
 
+    /// Rising edges not yet sampled by the IO-APIC, bit n = IRQ n.
+    pub fn pending_ioapic_edges(&self) -> u16 {
+        self.0.ioapic_edges.get()
+    }
+
+    /// Replace the IO-APIC's latch of rising edges not yet sampled (restoring a
+    /// snapshot, after every source has been re-driven to its saved level).
+    pub fn restore_ioapic_edges(&self, edges: u16) {
+        self.0.ioapic_edges.set(edges);
+    }
+
     /// Levels plus the edges latched since the last call, clearing the latch (PIC side).
     pub(crate) fn take(&self) -> (u16, u16) {
         let edges = self.0.edges.replace(0);

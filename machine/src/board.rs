@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use crate::disks::{self, VirtioSlot};
 use tab86_cpu::msr::TimeBase;
-use tab86_devices::apic::{IoApic, LocalApic, IOAPIC_BASE};
+use tab86_devices::apic::{IoApic, IoApicState, LocalApic, LocalApicState, IOAPIC_BASE};
 use tab86_devices::chipset::Chipset;
 use tab86_devices::{IoSize, IrqLine, MmioBus, MmioRange};
 use tab86_mmu::{Bus, InterruptController};
@@ -34,6 +34,17 @@ pub struct Apics {
     pub lapic: LocalApic,
     /// The IO-APIC on the ISA/PCI interrupt wires.
     pub ioapic: IoApic,
+}
+
+/// What the board itself holds besides the chipset, for snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoardState {
+    /// The local APIC's and IO-APIC's states (`None`: the PIC-only board).
+    pub apics: Option<(LocalApicState, IoApicState)>,
+    /// Rising ISA edges the IO-APIC has not sampled yet, bit n = IRQ n.
+    pub ioapic_edges: u16,
+    /// An NMI latched for the CPU outside the local APIC.
+    pub nmi: bool,
 }
 
 /// Chipset plus the clock mapping used to time port accesses.
@@ -130,6 +141,39 @@ impl Board {
             a.lapic.set_virtual_wire();
         }
         self.map_lapic();
+    }
+
+    /// The board's own state (the APICs, the IO-APIC's edge latch, a latched NMI).
+    pub fn state(&self) -> BoardState {
+        BoardState {
+            apics: self
+                .apic
+                .as_ref()
+                .map(|a| (a.lapic.state(), a.ioapic.state())),
+            ioapic_edges: self.chipset.irq_lines().pending_ioapic_edges(),
+            nmi: self.nmi,
+        }
+    }
+
+    /// Puts back a saved [`BoardState`], after the chipset's restore (which
+    /// re-drives the interrupt wires). Refused when the saved board had other
+    /// interrupt controllers than this one.
+    pub fn restore(&mut self, s: &BoardState) -> Result<(), String> {
+        match (&mut self.apic, &s.apics) {
+            (Some(a), Some((lapic, ioapic))) => {
+                a.lapic = LocalApic::from_state(*lapic);
+                a.ioapic = IoApic::from_state(*ioapic, a.ioapic.active_low_wires());
+            }
+            (None, None) => {}
+            (Some(_), None) => return Err("the snapshot is of the PIC-only board".into()),
+            (None, Some(_)) => return Err("the snapshot is of the APIC board".into()),
+        }
+        self.chipset
+            .irq_lines()
+            .restore_ioapic_edges(s.ioapic_edges);
+        self.nmi = s.nmi;
+        self.map_lapic();
+        Ok(())
     }
 
     /// RESET of the processor: the local APIC returns to its reset state.

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod board;
+pub use board::BoardState;
 mod disks;
 mod firmware;
 pub mod script;
@@ -281,6 +282,7 @@ impl Machine {
             bios_rom: Vec::new(),
             fw_cfg_cmdline: None,
             debugcon_ports: cfg.debugcon.iter().map(|d| d.port).collect(),
+            apic: cfg.apic,
             disks: cfg
                 .disks
                 .iter()

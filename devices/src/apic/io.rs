@@ -85,6 +85,11 @@ impl IoApic {
         }
     }
 
+    /// The pins wired active-low (board wiring, not guest state).
+    pub fn active_low_wires(&self) -> u32 {
+        self.active_low_wires
+    }
+
     /// Redirection entry of `pin` (for tests and debugging).
     pub fn entry(&self, pin: usize) -> u64 {
         self.s.redir.get(pin).copied().unwrap_or(0)

@@ -42,6 +42,7 @@ impl Machine {
             cpu: self.cpu.snapshot(),
             a20: self.cpu.mem.a20(),
             chipset: self.board.chipset.state(),
+            board: self.board.state(),
             virtual_ns: self.now_ns(),
         };
         let mut virtio = Vec::new();
@@ -88,6 +89,9 @@ impl Machine {
             .chipset
             .restore(&st.chipset)
             .map_err(|e| SnapshotError::Mismatch(e.to_string()))?;
+        self.board
+            .restore(&st.board)
+            .map_err(SnapshotError::Mismatch)?;
         disks::sync_bars(&mut self.board.chipset, &mut self.board.virtio);
         // Nothing has written this machine's RAM since it was built (the snapshot
         // firmware loads nothing), so it is all zero: only the saved non-zero

@@ -28,8 +28,8 @@
 //! | 20 + n | 4 | CRC-32 (IEEE) of bytes 0 .. 20 + n |
 //!
 //! The header records the tab86 version that wrote the file and the machine
-//! options that must match to restore it (RAM size, clock mode, debug console
-//! ports, each disk's identity: its backend's id, capacity, read-only flag and
+//! options that must match to restore it (RAM size, clock mode, the board's
+//! interrupt controllers (APIC or PIC-only), debug console ports, each disk's identity: its backend's id, capacity, read-only flag and
 //! flush generation) or that the restored machine is rebuilt from (the BIOS ROM,
 //! or for a kernel boot the command line its fw_cfg device serves). RAM is stored
 //! as a bitmap of the 4 KiB pages that are not all zero followed by those pages,
@@ -47,6 +47,7 @@ mod states;
 #[cfg(test)]
 mod tests;
 
+use crate::board::BoardState;
 use codec::{record, Codec, DecodeError, Reader, Writer};
 use tab86_cpu::snapshot::CpuSnapshot;
 use tab86_devices::chipset::ChipsetState;
@@ -55,7 +56,7 @@ use tab86_devices::virtio::VirtioPciState;
 /// The first eight bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"TAB86SNP";
 /// The format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes before the body: magic, version, body length.
 const PREFIX: usize = 20;
 const PAGE: usize = 4096;
@@ -150,6 +151,8 @@ pub struct Header {
     pub fw_cfg_cmdline: Option<String>,
     /// The debug console ports.
     pub debugcon_ports: Vec<u16>,
+    /// The APIC board (local APIC and IO-APIC) rather than the PIC-only one.
+    pub apic: bool,
     /// The virtio-blk disks, in attachment order.
     pub disks: Vec<DiskIdentity>,
 }
@@ -160,6 +163,7 @@ record!(Header {
     bios_rom,
     fw_cfg_cmdline,
     debugcon_ports,
+    apic,
     disks
 });
 
@@ -172,6 +176,8 @@ pub struct MachineState {
     pub a20: bool,
     /// The chipset's devices.
     pub chipset: ChipsetState,
+    /// The board's interrupt controllers besides the chipset's 8259A pair.
+    pub board: BoardState,
     /// Virtual time at the save point, in nanoseconds.
     pub virtual_ns: u64,
 }
@@ -179,6 +185,7 @@ record!(MachineState {
     cpu,
     a20,
     chipset,
+    board,
     virtual_ns
 });
 
@@ -367,6 +374,20 @@ impl Header {
                 "clock",
                 name(self.deterministic).into(),
                 name(other.deterministic).into(),
+            );
+        }
+        if self.apic != other.apic {
+            let name = |a: bool| {
+                if a {
+                    "the APIC board"
+                } else {
+                    "the PIC-only board (--no-apic)"
+                }
+            };
+            return mismatch(
+                "interrupt controllers",
+                name(self.apic).into(),
+                name(other.apic).into(),
             );
         }
         if self.debugcon_ports != other.debugcon_ports {

@@ -1,6 +1,7 @@
 //! The encoding of every part's state value (see [`super::codec`] for the rules).
 
 use super::codec::{record, Codec, DecodeError, Reader, Writer};
+use crate::board::BoardState;
 use tab86_cpu::flags::LazyFlags;
 use tab86_cpu::msr::{MtrrState, TimeBase};
 use tab86_cpu::ops::x87::Fpu;
@@ -8,6 +9,7 @@ use tab86_cpu::simd::SimdState;
 use tab86_cpu::snapshot::{CpuSnapshot, F80};
 use tab86_cpu::state::{CpuState, Segment, TableReg};
 use tab86_devices::acpi_pm::AcpiPmState;
+use tab86_devices::apic::{IoApicState, LocalApicState};
 use tab86_devices::chipset::ChipsetState;
 use tab86_devices::debug::DebugConState;
 use tab86_devices::kbc::{I8042State, KeyboardState, OutByte, Port92State};
@@ -63,6 +65,7 @@ record!(CpuState {
     halted,
     int_shadow,
     ss_shadow,
+    nmi_blocked,
 });
 record!(F80 { signif, sign_exp });
 record!(Fpu {
@@ -277,3 +280,36 @@ impl Codec for Run {
         })
     }
 }
+
+record!(LocalApicState {
+    base,
+    id,
+    tpr,
+    ldr,
+    dfr,
+    svr,
+    isr,
+    tmr,
+    irr,
+    esr,
+    esr_pending,
+    icr,
+    lvt,
+    initial_count,
+    divide,
+    timer_start_ns,
+    timer_next_ns,
+    nmi_pending,
+});
+record!(IoApicState {
+    id,
+    select,
+    redir,
+    active,
+    levels
+});
+record!(BoardState {
+    apics,
+    ioapic_edges,
+    nmi
+});

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::{ClockMode, Config, Error, Event, Firmware, HostClock, Machine};
-use tab86_devices::{BlockBackend, IoSize, MemDisk};
+use tab86_devices::{BlockBackend, InterruptLine, IoSize, MemDisk};
+use tab86_mmu::Bus;
 
 struct Zero;
 impl HostClock for Zero {
@@ -23,6 +24,15 @@ fn machine(
     mem: u32,
     disks: Vec<Box<dyn BlockBackend>>,
 ) -> Result<Machine, Error> {
+    board(firmware, mem, disks, true)
+}
+
+fn board(
+    firmware: Firmware,
+    mem: u32,
+    disks: Vec<Box<dyn BlockBackend>>,
+    apic: bool,
+) -> Result<Machine, Error> {
     Machine::new(
         Config {
             mem_size: mem,
@@ -32,6 +42,7 @@ fn machine(
             serial: Box::new(std::io::sink()),
             rtc_epoch: 1_700_000_000,
             disks,
+            apic,
         },
         Box::new(Zero),
     )
@@ -89,12 +100,27 @@ fn busy_machine() -> Machine {
     cs.serial_receive(0, b"typed ahead of the guest, more than a FIFO holds")
         .unwrap();
     crate::disks::sync_bars(&mut m.board.chipset, &mut m.board.virtio);
+    // The local APIC: enabled, a TPR, its timer periodic and running; the IO-APIC:
+    // pin 4 (COM1) unmasked, level-triggered, and a rising ISA edge on IRQ 1 the
+    // IO-APIC has not sampled yet.
+    for (addr, v) in [
+        (0xFEE0_00F0, 0x1FF),
+        (0xFEE0_0080, 0x20),
+        (0xFEE0_03E0, 0x3),
+        (0xFEE0_0320, 0x2_0030),
+        (0xFEE0_0380, 100_000),
+        (0xFEC0_0000, 0x18),
+        (0xFEC0_0010, 0x8041),
+    ] {
+        m.board.mmio_write(addr, 4, v);
+    }
     m.cpu.state.gpr[3] = 0xDEAD_BEEF;
     m.cpu.simd.xmm[5] = 0x0123_4567_89AB_CDEF_FEDC_BA98_7654_3210;
     m.cpu.fpu.fcw = 0x027F;
     for _ in 0..50 {
         assert_eq!(m.run(10_000), Event::Ran);
     }
+    m.board.chipset.irq_lines().line(1).set_level(true);
     m
 }
 
@@ -106,6 +132,20 @@ fn save_restore_save_gives_the_same_bytes_and_the_same_future() {
     assert!(b.save_state().unwrap() == snap, "second save differs");
     // The restored state is the saved one, device by device.
     assert_eq!(a.board.chipset.state(), b.board.chipset.state());
+    let board = b.board.state();
+    assert_eq!(a.board.state(), board);
+    let (lapic, ioapic) = board.apics.expect("APIC board");
+    assert_eq!(
+        (lapic.svr, lapic.tpr, lapic.initial_count),
+        (0x1FF, 0x20, 100_000)
+    );
+    assert!(lapic.timer_next_ns.is_some(), "the timer runs");
+    assert_eq!(
+        ioapic.redir[4] & 0x1_A0FF,
+        0x8041,
+        "pin 4: level, unmasked, vector 41h"
+    );
+    assert_eq!(board.ioapic_edges & 2, 2, "IRQ 1's unsampled edge");
     assert_eq!(
         a.board.virtio[0].dev.borrow().state(),
         b.board.virtio[0].dev.borrow().state()
@@ -139,6 +179,13 @@ fn mismatches_and_damage_are_refused_with_their_reason() {
     assert!(
         matches!(refuse(snap.clone(), 16 << 20, Vec::new()), SnapshotError::Mismatch(m) if m.contains("disks"))
     );
+    match board(Firmware::Snapshot(snap.clone()), 16 << 20, disk(), false) {
+        Err(Error::Snapshot(SnapshotError::Mismatch(m))) => {
+            assert!(m.contains("interrupt controllers"), "{m}")
+        }
+        Err(e) => panic!("not a mismatch: {e}"),
+        Ok(_) => panic!("an APIC board's snapshot restored on the PIC-only board"),
+    }
     let other: Vec<Box<dyn BlockBackend>> = vec![Box::new(MemDisk::new(vec![0; 1 << 20], true))];
     assert!(
         matches!(refuse(snap.clone(), 16 << 20, other), SnapshotError::Mismatch(m) if m.contains("disk 0"))
@@ -207,6 +254,7 @@ fn real_time_restores_set_the_cmos_clock_to_the_host_time() {
                 serial: Box::new(std::io::sink()),
                 rtc_epoch: epoch,
                 disks: Vec::new(),
+                apic: true,
             },
             Box::new(Zero),
         )
@@ -245,6 +293,7 @@ fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
                 serial: Box::new(std::io::sink()),
                 rtc_epoch: 1_700_000_000,
                 disks: Vec::new(),
+                apic: true,
             },
             Box::new(Manual(clock.clone())),
         )
