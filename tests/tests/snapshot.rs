@@ -68,6 +68,9 @@ fn config(firmware: Firmware, mem: u32, disks: Vec<Box<dyn BlockBackend>>) -> Co
         serial: Box::new(std::io::sink()),
         rtc_epoch: 1_700_000_000,
         disks,
+        // The default board: its local APIC timer and IO-APIC routing must survive
+        // the round trip too.
+        apic: true,
     }
 }
 
