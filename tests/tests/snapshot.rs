@@ -256,7 +256,12 @@ fn bad_snapshots_are_refused_before_anything_is_built() {
     check(corrupt, 64 << 20, disk(), "checksum");
     let mut version = good.clone();
     version[8] = version[8].wrapping_add(1);
-    check(version, 64 << 20, disk(), "format version 2");
+    check(
+        version,
+        64 << 20,
+        disk(),
+        &format!("format version {}", snapshot::FORMAT_VERSION + 1),
+    );
     check(b"not a snapshot".to_vec(), 64 << 20, disk(), "bad magic");
     check(good.clone(), 128 << 20, disk(), "RAM size");
     // Another disk: refused before anything touches it.
