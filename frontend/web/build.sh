@@ -1,7 +1,14 @@
 #!/bin/bash
-# Builds the wasm-bindgen package of the machine for Node into target/web/pkg/
-# (frontend/node/tab86.mjs loads it). Installs wasm-bindgen-cli at the version
-# the workspace pins for the wasm-bindgen crate if it is missing or another one.
+# Builds the wasm-bindgen package of the machine and the browser page:
+#   target/web/pkg/       the package for Node (frontend/node/tab86.mjs loads it)
+#   target/web/           the page, plain static files for any web server or CDN:
+#     index.html page.js page.css worker.js   (from frontend/web/page/)
+#     pkg-web/            the package for browsers (wasm-bindgen --target web)
+#     vendor/             xterm.js and its fit add-on (npm, pinned in package-lock.json)
+#     images/             the Debian kernel and busybox initramfs, if images/build.sh made them
+# Serve it with `tab86 serve target/web`. Installs wasm-bindgen-cli at the version
+# the workspace pins for the wasm-bindgen crate if it is missing or another one,
+# and the page's npm packages with `npm ci` when package-lock.json changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)
@@ -24,3 +31,34 @@ out=target/web/pkg
 rm -rf "$out"
 wasm-bindgen --target nodejs --out-dir "$out" "target/wasm32-unknown-unknown/$profile/tab86_web.wasm"
 echo "build.sh: $out/tab86_web_bg.wasm $(stat -c %s "$out/tab86_web_bg.wasm") bytes" >&2
+
+# The browser page.
+web=target/web
+rm -rf "$web/pkg-web" "$web/vendor"
+wasm-bindgen --target web --out-dir "$web/pkg-web" "target/wasm32-unknown-unknown/$profile/tab86_web.wasm"
+npmdir=frontend/web
+lock_sum=$(sha256sum "$npmdir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$npmdir/node_modules/.tab86-lock" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "build.sh: npm ci (frontend/web/package-lock.json)" >&2
+  (cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$lock_sum" >"$npmdir/node_modules/.tab86-lock"
+fi
+mkdir -p "$web/vendor"
+cp "$npmdir"/node_modules/@xterm/xterm/lib/xterm.mjs "$npmdir"/node_modules/@xterm/xterm/css/xterm.css \
+  "$npmdir"/node_modules/@xterm/addon-fit/lib/addon-fit.mjs "$web/vendor/"
+cp "$npmdir"/node_modules/@xterm/xterm/LICENSE "$web/vendor/xterm-LICENSE.txt"
+cp frontend/web/page/index.html frontend/web/page/page.js frontend/web/page/page.css \
+  frontend/web/page/worker.js "$web/"
+# The boot files the page loads by default (hard links when the cache shares the
+# file system, so no extra space).
+cache=${TAB86_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tab86}
+mkdir -p "$web/images"
+for f in vmlinuz initrd.cpio.gz; do
+  if [ -f "$cache/images/$f" ]; then
+    rm -f "$web/images/$f"
+    ln "$cache/images/$f" "$web/images/$f" 2>/dev/null || cp "$cache/images/$f" "$web/images/$f"
+  else
+    echo "build.sh: no $cache/images/$f (run bash images/build.sh): the page will say it cannot load it" >&2
+  fi
+done
+echo "build.sh: the page is in $web/ (serve it: tab86 serve $web); $web/pkg-web/tab86_web_bg.wasm $(stat -c %s "$web/pkg-web/tab86_web_bg.wasm") bytes" >&2

@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+// The browser page in a real browser: headless Chromium driven by playwright-core
+// (frontend/web/node_modules, from `npm ci`) against a running `tab86 serve target/web`.
+//
+//   node frontend/web/test/browser.mjs URL OUTDIR
+//
+// Boots the Debian kernel + busybox initramfs in the page, waits for the shell
+// prompt in the terminal, types commands with real key events (uname -a, UTF-8,
+// the terminal size the page gave the guest), pauses and resumes, takes a
+// screenshot (OUTDIR/screenshot.png), then checks the error panels (a boot file
+// that cannot load, a bad memory size). Prints one line per check and
+// "browser: N passed, M failed"; exits 1 on any failure. TAB86_CHROMIUM names the
+// browser binary (default: chromium on PATH).
+
+import { createRequire } from "node:module";
+import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "..", "package.json"));
+const { chromium } = require("playwright-core");
+
+const [url, outdir] = process.argv.slice(2);
+if (!url || !outdir) {
+  console.error("usage: node frontend/web/test/browser.mjs URL OUTDIR");
+  process.exit(2);
+}
+mkdirSync(outdir, { recursive: true });
+const BOOT_MS = 15 * 60e3; // the interpreter on a busy 2-core machine: generous
+const CMD_MS = 120e3;
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`browser: ok   ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`browser: FAIL ${name}: ${e && e.message ? e.message : e}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const serial = (page) => page.evaluate(() => window.tab86.serialText());
+// Waits until COM1's text after `from` matches `re`; the failure shows its tail.
+async function waitSerial(page, re, from, timeout) {
+  try {
+    await page.waitForFunction(
+      ([src, flags, from]) => new RegExp(src, flags).test(window.tab86.serialText().slice(from)),
+      [re.source, re.flags, from],
+      { timeout, polling: 250 },
+    );
+  } catch (e) {
+    const t = await serial(page).catch(() => "");
+    throw new Error(`no ${re} on the console within ${timeout / 1e3} s; last output:\n${t.slice(-600)}`);
+  }
+}
+// Types a command with real key events into the focused terminal, waits for `re`.
+async function run(page, cmd, re) {
+  const from = (await serial(page)).length;
+  await page.keyboard.type(cmd);
+  await page.keyboard.press("Enter");
+  await waitSerial(page, re, from, CMD_MS);
+  return (await serial(page)).slice(from);
+}
+
+// The system's Chromium (Debian's `chromium` package): playwright-core downloads no browser.
+function findChromium() {
+  if (process.env.TAB86_CHROMIUM) return process.env.TAB86_CHROMIUM;
+  for (const dir of (process.env.PATH || "").split(":"))
+    for (const name of ["chromium", "chromium-browser"])
+      if (dir && existsSync(path.join(dir, name))) return path.join(dir, name);
+  console.error("browser: no chromium on PATH (apt-get install chromium, or set TAB86_CHROMIUM)");
+  process.exit(2);
+}
+const browser = await chromium.launch({
+  executablePath: findChromium(),
+  headless: true,
+  // Running as root (CI) needs --no-sandbox.
+  args: ["--no-sandbox", "--disable-gpu"],
+});
+const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+const page = await context.newPage();
+const consoleLines = [];
+page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
+
+const t0 = Date.now();
+await check("the page loads and the initramfs boots to a shell prompt", async () => {
+  await page.goto(url, { waitUntil: "load" });
+  await page.waitForFunction(() => window.tab86 !== undefined, null, { timeout: 30e3 });
+  await waitSerial(page, /TAB86-BOOT-OK/, 0, BOOT_MS);
+  // The page types `stty rows R cols C` at the first prompt; wait for the prompt after it.
+  await waitSerial(page, /stty rows \d+ cols \d+\r?\n[^]*[#$] $/, 0, CMD_MS);
+  const errors = await page.evaluate(() => window.tab86.errors());
+  assert(errors.length === 0, `error panels: ${JSON.stringify(errors)}`);
+});
+const bootSeconds = (Date.now() - t0) / 1e3;
+console.log(`browser: page load to the shell prompt: ${bootSeconds.toFixed(1)} s`);
+
+await check("uname -a typed in the terminal prints Debian's kernel", async () => {
+  await page.click("#terminal");
+  const out = await run(page, "uname -a", /Linux \S+ 6\.1\.0-\S+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU\/Linux[^]*[#$] $/);
+  assert(out.includes("uname -a"), "the command was not echoed");
+});
+
+await check("the guest's terminal size is the page's", async () => {
+  const [rows, cols] = await page.evaluate(() => {
+    const m = /stty rows (\d+) cols (\d+)/.exec(window.tab86.serialText());
+    return [Number(m[1]), Number(m[2])];
+  });
+  assert(rows >= 10 && cols >= 40, `implausible terminal size ${rows}x${cols}`);
+  const out = await run(page, "stty size", /\n(\d+) (\d+)\r?\n/);
+  const m = /\n(\d+) (\d+)\r?\n/.exec(out);
+  assert(Number(m[1]) === rows && Number(m[2]) === cols, `guest says ${m[1]} ${m[2]}, page sent ${rows} ${cols}`);
+});
+
+await check("UTF-8 goes in and comes out", async () => {
+  const out = await run(page, "echo 'héllo wörld ✓ ünïcode'", /\r\nhéllo wörld ✓ ünïcode\r\n/);
+  assert(out.includes("✓"), "no check mark");
+});
+
+await check("Ctrl-C interrupts a running command", async () => {
+  const from = (await serial(page)).length;
+  await page.keyboard.type("sleep 1000");
+  await page.keyboard.press("Enter");
+  await waitSerial(page, /sleep 1000\r\n/, from, CMD_MS);
+  await page.keyboard.press("Control+C");
+  await waitSerial(page, /sleep 1000\r\n[^]*\^C[^]*[#$] $/, from, CMD_MS);
+});
+
+await check("the status line shows the guest's speed and memory", async () => {
+  await page.waitForFunction(() => /\d+ MIPS/.test(document.getElementById("st-mips").textContent), null, { timeout: 30e3 });
+  const mem = await page.textContent("#st-mem");
+  assert(/RAM 256 MiB/.test(mem), `memory: ${mem}`);
+  const fetched = await page.textContent("#st-fetch");
+  assert(/kernel 5\.\d MB of 5\.\d MB/.test(fetched) && /initrd 1\.\d MB of 1\.\d MB/.test(fetched), `fetch progress: ${fetched}`);
+  const s = await page.evaluate(() => window.tab86.stats());
+  assert(s && s.instructions > 1e8, `instructions: ${s && s.instructions}`);
+});
+
+await check("pause stops the guest and resume continues it", async () => {
+  await page.click("#pause");
+  await page.waitForFunction(() => window.tab86.state() === "paused", null, { timeout: 10e3 });
+  const before = await page.evaluate(() => window.tab86.stats().instructions);
+  // Typed while paused: nothing runs, so nothing is echoed until resume.
+  const from = (await serial(page)).length;
+  await page.evaluate(() => window.tab86.sendSerial("echo resumed-$((6*7))\n"));
+  await page.waitForTimeout(1000);
+  assert((await serial(page)).length === from, "the guest printed while paused");
+  const during = await page.evaluate(() => window.tab86.stats().instructions);
+  assert(during === before, `instructions moved while paused: ${before} -> ${during}`);
+  await page.click("#pause");
+  await waitSerial(page, /resumed-42/, from, CMD_MS);
+});
+
+await check("a screenshot of the terminal", async () => {
+  await page.screenshot({ path: path.join(outdir, "screenshot.png") });
+});
+
+await check("power off stops the machine and reset boots it again", async () => {
+  await page.click("#poweroff");
+  await page.waitForFunction(() => window.tab86.state() === "off", null, { timeout: 10e3 });
+  const from = (await serial(page)).length;
+  await page.click("#reset");
+  await waitSerial(page, /TAB86-BOOT-OK/, from, BOOT_MS);
+});
+
+// Error panels: each in its own page, the tab stays usable.
+async function panel(query, re) {
+  const p = await context.newPage();
+  try {
+    await p.goto(new URL(query, url).href, { waitUntil: "load" });
+    await p.waitForSelector("#panel:not([hidden])", { timeout: 60e3 });
+    const t = await p.textContent("#panel");
+    assert(re.test(t), `panel says: ${t}`);
+    assert((await p.evaluate(() => window.tab86.state())) === "off", "the machine did not stay off");
+    await p.click("#panel-close");
+    assert(await p.isHidden("#panel"), "the panel does not close");
+  } finally {
+    await p.close();
+  }
+}
+await check("a boot file that does not exist shows an error panel", () =>
+  panel("?kernel=images/no-such-kernel", /cannot load its boot files[^]*no-such-kernel[^]*HTTP 404/));
+await check("a kernel that is not a kernel shows an error panel", () =>
+  panel("?kernel=index.html&initrd=", /cannot start/));
+await check("a bad memory size shows an error panel", () => panel("?mem=5", /Bad memory size/));
+
+writeFileSync(path.join(outdir, "console.txt"), consoleLines.join("\n") + "\n");
+writeFileSync(path.join(outdir, "serial.txt"), await serial(page).catch(() => ""));
+await browser.close();
+console.log(`browser: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
