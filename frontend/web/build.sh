@@ -37,12 +37,7 @@ web=target/web
 rm -rf "$web/pkg-web" "$web/vendor"
 wasm-bindgen --target web --out-dir "$web/pkg-web" "target/wasm32-unknown-unknown/$profile/tab86_web.wasm"
 npmdir=frontend/web
-lock_sum=$(sha256sum "$npmdir/package-lock.json" | cut -d' ' -f1)
-if [ "$(cat "$npmdir/node_modules/.tab86-lock" 2>/dev/null)" != "$lock_sum" ]; then
-  echo "build.sh: npm ci (frontend/web/package-lock.json)" >&2
-  (cd "$npmdir" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  echo "$lock_sum" >"$npmdir/node_modules/.tab86-lock"
-fi
+bash "$npmdir/npm-ci.sh"
 mkdir -p "$web/vendor"
 cp "$npmdir"/node_modules/@xterm/xterm/lib/xterm.mjs "$npmdir"/node_modules/@xterm/xterm/css/xterm.css \
   "$npmdir"/node_modules/@xterm/addon-fit/lib/addon-fit.mjs "$web/vendor/"

@@ -7,6 +7,7 @@
 //   ?append=TEXT             kernel command line (default: console=ttyS0)
 //   ?mem=MIB                 guest RAM in MiB (default 256)
 //   ?image=URL               a chunked disk image's manifest.json (needs the disk backend)
+//   ?jit=0                   interpret only (when the package has a JIT)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
 // decoded), sendSerial(text), state(), stats() and errors().
@@ -24,6 +25,7 @@ const opts = {
   cmdline: q.get("append") || "console=ttyS0",
   memMiB: Number(q.get("mem") || 256),
   image: q.get("image"),
+  jit: q.get("jit") !== "0",
 };
 
 // ---------------------------------------------------------------- error panel
@@ -89,7 +91,9 @@ function sendSerial(s) {
 }
 
 term.onData((d) => {
-  typedSincePrompt = true;
+  // The terminal's own answers (busybox asks for the cursor position, ESC [ 6 n,
+  // at each prompt) are not the user typing.
+  if (!/^\x1b\[\d+;\d+R$/.test(d)) typedSincePrompt = true;
   sendSerial(d);
 });
 // Copy and paste: Ctrl-Shift-C / Ctrl-Shift-V (plain Ctrl-C stays the guest's
@@ -112,11 +116,17 @@ term.attachCustomKeyEventHandler((ev) => {
 // The guest's terminal size: `stty rows R cols C` typed at the first shell
 // prompt, again when the window is resized while the shell waits at a prompt,
 // and on demand with "Resize guest".
+// A shell prompt ends the output ("# " or "$ "), maybe followed by control
+// sequences such as busybox's cursor position request.
 const PROMPT = /(^|\n)[^\n]*[#$] $/;
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g;
 let sizedOnce = false;
 let downloading = null; // a download's marker watcher
+function promptShown() {
+  return PROMPT.test(text.slice(-200).replace(ESCAPES, ""));
+}
 function atPrompt() {
-  return PROMPT.test(text.slice(-200)) && !typedSincePrompt;
+  return promptShown() && !typedSincePrompt;
 }
 function sendSize() {
   sendSerial(`stty rows ${term.rows} cols ${term.cols}\n`);
@@ -132,7 +142,7 @@ function onOutput(bytes) {
   term.write(bytes);
   text += decoder.decode(bytes, { stream: true });
   typedSincePrompt = false;
-  if (!sizedOnce && PROMPT.test(text.slice(-200))) {
+  if (!sizedOnce && promptShown()) {
     sizedOnce = true;
     sendSize();
   }
@@ -197,6 +207,7 @@ function startWorker() {
     initrd: opts.initrd ? new URL(opts.initrd, location.href).href : null,
     cmdline: opts.cmdline,
     mem: opts.memMiB * MIB,
+    jit: opts.jit,
   });
 }
 

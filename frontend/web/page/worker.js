@@ -3,7 +3,8 @@
 // slices of at most SLICE_MS so input and control messages are handled between
 // them. The page (page.js) never touches the machine: it sends messages.
 //
-// page -> worker: {type: "boot", kernel, initrd, cmdline, mem}  URLs, command line, bytes of RAM
+// page -> worker: {type: "boot", kernel, initrd, cmdline, mem, jit}  URLs, command line, bytes of
+//                 RAM, false to interpret only (when the package has a JIT)
 //                 {type: "input", bytes}   console input for COM1 (Uint8Array)
 //                 {type: "pause" | "resume" | "reset" | "poweroff"}
 // worker -> page: {type: "progress", what, loaded, total}   a boot file arriving (total 0 if unknown)
@@ -85,6 +86,8 @@ function build() {
   o.cmdline = boot.cmdline;
   o.deterministic = false;
   o.rtc_epoch = Math.floor(Date.now() / 1000);
+  if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
+  jitSeen = boot.jit !== false;
   return new Machine(o); // throws a message on bad input
 }
 
@@ -129,15 +132,24 @@ function stats(force) {
   const mips = statsAt && now > statsAt ? (insns - statsInsns) / (now - statsAt) / 1e3 : 0;
   statsAt = now;
   statsInsns = insns;
-  const jitShare = typeof m.jit_share === "function" ? m.jit_share() : null;
   post({
     type: "stats",
     mips,
     instructions: insns,
-    jitShare,
+    jitShare: jitShare(),
     wasmBytes: wasm.memory.buffer.byteLength,
     guestBytes: boot.mem,
   });
+}
+
+// The share of instructions run in generated code since power-on, from the
+// driver's statistics ("jit: ... N instructions (P%)"); null without a JIT.
+let jitSeen = true;
+function jitShare() {
+  if (!jitSeen) return null;
+  const r = /jit: \d+ modules .*? \d+ instructions \(([\d.]+)%\)/.exec(m.stats());
+  if (!r) return null;
+  return Number(r[1]) / 100;
 }
 
 async function loop(gen) {
@@ -215,7 +227,7 @@ self.onmessage = async (e) => {
           d.initrd ? fetchBytes("initrd", d.initrd) : Promise.resolve(undefined),
         ]);
         wasm = pkg;
-        boot = { kernel, initrd, cmdline: d.cmdline, mem: d.mem };
+        boot = { kernel, initrd, cmdline: d.cmdline, mem: d.mem, jit: d.jit };
       } catch (err) {
         fail("The page cannot load its boot files", err.message || err);
         post({ type: "state", state: "off" });
