@@ -6,6 +6,8 @@
 #     pkg-web/            the package for browsers (wasm-bindgen --target web)
 #     vendor/             xterm.js and its fit add-on (npm, pinned in package-lock.json)
 #     images/             the Debian kernel and busybox initramfs, if images/build.sh made them
+#     rootfs/             the Debian root image's chunks, if images/build-rootfs.sh made them
+#     config.json         the page's defaults (boot files, image, command lines)
 # Serve it with `tab86 serve target/web`. Installs wasm-bindgen-cli at the version
 # the workspace pins for the wasm-bindgen crate if it is missing or another one,
 # and the page's npm packages with `npm ci` when package-lock.json changed.
@@ -56,4 +58,24 @@ for f in vmlinuz initrd.cpio.gz; do
     echo "build.sh: no $cache/images/$f (run bash images/build.sh): the page will say it cannot load it" >&2
   fi
 done
+# The Debian root image's chunked layout (images/build-rootfs.sh), hard-linked into
+# the folder so one static server serves the page and the image; config.json gives
+# the page its defaults (it boots the image once the package has disks under wasm).
+image=null
+image_append=null
+rm -rf "$web/rootfs"
+if [ -f "$cache/rootfs/http/manifest.json" ] && [ -f "$cache/rootfs/rootfs.env" ]; then
+  if cp -al "$cache/rootfs/http" "$web/rootfs" 2>/dev/null; then
+    image='"rootfs/manifest.json"'
+    # shellcheck disable=SC1091
+    image_append="\"$(. "$cache/rootfs/rootfs.env" && echo "$CMDLINE")\""
+  else
+    rm -rf "$web/rootfs"
+    echo "build.sh: cannot hard-link $cache/rootfs/http into $web (another file system): no image in the page" >&2
+  fi
+fi
+cat >"$web/config.json" <<JSON
+{"kernel": "images/vmlinuz", "initrd": "images/initrd.cpio.gz", "append": "console=ttyS0",
+ "image": $image, "imageAppend": $image_append}
+JSON
 echo "build.sh: the page is in $web/ (serve it: tab86 serve $web); $web/pkg-web/tab86_web_bg.wasm $(stat -c %s "$web/pkg-web/tab86_web_bg.wasm") bytes" >&2

@@ -6,7 +6,8 @@
 //   ?kernel=URL&initrd=URL   boot files (default: images/vmlinuz, images/initrd.cpio.gz)
 //   ?append=TEXT             kernel command line (default: console=ttyS0)
 //   ?mem=MIB                 guest RAM in MiB (default 256)
-//   ?image=URL               a chunked disk image's manifest.json (needs the disk backend)
+//   ?image=URL               a chunked disk image's manifest.json (needs the disk backend);
+//                            ?image= (empty) boots without a disk
 //   ?jit=0                   interpret only (when the package has a JIT)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
@@ -19,14 +20,35 @@ const q = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const MIB = 1 << 20;
 
+// Defaults come from config.json (build.sh writes it: the boot files, and the
+// Debian image when build.sh found one); query parameters override them.
 const opts = {
-  kernel: q.get("kernel") || "images/vmlinuz",
-  initrd: q.has("initrd") ? q.get("initrd") : "images/initrd.cpio.gz",
-  cmdline: q.get("append") || "console=ttyS0",
-  memMiB: Number(q.get("mem") || 256),
-  image: q.get("image"),
+  kernel: "images/vmlinuz",
+  initrd: "images/initrd.cpio.gz",
+  cmdline: "console=ttyS0",
+  memMiB: 256,
+  image: null,
+  imageAppend: null,
+  imageExplicit: q.has("image"),
   jit: q.get("jit") !== "0",
 };
+async function loadConfig() {
+  try {
+    const r = await fetch("config.json", { cache: "no-cache" });
+    if (r.ok) {
+      const c = await r.json();
+      for (const k of ["kernel", "initrd", "image", "imageAppend"]) if (typeof c[k] === "string") opts[k] = c[k];
+      if (typeof c.append === "string") opts.cmdline = c.append;
+    }
+  } catch {
+    // no config.json: the built-in defaults
+  }
+  if (q.has("kernel")) opts.kernel = q.get("kernel");
+  if (q.has("initrd")) opts.initrd = q.get("initrd");
+  if (q.has("append")) opts.cmdline = opts.imageAppend = q.get("append");
+  if (q.has("mem")) opts.memMiB = Number(q.get("mem"));
+  if (q.has("image")) opts.image = q.get("image") || null; // ?image= (empty): no disk
+}
 
 // ---------------------------------------------------------------- error panel
 const errors = [];
@@ -82,6 +104,7 @@ let worker = null;
 let state = "loading";
 let lastStats = null;
 const fetches = {}; // what -> {loaded, total}
+let disk = null; // the image's streaming counters, from the worker
 
 function sendSerial(s) {
   if (!worker || state === "off") return false;
@@ -167,11 +190,14 @@ function setState(s) {
   $("upload").disabled = !live;
   $("download").disabled = !live;
   $("fitguest").disabled = !live;
+  $("discard").hidden = $("saveoverlay").hidden = !disk;
+  $("discard").disabled = $("saveoverlay").disabled = s === "loading";
 }
 function showFetches() {
-  $("st-fetch").textContent = Object.entries(fetches)
-    .map(([w, f]) => `${w} ${fmtBytes(f.loaded)}${f.total ? ` of ${fmtBytes(f.total)}` : ""}`)
-    .join(" · ");
+  const parts = Object.entries(fetches).map(([w, f]) => `${w} ${fmtBytes(f.loaded)}${f.total ? ` of ${fmtBytes(f.total)}` : ""}`);
+  if (disk)
+    parts.unshift(`disk ${fmtBytes(disk.fetched)} in ${disk.chunks} fetches${disk.total ? ` of ${fmtBytes(disk.total)}` : ""}${disk.inFlight ? `, ${disk.inFlight} in flight` : ""}`);
+  $("st-fetch").textContent = parts.join(" · ");
 }
 function showStats(s) {
   lastStats = s;
@@ -196,6 +222,23 @@ function startWorker() {
       case "stats": showStats(d); break;
       case "progress": fetches[d.what] = d; showFetches(); break;
       case "error": showError(d.title, d.detail); break;
+      case "disk":
+        if (!disk) {
+          disk = d;
+          setState(state); // shows the disk's buttons
+        }
+        disk = d;
+        showFetches();
+        break;
+      case "diskerror": showError("A chunk of the disk image failed", d.text); break;
+      case "notice": term.write(`\r\n[tab86: ${d.text}]\r\n`); break;
+      case "overlay": {
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(new Blob([d.bytes]));
+        link.download = d.name;
+        link.click();
+        break;
+      }
       case "exit":
         term.write(`\r\n[tab86: the machine stopped, status ${d.status}${d.status === 0 ? " (powered off)" : ""}]\r\n`);
         break;
@@ -206,6 +249,9 @@ function startWorker() {
     kernel: new URL(opts.kernel, location.href).href,
     initrd: opts.initrd ? new URL(opts.initrd, location.href).href : null,
     cmdline: opts.cmdline,
+    image: opts.image ? new URL(opts.image, location.href).href : null,
+    imageAppend: opts.imageAppend,
+    imageExplicit: opts.imageExplicit,
     mem: opts.memMiB * MIB,
     jit: opts.jit,
   });
@@ -223,16 +269,23 @@ $("poweroff").onclick = () => {
   term.write("\r\n[tab86: switched off; Reset starts it again]\r\n");
 };
 $("fitguest").onclick = sendSize;
+$("discard").onclick = () => {
+  if (!confirm("Discard every change made to the disk in this browser and boot the pristine image?")) return;
+  sizedOnce = false;
+  term.write("\r\n[tab86: discarding local changes, booting the pristine image]\r\n");
+  worker.postMessage({ type: "discard" });
+};
+$("saveoverlay").onclick = () => worker.postMessage({ type: "overlay" });
 const memSel = $("mem");
-if (![...memSel.options].some((o) => Number(o.value) === opts.memMiB)) {
-  memSel.add(new Option(`${opts.memMiB} MiB`, String(opts.memMiB)));
+const memAsked = Number(q.get("mem") || 256);
+if (![...memSel.options].some((o) => Number(o.value) === memAsked)) {
+  memSel.add(new Option(`${memAsked} MiB`, String(memAsked)));
 }
-memSel.value = String(opts.memMiB);
+memSel.value = String(q.get("mem") || 256);
 memSel.onchange = () => {
   q.set("mem", memSel.value);
   location.search = q.toString();
 };
-$("image").value = opts.image || "";
 $("imageform").onsubmit = (e) => {
   e.preventDefault();
   const v = $("image").value.trim();
@@ -295,18 +348,19 @@ window.tab86 = {
   stats: () => lastStats,
   /** The error panels shown so far: [{title, detail}]. */
   errors: () => errors.slice(),
+  /** The disk image's streaming counters ({fetched, chunks, total, inFlight}), or null without one. */
+  disk: () => disk,
 };
 
 // ---------------------------------------------------------------- start
 const missing = missingFeatures();
+await loadConfig();
+$("image").value = opts.imageExplicit ? opts.image || "" : "";
 if (missing.length) {
   showError("This browser lacks what the emulator needs", `missing: ${missing.join(", ")}. A current Chromium, Firefox or Safari has them.`);
   setState("off");
 } else if (!(opts.memMiB >= 16 && opts.memMiB <= 2048)) {
   showError("Bad memory size", `?mem=${q.get("mem")}: give MiB from 16 to 2048`);
-  setState("off");
-} else if (opts.image) {
-  showError("Disk images cannot boot in this build yet", `?image=${opts.image}: the browser's disk backend is not part of this package yet; the kernel and initramfs boot without ?image.`);
   setState("off");
 } else {
   setState("loading");

@@ -7,6 +7,12 @@
 //                 RAM, false to interpret only (when the package has a JIT)
 //                 {type: "input", bytes}   console input for COM1 (Uint8Array)
 //                 {type: "pause" | "resume" | "reset" | "poweroff"}
+//                 {type: "discard"}        power off, delete the disk's overlay, boot again
+//                 {type: "overlay"}        send the overlay's bytes (for a download)
+// The boot message may also carry image (a chunked image's manifest.json URL)
+// and imageAppend (its command line): with a package that has disks
+// (MachineOptions.add_chunked_disk) the image is vda, its writes kept in an OPFS
+// file (the native overlay format) named after the image URL.
 // worker -> page: {type: "progress", what, loaded, total}   a boot file arriving (total 0 if unknown)
 //                 {type: "output", bytes}  COM1 output (Uint8Array)
 //                 {type: "message", text}  driver messages
@@ -14,6 +20,11 @@
 //                 {type: "stats", mips, instructions, jitShare, wasmBytes, guestBytes}
 //                 {type: "error", title, detail}
 //                 {type: "exit", status}   the guest stopped the machine (0: it powered off)
+//                 {type: "disk", fetched, chunks, total, inFlight}   the image streaming
+//                 {type: "diskerror", text}   a chunk failed (HTTP error, verification): the
+//                                          guest got an I/O error if it stayed unavailable
+//                 {type: "overlay", bytes, name}  the overlay file (answer to "overlay")
+//                 {type: "notice", text}   something the user should know (not an error)
 
 import init, { Machine, MachineOptions } from "./pkg-web/tab86_web.js";
 
@@ -26,6 +37,9 @@ let m = null;
 let paused = false;
 let generation = 0; // bumped by reset/power off: an older loop stops
 let wake = null; // ends an idle wait or a pause early
+// The disk (when booting an image): its manifest, the overlay's OPFS handles
+// and the fetch counters the status line shows.
+let disk = null; // {url, manifest, total, file, handle, name, fetched, chunks}
 
 function post(msg, transfer) {
   self.postMessage(msg, transfer || []);
@@ -88,7 +102,149 @@ function build() {
   o.rtc_epoch = Math.floor(Date.now() / 1000);
   if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
   jitSeen = boot.jit !== false;
+  if (disk) {
+    const overlay = disk.handle ? syncFile(disk.handle) : undefined;
+    o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+  }
   return new Machine(o); // throws a message on bad input
+}
+
+// The overlay file as the package wants it: synchronous reads and writes at
+// offsets (OPFS FileSystemSyncAccessHandle, which only Workers have).
+function syncFile(h) {
+  return {
+    read(offset, buf) {
+      const n = h.read(buf, { at: offset });
+      if (n !== buf.length) throw new Error(`overlay: short read at ${offset} (${n} of ${buf.length} bytes)`);
+    },
+    write(offset, data) {
+      const n = h.write(data, { at: offset });
+      if (n !== data.length) throw new Error(`overlay: short write at ${offset} (${n} of ${data.length} bytes)`);
+    },
+    sync() {
+      h.flush();
+    },
+    size() {
+      return h.getSize();
+    },
+  };
+}
+
+async function overlayName(url) {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url)));
+  return `overlay-${[...d.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")}.cow`;
+}
+
+// Opens (creating it if new) the overlay in the origin private file system. An
+// overlay another tab holds is refused (OPFS lets one sync handle per file).
+async function openOverlay(name) {
+  if (!(self.navigator && navigator.storage && navigator.storage.getDirectory)) return null;
+  let file;
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle("tab86", { create: true });
+    file = await dir.getFileHandle(name, { create: true });
+    if (typeof file.createSyncAccessHandle !== "function") return null;
+  } catch {
+    return null;
+  }
+  try {
+    return { dir: await (await navigator.storage.getDirectory()).getDirectoryHandle("tab86"), file, handle: await file.createSyncAccessHandle() };
+  } catch (e) {
+    if (e && e.name === "NoModificationAllowedError")
+      throw new Error(`the disk's local changes (${name}) are open in another tab: close it, or use that tab`);
+    throw e;
+  }
+}
+
+// An overlay "file" in memory, for browsers without OPFS sync handles.
+function memoryHandle() {
+  let buf = new Uint8Array(0);
+  let len = 0;
+  return {
+    read(b, { at }) {
+      const n = Math.max(0, Math.min(b.length, len - at));
+      b.set(buf.subarray(at, at + n));
+      return n;
+    },
+    write(data, { at }) {
+      if (at + data.length > buf.length) {
+        const grown = new Uint8Array(Math.max(at + data.length, buf.length * 2));
+        grown.set(buf.subarray(0, len));
+        buf = grown;
+      }
+      buf.set(data, at);
+      len = Math.max(len, at + data.length);
+      return data.length;
+    },
+    flush() {},
+    getSize: () => len,
+    close() {},
+  };
+}
+
+function closeOverlay() {
+  if (disk && disk.handle) {
+    try {
+      disk.handle.flush();
+      disk.handle.close();
+    } catch {
+      // already closed
+    }
+    disk.handle = null;
+  }
+}
+
+// Performs the fetches the disks posted; answers reach only the machine that asked.
+function startFetches(gen) {
+  if (!disk || typeof m.take_fetches !== "function") return;
+  for (const f of m.take_fetches()) {
+    const { id, url, start, end } = f;
+    const delay = f.delay_ms;
+    f.free?.();
+    const go = async () => {
+      const headers = start >= 0 ? { Range: `bytes=${start}-${end - 1}` } : {};
+      let status = 0;
+      let bytes = null;
+      let why = "";
+      try {
+        const r = await fetch(url, { headers });
+        status = r.status;
+        if (r.ok) bytes = new Uint8Array(await r.arrayBuffer());
+        else why = `HTTP ${r.status} ${r.statusText}`;
+      } catch (e) {
+        status = 0;
+        why = `network error: ${e.message}`;
+      }
+      if (gen !== generation || !m) return;
+      if (bytes) {
+        disk.fetched += bytes.length;
+        disk.chunks++;
+        m.complete_fetch(id, bytes);
+      } else {
+        post({ type: "diskerror", text: `${url}: ${why} (the disk retries; the guest gets an I/O error if it stays unavailable)` });
+        m.fail_fetch(id, status, why);
+      }
+      diskProgress();
+      kick();
+    };
+    if (delay > 0) setTimeout(go, delay);
+    else go();
+  }
+}
+
+let progressAt = 0;
+function diskProgress(force) {
+  const now = performance.now();
+  if (!disk || (!force && now - progressAt < 200)) return;
+  progressAt = now;
+  post({
+    type: "disk",
+    fetched: disk.fetched,
+    chunks: disk.chunks,
+    total: disk.total,
+    inFlight: typeof m?.fetches_in_flight === "function" ? m.fetches_in_flight() : 0,
+  });
 }
 
 function flush() {
@@ -96,6 +252,10 @@ function flush() {
   if (out.length) post({ type: "output", bytes: out }, [out.buffer]);
   const msg = m.take_messages();
   if (msg) post({ type: "message", text: msg });
+  if (disk && typeof m.take_disk_errors === "function") {
+    const err = m.take_disk_errors();
+    if (err) post({ type: "diskerror", text: err.trim() });
+  }
 }
 
 // A macrotask yield without setTimeout's 4 ms clamp.
@@ -171,6 +331,7 @@ async function loop(gen) {
       return;
     }
     flush();
+    startFetches(gen);
     stats(false);
     if (kind === "exit") {
       const status = m.exit_status;
@@ -185,6 +346,8 @@ async function loop(gen) {
       const t = performance.now();
       await sleep(m.wait_ms);
       if (m && gen === generation) m.idled(performance.now() - t);
+    } else if (kind === "io") {
+      await sleep(50); // a fetch's answer ends it early
     } else {
       await yieldTask();
     }
@@ -204,6 +367,7 @@ function start() {
     return;
   }
   paused = false;
+  diskProgress(true);
   loop(generation);
 }
 
@@ -221,19 +385,75 @@ self.onmessage = async (e) => {
     case "boot": {
       post({ type: "state", state: "loading" });
       try {
-        const [pkg, kernel, initrd] = await Promise.all([
-          init(),
+        wasm = await init();
+      } catch (err) {
+        fail("This browser cannot run the emulator's WebAssembly", err.message || err);
+        post({ type: "state", state: "off" });
+        return;
+      }
+      const disks = "add_chunked_disk" in MachineOptions.prototype;
+      let cmdline = d.cmdline;
+      try {
+        if (d.image && disks) {
+          const manifest = await fetchBytes("manifest", d.image);
+          let total = 0;
+          try {
+            total = Number(JSON.parse(new TextDecoder().decode(manifest)).size) || 0;
+          } catch {
+            throw new Error(`${d.image} is not a chunked image's manifest.json (not JSON)`);
+          }
+          const name = await overlayName(d.image);
+          const o = await openOverlay(name);
+          disk = { url: d.image, manifest, total, name, fetched: 0, chunks: 0, handle: o && o.handle, dir: o && o.dir };
+          if (!o) {
+            disk.handle = memoryHandle();
+            post({ type: "notice", text: "This browser has no synchronous OPFS files in Workers: the disk's changes are kept in memory and lost when the tab closes." });
+          }
+          if (d.imageAppend) cmdline = d.imageAppend;
+        } else if (d.image && d.imageExplicit) {
+          throw new Error(`?image=${d.image}: this build of the package has no disks under wasm yet; the kernel and initramfs boot without ?image`);
+        }
+        const [kernel, initrd] = await Promise.all([
           fetchBytes("kernel", d.kernel),
           d.initrd ? fetchBytes("initrd", d.initrd) : Promise.resolve(undefined),
         ]);
-        wasm = pkg;
-        boot = { kernel, initrd, cmdline: d.cmdline, mem: d.mem, jit: d.jit };
+        boot = { kernel, initrd, cmdline, mem: d.mem, jit: d.jit };
       } catch (err) {
         fail("The page cannot load its boot files", err.message || err);
         post({ type: "state", state: "off" });
         return;
       }
       start();
+      break;
+    }
+    case "discard": {
+      // Power off, delete the overlay, boot the pristine image again.
+      stop();
+      if (disk && disk.dir) {
+        closeOverlay();
+        try {
+          await disk.dir.removeEntry(disk.name);
+          const o = await openOverlay(disk.name);
+          disk.handle = o.handle;
+        } catch (e) {
+          fail("The local changes cannot be discarded", e.message || e);
+          return;
+        }
+      } else if (disk) {
+        disk.handle = memoryHandle();
+      }
+      if (boot) start();
+      break;
+    }
+    case "overlay": {
+      if (!disk || !disk.handle) {
+        fail("No overlay to download", "the machine has no disk image with local changes");
+        break;
+      }
+      const h = disk.handle;
+      const bytes = new Uint8Array(h.getSize());
+      h.read(bytes, { at: 0 });
+      post({ type: "overlay", bytes, name: disk.name }, [bytes.buffer]);
       break;
     }
     case "input":
