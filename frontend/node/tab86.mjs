@@ -4,7 +4,7 @@
 //
 //   node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR] [--mem 256M]
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
-//        [--rtc-epoch SECS]
+//        [--rtc-epoch SECS] [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]...
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
@@ -13,11 +13,15 @@ import { createRequire } from "node:module";
 import { readFileSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { openDisks, DiskIO, DiskError } from "./io.mjs";
 
 const ERROR = 4;
 const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [--append STR]
   [--mem SIZE] [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
   [--rtc-epoch SECS]  the CMOS clock at power-on (default: now; 1700000000 with --deterministic, as the CLI)
+  [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]...  virtio-blk disks (vda, vdb, ...): a chunked
+      image (URL ending in / or .json, a folder) or a raw image (URL read with Range, a file; read-only);
+      --overlay keeps the writes in a copy-on-write file (the CLI's format)
   (interpreter only; build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
@@ -35,7 +39,7 @@ function parseSize(s) {
 }
 
 function parseArgs(argv) {
-  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false };
+  const a = { append: "console=ttyS0", mem: 256 << 20, deterministic: false, stats: false, disks: [] };
   let i = 0;
   if (argv[0] === "run") i++;
   else if (argv[0] === "help" || argv[0] === "-h" || argv[0] === "--help") {
@@ -67,6 +71,14 @@ function parseArgs(argv) {
         const v = val(opt);
         if (!/^\d+$/.test(v)) fail(`bad --rtc-epoch '${v}': give Unix seconds`);
         a.rtcEpoch = Number(v);
+        break;
+      }
+      case "--disk": a.disks.push({ source: val(opt) }); break;
+      case "--overlay": case "--disk-ro": {
+        const d = a.disks[a.disks.length - 1];
+        if (!d) fail(`${opt} must follow a --disk`);
+        if (opt === "--overlay") d.overlay = val(opt);
+        else d.readOnly = true;
         break;
       }
       case "--deterministic": a.deterministic = true; break;
@@ -124,11 +136,18 @@ async function main() {
   // Like the native CLI, the CMOS clock starts at the host's wall clock unless
   // --rtc-epoch says otherwise (to reproduce a native run's output byte for byte).
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
+  let disks;
+  try {
+    disks = await openDisks(o, args.disks);
+  } catch (e) {
+    fail(e instanceof DiskError ? e.message : String(e));
+  }
   let m;
   try {
     m = new pkg.Machine(o);
+    disks.commit();
   } catch (e) {
-    fail(String(e));
+    fail(e instanceof DiskError ? e.message : String(e));
   }
   const started = performance.now();
 
@@ -140,7 +159,11 @@ async function main() {
     });
     process.stdin.on("end", () => process.stdin.pause());
   }
+  const io = new DiskIO(m, () => { if (wake) wake(); });
   const flush = () => {
+    io.pump();
+    const diskErrors = m.take_disk_errors();
+    if (diskErrors) process.stderr.write(diskErrors.replace(/^/gm, "tab86: ").replace(/tab86: $/, ""));
     const out = m.take_output();
     if (out.length) {
       writeSync(1, out);
@@ -166,12 +189,14 @@ async function main() {
         wake = () => { clearTimeout(timer); wake = null; resolve(); };
       });
       m.idled(performance.now() - t);
+    } else if (kind === "io") {
+      await io.settled(); // deterministic mode waits for the disks
     } else {
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
   if (log !== null) closeSync(log);
-  if (args.stats) process.stderr.write(m.stats() + "\n");
+  if (args.stats) process.stderr.write(m.stats() + "\n" + m.disk_stats());
   process.stdin.pause();
   process.exit(status);
 }

@@ -4,7 +4,9 @@
 //! the server mid-run fails loudly instead of mixing two images.
 
 use crate::http::{Client, Url};
-use crate::remote::{status_fault, with_retries, Fault, FetchOptions, Key, Remote, Source};
+use crate::remote::{
+    request_fault, status_fault, with_retries, Fault, FetchOptions, Key, Remote, Source,
+};
 
 struct RangeSource {
     url: Url,
@@ -33,7 +35,7 @@ impl Source for RangeSource {
         let url = &self.url;
         let r = client
             .request("GET", url, Some((a, b)), len)
-            .map_err(|e| Fault::request(format_args!("{url} bytes {a}-{b}"), e))?;
+            .map_err(|e| request_fault(format_args!("{url} bytes {a}-{b}"), e))?;
         if r.status == 200 {
             return Err(Fault::permanent(format!(
                 "{url}: the server ignored the Range request (status 200)"
@@ -85,12 +87,12 @@ pub fn open(url: &str, opts: FetchOptions) -> Result<Remote, String> {
     let (size, etag) = with_retries(&opts, None, || {
         let r = client
             .request("HEAD", &url, None, 0)
-            .map_err(|e| Fault::request(&url, e))?;
+            .map_err(|e| request_fault(&url, e))?;
         let size = if r.status == 405 || r.status == 501 {
             // No HEAD: ask for the first byte; Content-Range carries the size.
             let g = client
                 .request("GET", &url, Some((0, 0)), 1)
-                .map_err(|e| Fault::request(&url, e))?;
+                .map_err(|e| request_fault(&url, e))?;
             if g.status != 206 {
                 return Err(status_fault(g.status, &url.to_string()));
             }

@@ -5,7 +5,7 @@
 
 use crate::http::{Client, Timeouts, TlsConfig};
 use crate::store::{Stats, Store};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -46,53 +46,17 @@ impl Default for FetchOptions {
     }
 }
 
-/// What identifies a piece's contents in the cache: content-addressed chunks
-/// share entries (all-zero chunks are cached once).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Key {
-    Hash([u8; 32]),
-    Index(u64),
-}
+pub(crate) use crate::core::policy::{status_fault, Fault, Key};
+use crate::core::policy::{Lru, ReadAhead, RetryPolicy};
 
-/// Why a fetch failed, and whether trying again may help.
-#[derive(Debug)]
-pub(crate) struct Fault {
-    pub retryable: bool,
-    pub msg: String,
-}
-
-impl Fault {
-    pub fn transient(msg: impl Into<String>) -> Fault {
-        Fault {
-            retryable: true,
-            msg: msg.into(),
-        }
-    }
-    pub fn permanent(msg: impl Into<String>) -> Fault {
-        Fault {
-            retryable: false,
-            msg: msg.into(),
-        }
-    }
-    /// A failed request: network errors may pass, a refused TLS handshake
-    /// (untrusted certificate) will not.
-    pub fn request(what: impl std::fmt::Display, e: io::Error) -> Fault {
-        let msg = format!("{what}: {e}");
-        if crate::http::is_tls_error(&e) {
-            Fault::permanent(msg)
-        } else {
-            Fault::transient(msg)
-        }
-    }
-}
-
-/// Classifies an HTTP status: server errors and throttling are worth a retry.
-pub(crate) fn status_fault(status: u16, what: &str) -> Fault {
-    let msg = format!("{what}: HTTP status {status}");
-    if status >= 500 || status == 408 || status == 429 {
-        Fault::transient(msg)
-    } else {
+/// A failed request: network errors may pass, a refused TLS handshake
+/// (untrusted certificate) will not.
+pub(crate) fn request_fault(what: impl std::fmt::Display, e: io::Error) -> Fault {
+    let msg = format!("{what}: {e}");
+    if crate::http::is_tls_error(&e) {
         Fault::permanent(msg)
+    } else {
+        Fault::transient(msg)
     }
 }
 
@@ -112,30 +76,28 @@ pub(crate) trait Source: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Runs a fetch with retries and exponential backoff.
+/// Runs a fetch with retries and exponential backoff ([`RetryPolicy`]).
 pub(crate) fn with_retries<T>(
     opts: &FetchOptions,
     stats: Option<&Stats>,
     mut f: impl FnMut() -> Result<T, Fault>,
 ) -> Result<T, String> {
+    let policy = RetryPolicy {
+        retries: opts.retries,
+        backoff_ms: opts.backoff.as_millis().min(u64::MAX as u128) as u64,
+    };
     let mut attempt = 0;
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(fault) if fault.retryable && attempt < opts.retries => {
+            Err(fault) => {
+                let delay = policy.after_failure(attempt, &fault)?;
                 if let Some(s) = stats {
                     Stats::add(&s.retries, 1);
                 }
                 log::debug!("retrying after: {}", fault.msg);
-                std::thread::sleep(opts.backoff.saturating_mul(1 << attempt.min(16)));
+                std::thread::sleep(Duration::from_millis(delay));
                 attempt += 1;
-            }
-            Err(fault) => {
-                return Err(if attempt > 0 {
-                    format!("{} (after {} retries)", fault.msg, attempt)
-                } else {
-                    fault.msg
-                })
             }
         }
     }
@@ -143,59 +105,13 @@ pub(crate) fn with_retries<T>(
 
 type Slot = Arc<OnceLock<Result<Arc<[u8]>, String>>>;
 
-/// An LRU map from key to piece bytes, bounded by total bytes.
-#[derive(Default)]
-struct Lru {
-    map: HashMap<Key, (Arc<[u8]>, u64)>,
-    order: BTreeMap<u64, Key>,
-    tick: u64,
-    bytes: u64,
-    cap: u64,
-}
-
-impl Lru {
-    fn get(&mut self, k: &Key) -> Option<Arc<[u8]>> {
-        let (data, t) = self.map.get_mut(k)?;
-        self.order.remove(t);
-        self.tick += 1;
-        *t = self.tick;
-        self.order.insert(self.tick, *k);
-        Some(data.clone())
-    }
-
-    fn contains(&self, k: &Key) -> bool {
-        self.map.contains_key(k)
-    }
-
-    fn insert(&mut self, k: Key, data: Arc<[u8]>) {
-        let len = data.len() as u64;
-        if len > self.cap || self.map.contains_key(&k) {
-            return;
-        }
-        while self.bytes + len > self.cap {
-            let Some((_, old)) = self.order.pop_first() else {
-                break;
-            };
-            if let Some((d, _)) = self.map.remove(&old) {
-                self.bytes -= d.len() as u64;
-            }
-        }
-        self.tick += 1;
-        self.order.insert(self.tick, k);
-        self.map.insert(k, (data, self.tick));
-        self.bytes += len;
-    }
-}
-
 struct State {
     cache: Lru,
     pending: HashMap<Key, Slot>,
     demand: VecDeque<(Key, u64)>,
     prefetch: VecDeque<(Key, u64)>,
-    /// The piece after the last one read, for sequential detection.
-    next_piece: u64,
-    /// Pieces to keep ahead of a sequential reader (0 = not sequential).
-    ahead: u64,
+    /// Sequential detection.
+    read_ahead: ReadAhead,
     shutdown: bool,
 }
 
@@ -216,15 +132,11 @@ impl Remote {
     pub(crate) fn new(source: Box<dyn Source>, opts: FetchOptions) -> Remote {
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
-                cache: Lru {
-                    cap: opts.cache_bytes,
-                    ..Lru::default()
-                },
+                cache: Lru::new(opts.cache_bytes),
                 pending: HashMap::new(),
                 demand: VecDeque::new(),
                 prefetch: VecDeque::new(),
-                next_piece: u64::MAX,
-                ahead: 0,
+                read_ahead: ReadAhead::new(opts.read_ahead_bytes, source.piece_size()),
                 shutdown: false,
             }),
             cv: Condvar::new(),
@@ -339,22 +251,8 @@ impl Inner {
                 out.push((i, slot));
             }
         }
-        // Sequential detection: a read that starts in the piece right after the
-        // previous read's last one grows the read-ahead window (1, 2, 4, ... up
-        // to the limit); another read inside the same piece keeps it (file
-        // systems read metadata piecemeal, which is not a stream); anything else
-        // resets it. Growing on same-piece reads fetched far more than a boot
-        // needs (measured: 3 of 4 chunks fetched were read-ahead).
-        let max_ahead = (self.opts.read_ahead_bytes / src.piece_size()).max(1);
-        if self.opts.read_ahead_bytes == 0 {
-            s.ahead = 0;
-        } else if first == s.next_piece {
-            s.ahead = (s.ahead * 2).clamp(1, max_ahead);
-        } else if first.wrapping_add(1) != s.next_piece {
-            s.ahead = 0;
-        }
-        s.next_piece = last + 1;
-        for i in last + 1..(last + 1 + s.ahead).min(pieces) {
+        // Sequential detection ([`ReadAhead`]).
+        for i in s.read_ahead.on_read(first, last, pieces) {
             let key = src.key(i);
             if !s.cache.contains(&key) && !s.pending.contains_key(&key) {
                 s.pending.insert(key, Arc::default());
@@ -434,29 +332,5 @@ impl Store for Remote {
 
     fn describe(&self) -> String {
         self.inner.source.describe()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lru_evicts_least_recently_used_within_the_byte_bound() {
-        let mut l = Lru {
-            cap: 30,
-            ..Lru::default()
-        };
-        let d = |n: usize| Arc::<[u8]>::from(vec![0u8; n]);
-        l.insert(Key::Index(1), d(10));
-        l.insert(Key::Index(2), d(10));
-        l.insert(Key::Index(3), d(10));
-        assert!(l.get(&Key::Index(1)).is_some()); // 1 is now the most recent
-        l.insert(Key::Index(4), d(10)); // evicts 2
-        assert!(!l.contains(&Key::Index(2)));
-        assert!(l.contains(&Key::Index(1)) && l.contains(&Key::Index(3)));
-        assert_eq!(l.bytes, 30);
-        l.insert(Key::Index(5), d(31)); // larger than the cache: not kept
-        assert!(!l.contains(&Key::Index(5)));
     }
 }

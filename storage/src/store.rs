@@ -108,6 +108,7 @@ impl Stats {
 }
 
 /// A read-only error for a write on a store that does not take writes.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn read_only_error() -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, "the disk is read-only")
 }

@@ -25,9 +25,14 @@
 //! m.stats();                           // the --stats lines
 //! ```
 //!
+//! Disks (chunked images over `fetch`, an overlay on a host file) are added to
+//! the options and served through `take_fetches`/`complete_fetch`: see `disk.rs`.
+//!
 //! `run(budget_ms)` plays `step` until the slice is not "continue" or the budget
 //! of host time is spent, which saves calls across the JS boundary. Every machine
 //! is its own object: nothing is global but the panic hook, installed once.
+
+mod disk;
 
 use tab86_driver::{Driver, Host, Options, Step};
 use tab86_machine::{ClockMode, Config, Firmware};
@@ -82,6 +87,7 @@ pub struct MachineOptions {
     script: Option<String>,
     rtc_epoch: f64,
     slice: u32,
+    disks: disk::Disks,
 }
 
 #[wasm_bindgen]
@@ -100,6 +106,7 @@ impl MachineOptions {
             script: None,
             rtc_epoch: 0.0,
             slice: 200_000,
+            disks: disk::Disks::default(),
         }
     }
     /// Guest RAM in bytes (1 MiB to 3 GiB; wasm32 hosts manage about 2 GiB).
@@ -177,6 +184,7 @@ pub struct Machine {
     host: Buffered,
     wait_ms: f64,
     exit_status: Option<i32>,
+    disks: disk::Disks,
 }
 
 #[wasm_bindgen]
@@ -208,7 +216,7 @@ impl Machine {
             debugcon: Vec::new(),
             serial: Box::new(std::io::sink()),
             rtc_epoch: o.rtc_epoch.max(0.0) as u64,
-            disks: Vec::new(),
+            disks: o.disks.backends(),
         };
         let opts = Options {
             slice: o.slice as u64,
@@ -228,6 +236,7 @@ impl Machine {
             },
             wait_ms: 0.0,
             exit_status: None,
+            disks: o.disks,
         })
     }
 
