@@ -103,7 +103,7 @@ function build() {
   if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
   jitSeen = boot.jit !== false;
   if (disk) {
-    const overlay = disk.handle ? syncFile(disk.handle) : undefined;
+    const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
     o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
   }
   return new Machine(o); // throws a message on bad input
@@ -111,21 +111,33 @@ function build() {
 
 // The overlay file as the package wants it: synchronous reads and writes at
 // offsets (OPFS FileSystemSyncAccessHandle, which only Workers have).
-function syncFile(h) {
+function syncFile(h, name) {
+  // Failures are thrown as strings: the package's message for the guest's I/O error.
+  const wrap = (what, f) => {
+    try {
+      return f();
+    } catch (e) {
+      throw `${name}: ${what}: ${e && e.message ? e.message : e}`;
+    }
+  };
   return {
     read(offset, buf) {
-      const n = h.read(buf, { at: offset });
-      if (n !== buf.length) throw new Error(`overlay: short read at ${offset} (${n} of ${buf.length} bytes)`);
+      wrap("read", () => {
+        const n = h.read(buf, { at: offset });
+        if (n !== buf.length) throw new Error(`short read at ${offset} (${n} of ${buf.length} bytes)`);
+      });
     },
     write(offset, data) {
-      const n = h.write(data, { at: offset });
-      if (n !== data.length) throw new Error(`overlay: short write at ${offset} (${n} of ${data.length} bytes)`);
+      wrap("write", () => {
+        const n = h.write(data, { at: offset });
+        if (n !== data.length) throw new Error(`short write at ${offset} (${n} of ${data.length} bytes)`);
+      });
     },
     sync() {
-      h.flush();
+      wrap("sync", () => h.flush());
     },
     size() {
-      return h.getSize();
+      return wrap("size", () => h.getSize());
     },
   };
 }
@@ -210,8 +222,11 @@ function startFetches(gen) {
       try {
         const r = await fetch(url, { headers });
         status = r.status;
-        if (r.ok) bytes = new Uint8Array(await r.arrayBuffer());
-        else why = `HTTP ${r.status} ${r.statusText}`;
+        if (r.status === 200 || (start >= 0 && r.status === 206)) {
+          bytes = new Uint8Array(await r.arrayBuffer());
+          // A server that ignores Range sends the whole file.
+          if (start >= 0 && r.status === 200) bytes = bytes.subarray(start, end);
+        } else why = `HTTP ${r.status} ${r.statusText}`;
       } catch (e) {
         status = 0;
         why = `network error: ${e.message}`;

@@ -93,6 +93,8 @@ const consoleLines = [];
 page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
 page.on("pageerror", (e) => consoleLines.push(`pageerror: ${e.message}`));
 
+// TAB86_BROWSER_ONLY=disk runs only the disk checks (for working on them).
+if (process.env.TAB86_BROWSER_ONLY !== "disk") {
 const t0 = Date.now();
 await check("the page loads and the initramfs boots to a shell prompt", async () => {
   // ?image= (empty): the initramfs without a disk, whatever config.json defaults to.
@@ -196,6 +198,7 @@ await check("a boot file that does not exist shows an error panel", () =>
 await check("a kernel that is not a kernel shows an error panel", () =>
   panel("?kernel=index.html&initrd=", /cannot start/));
 await check("a bad memory size shows an error panel", () => panel("?mem=5", /Bad memory size/));
+}
 
 // The Debian root image over HTTP with the overlay in OPFS (the page's default
 // when build.sh found the image and the package has disks under wasm).
