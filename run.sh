@@ -1,8 +1,9 @@
 #!/bin/bash
 # Sets up this machine (apt packages, Rust target, npm packages), fetches Debian's
-# i386 kernel and busybox (cached under ~/.cache/tab86), builds tab86, the wasm
-# package and the browser page into target/web/, and serves it on localhost: open
-# the printed address in a browser for a shell in the tab.
+# i386 kernel and busybox and builds a Debian bookworm i386 root image (all cached
+# under ~/.cache/tab86), builds tab86, the wasm package and the browser page into
+# target/web/, and serves it on localhost: open the printed address in a browser for
+# a Debian root shell in the tab (its writes kept in the browser).
 #
 # usage: bash run.sh [--port N]          the browser page (default port 8080; 0 picks a free one)
 #        bash run.sh --terminal [OPTS]   Debian bookworm over HTTP on this terminal, writes kept in
@@ -33,6 +34,8 @@ if [ "$mode" = page ]; then
       *) echo "run.sh: unknown option '$1' (the page takes --port N; see the top of run.sh)" >&2; exit 2 ;;
     esac
   done
+  # The Debian image the page boots by default (build.sh links it into target/web).
+  TAB86_BIN=$bin bash images/build-rootfs.sh >&2
   bash frontend/web/build.sh >&2
   echo "run.sh: open the address below in a browser (Chromium, Firefox or Safari); Ctrl-C stops the server" >&2
   exec "$bin" serve target/web --port "$port"
