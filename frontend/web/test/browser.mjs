@@ -228,7 +228,8 @@ await (async () => {
       await p.reload({ waitUntil: "load" });
       await waitSerial(p, new RegExp(ROOT_PROMPT), 0, BOOT_MS);
       await p.click("#terminal");
-      await run(p, "cat /root/persist.txt", new RegExp(`\r\n${token}\r\n`));
+      // (bash wraps output in bracketed-paste switches: match the line's end only)
+      await run(p, "cat /root/persist.txt", new RegExp(`${token}\r?\n`));
     });
     await check("a second tab on the same overlay is refused clearly", async () => {
       const p2 = await context.newPage();
