@@ -4,6 +4,14 @@
 //! a thread per connection, no access outside the served folder, and an
 //! optional delay per request to imitate a distant server.
 //!
+//! It also serves the browser page (`tab86 serve target/web`): a folder's
+//! `index.html` for the folder, the Content-Type browsers insist on by file
+//! extension (`application/wasm` for `WebAssembly.instantiateStreaming`,
+//! `text/javascript` for modules and Workers), and CORS headers (`*`, Range
+//! allowed and Content-Range exposed) so a page on another origin can stream an
+//! image from it. The page needs no cross-origin isolation (no
+//! SharedArrayBuffer), so no COOP/COEP headers are sent.
+//!
 //! # Staying up under abuse
 //! Connections are held in a registry that knows each one's client address
 //! and phase: *idle* (waiting for a request to start), *head* (a request head
@@ -428,16 +436,35 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.as_str())
     };
+    if method == "OPTIONS" {
+        // A CORS preflight (a Range request from a page on another origin).
+        return Reply {
+            status: 204,
+            reason: "No Content",
+            headers: vec![
+                ("Access-Control-Allow-Methods", "GET, HEAD".into()),
+                (
+                    "Access-Control-Allow-Headers",
+                    "Range, If-None-Match".into(),
+                ),
+                ("Access-Control-Max-Age", "86400".into()),
+            ],
+            body: Body::Empty,
+        };
+    }
     if method != "GET" && method != "HEAD" {
         let mut r = simple(405, "Method Not Allowed");
         r.headers.push(("Allow", "GET, HEAD".into()));
         return r;
     }
-    let path = match resolve(root, target) {
+    let mut path = match resolve(root, target) {
         Ok(p) => p,
         Err(400) => return simple(400, "Bad Request"),
         Err(_) => return simple(404, "Not Found"),
     };
+    if path.is_dir() {
+        path.push("index.html");
+    }
     let Ok(file) = File::open(&path) else {
         return simple(404, "Not Found");
     };
@@ -462,11 +489,7 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
     } else {
         "no-cache"
     };
-    let ctype = if path.extension().is_some_and(|e| e == "json") {
-        "application/json"
-    } else {
-        "application/octet-stream"
-    };
+    let ctype = content_type(&path);
     let mut h = vec![
         ("ETag", etag.clone()),
         ("Cache-Control", cache.to_string()),
@@ -511,6 +534,26 @@ fn handle(root: &Path, method: &str, target: &str, headers: &[(String, String)])
             headers: h,
             body: Body::File(file, 0, len),
         },
+    }
+}
+
+/// The Content-Type for a file, by extension: what browsers require of a
+/// page's parts (modules and Workers must be JavaScript, streaming wasm
+/// compilation must be `application/wasm`); anything else is bytes.
+fn content_type(path: &Path) -> &'static str {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext.to_ascii_lowercase().as_str() {
+        "json" => "application/json",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "map" => "application/json",
+        _ => "application/octet-stream",
     }
 }
 
@@ -749,7 +792,12 @@ fn connection(
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
-        if reply.status != 304 {
+        // Public static files: any origin may read them, Range answers included.
+        head.push_str("Access-Control-Allow-Origin: *\r\n");
+        head.push_str(
+            "Access-Control-Expose-Headers: Content-Range, Content-Length, ETag, Accept-Ranges\r\n",
+        );
+        if reply.status != 304 && reply.status != 204 {
             head.push_str(&format!("Content-Length: {body_len}\r\n"));
         }
         head.push_str(if close {

@@ -119,3 +119,55 @@ fn keep_alive_serves_several_requests_on_one_connection() {
             && r.ends_with("0123456789abcdef")
     );
 }
+
+#[test]
+fn a_page_folder_is_served_with_the_types_browsers_require() {
+    let dir = TempDir::new("serve-page");
+    std::fs::create_dir_all(dir.path("www/pkg")).unwrap();
+    for f in [
+        "index.html",
+        "page.js",
+        "page.css",
+        "pkg/m.wasm",
+        "pkg/m.mjs",
+    ] {
+        std::fs::write(dir.path(&format!("www/{f}")), f.as_bytes()).unwrap();
+    }
+    let s = Server::start(&dir.path("www"), "127.0.0.1:0", ServeOptions::default()).unwrap();
+    let p = s.addr().port();
+    let get = |path: &str| {
+        raw_http(
+            p,
+            &format!("GET {path} HTTP/1.1\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for (path, ctype, text) in [
+        ("/", "text/html; charset=utf-8", "index.html"),
+        ("/?image=x", "text/html; charset=utf-8", "index.html"),
+        ("/page.js", "text/javascript; charset=utf-8", "page.js"),
+        ("/page.css", "text/css; charset=utf-8", "page.css"),
+        ("/pkg/m.wasm", "application/wasm", "pkg/m.wasm"),
+        ("/pkg/m.mjs", "text/javascript; charset=utf-8", "pkg/m.mjs"),
+    ] {
+        let r = get(path);
+        assert!(r.starts_with("HTTP/1.1 200"), "{path}: {r}");
+        assert_eq!(header(&r, "content-type"), Some(ctype), "{path}");
+        assert_eq!(body(&r), text, "{path}");
+        assert_eq!(header(&r, "access-control-allow-origin"), Some("*"));
+    }
+    // A folder without an index.html is still not listed.
+    let r = get("/pkg/");
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    // A CORS preflight for a Range request from another origin is allowed.
+    let r = raw_http(
+        p,
+        "OPTIONS /pkg/m.wasm HTTP/1.1\r\nOrigin: http://other\r\nAccess-Control-Request-Headers: range\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    assert!(header(&r, "access-control-allow-headers").is_some_and(|v| v.contains("Range")));
+    assert_eq!(header(&r, "content-length"), None);
+    let r = get("/pkg/m.wasm");
+    assert!(
+        header(&r, "access-control-expose-headers").is_some_and(|v| v.contains("Content-Range"))
+    );
+}

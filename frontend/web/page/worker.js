@@ -1,0 +1,503 @@
+// tab86's Web Worker: owns the wasm package (pkg-web, `wasm-bindgen --target web`)
+// and one Machine, fetches the boot files with progress, and runs the machine in
+// slices of at most SLICE_MS so input and control messages are handled between
+// them. The page (page.js) never touches the machine: it sends messages.
+//
+// page -> worker: {type: "boot", kernel, initrd, cmdline, mem, jit}  URLs, command line, bytes of
+//                 RAM, false to interpret only (when the package has a JIT)
+//                 {type: "input", bytes}   console input for COM1 (Uint8Array)
+//                 {type: "pause" | "resume" | "reset" | "poweroff"}
+//                 {type: "discard"}        power off, delete the disk's overlay, boot again
+//                 {type: "overlay"}        send the overlay's bytes (for a download)
+// The boot message may also carry image (a chunked image's manifest.json URL)
+// and imageAppend (its command line): with a package that has disks
+// (MachineOptions.add_chunked_disk) the image is vda, its writes kept in an OPFS
+// file (the native overlay format) named after the image URL.
+// worker -> page: {type: "progress", what, loaded, total}   a boot file arriving (total 0 if unknown)
+//                 {type: "output", bytes}  COM1 output (Uint8Array)
+//                 {type: "message", text}  driver messages
+//                 {type: "state", state}   "loading" | "running" | "paused" | "off"
+//                 {type: "stats", mips, instructions, jitShare, wasmBytes, guestBytes}
+//                 {type: "error", title, detail}
+//                 {type: "exit", status}   the guest stopped the machine (0: it powered off)
+//                 {type: "disk", fetched, chunks, total, inFlight}   the image streaming
+//                 {type: "diskerror", text}   a chunk failed (HTTP error, verification): the
+//                                          guest got an I/O error if it stayed unavailable
+//                 {type: "overlay", bytes, name}  the overlay file (answer to "overlay")
+//                 {type: "notice", text}   something the user should know (not an error)
+
+import init, { Machine, MachineOptions } from "./pkg-web/tab86_web.js";
+
+const SLICE_MS = 25; // run() budget: short enough that input and controls feel immediate
+const STATS_MS = 500;
+
+let wasm = null; // the package's exports (its memory, for the status line)
+let boot = null; // {kernel, initrd, cmdline, mem}: bytes kept for reset
+let m = null;
+let paused = false;
+let generation = 0; // bumped by reset/power off: an older loop stops
+let wake = null; // ends an idle wait or a pause early
+// The disk (when booting an image): its manifest, the overlay's OPFS handles
+// and the fetch counters the status line shows.
+let disk = null; // {url, manifest, total, file, handle, name, fetched, chunks}
+
+function post(msg, transfer) {
+  self.postMessage(msg, transfer || []);
+}
+
+function fail(title, detail) {
+  post({ type: "error", title, detail: String(detail) });
+}
+
+function kick() {
+  if (wake) wake();
+}
+
+async function fetchBytes(what, url) {
+  let r;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot fetch the ${what} ${url}: ${e.message} (network error, or the server does not allow this page's origin)`);
+  }
+  if (!r.ok) throw new Error(`cannot fetch the ${what} ${url}: HTTP ${r.status} ${r.statusText}`);
+  const total = Number(r.headers.get("content-length")) || 0;
+  if (!r.body) {
+    const b = new Uint8Array(await r.arrayBuffer());
+    post({ type: "progress", what, loaded: b.length, total: b.length });
+    return b;
+  }
+  const reader = r.body.getReader();
+  const parts = [];
+  let loaded = 0;
+  let last = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    loaded += value.length;
+    const now = performance.now();
+    if (now - last > 100) {
+      post({ type: "progress", what, loaded, total });
+      last = now;
+    }
+  }
+  post({ type: "progress", what, loaded, total: total || loaded });
+  const out = new Uint8Array(loaded);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function build() {
+  const o = new MachineOptions();
+  o.mem = boot.mem;
+  o.kernel = boot.kernel;
+  o.initrd = boot.initrd;
+  o.cmdline = boot.cmdline;
+  o.deterministic = false;
+  o.rtc_epoch = Math.floor(Date.now() / 1000);
+  if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
+  jitSeen = boot.jit !== false;
+  if (disk) {
+    const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
+    o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+  }
+  return new Machine(o); // throws a message on bad input
+}
+
+// The overlay file as the package wants it: synchronous reads and writes at
+// offsets (OPFS FileSystemSyncAccessHandle, which only Workers have).
+function syncFile(h, name) {
+  // Failures are thrown as strings: the package's message for the guest's I/O error.
+  const wrap = (what, f) => {
+    try {
+      return f();
+    } catch (e) {
+      throw `${name}: ${what}: ${e && e.message ? e.message : e}`;
+    }
+  };
+  return {
+    read(offset, buf) {
+      wrap("read", () => {
+        const n = h.read(buf, { at: offset });
+        if (n !== buf.length) throw new Error(`short read at ${offset} (${n} of ${buf.length} bytes)`);
+      });
+    },
+    write(offset, data) {
+      wrap("write", () => {
+        const n = h.write(data, { at: offset });
+        if (n !== data.length) throw new Error(`short write at ${offset} (${n} of ${data.length} bytes)`);
+      });
+    },
+    sync() {
+      wrap("sync", () => h.flush());
+    },
+    size() {
+      return wrap("size", () => h.getSize());
+    },
+  };
+}
+
+async function overlayName(url) {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(url)));
+  return `overlay-${[...d.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("")}.cow`;
+}
+
+// Opens (creating it if new) the overlay in the origin private file system. An
+// overlay another tab holds is refused (OPFS lets one sync handle per file).
+async function openOverlay(name) {
+  if (!(self.navigator && navigator.storage && navigator.storage.getDirectory)) return null;
+  let file;
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle("tab86", { create: true });
+    file = await dir.getFileHandle(name, { create: true });
+    if (typeof file.createSyncAccessHandle !== "function") return null;
+  } catch {
+    return null;
+  }
+  try {
+    return { dir: await (await navigator.storage.getDirectory()).getDirectoryHandle("tab86"), file, handle: await file.createSyncAccessHandle() };
+  } catch (e) {
+    if (e && e.name === "NoModificationAllowedError")
+      throw new Error(`the disk's local changes (${name}) are open in another tab: close it, or use that tab`);
+    throw e;
+  }
+}
+
+// An overlay "file" in memory, for browsers without OPFS sync handles.
+function memoryHandle() {
+  let buf = new Uint8Array(0);
+  let len = 0;
+  return {
+    read(b, { at }) {
+      const n = Math.max(0, Math.min(b.length, len - at));
+      b.set(buf.subarray(at, at + n));
+      return n;
+    },
+    write(data, { at }) {
+      if (at + data.length > buf.length) {
+        const grown = new Uint8Array(Math.max(at + data.length, buf.length * 2));
+        grown.set(buf.subarray(0, len));
+        buf = grown;
+      }
+      buf.set(data, at);
+      len = Math.max(len, at + data.length);
+      return data.length;
+    },
+    flush() {},
+    getSize: () => len,
+    close() {},
+  };
+}
+
+function closeOverlay() {
+  if (disk && disk.handle) {
+    try {
+      disk.handle.flush();
+      disk.handle.close();
+    } catch {
+      // already closed
+    }
+    disk.handle = null;
+  }
+}
+
+// Performs the fetches the disks posted; answers reach only the machine that asked.
+function startFetches(gen) {
+  if (!disk || typeof m.take_fetches !== "function") return;
+  for (const f of m.take_fetches()) {
+    const { id, url, start, end } = f;
+    const delay = f.delay_ms;
+    f.free?.();
+    const go = async () => {
+      const headers = start >= 0 ? { Range: `bytes=${start}-${end - 1}` } : {};
+      let status = 0;
+      let bytes = null;
+      let why = "";
+      try {
+        const r = await fetch(url, { headers });
+        status = r.status;
+        if (r.status === 200 || (start >= 0 && r.status === 206)) {
+          bytes = new Uint8Array(await r.arrayBuffer());
+          // A server that ignores Range sends the whole file.
+          if (start >= 0 && r.status === 200) bytes = bytes.subarray(start, end);
+        } else why = `HTTP ${r.status} ${r.statusText}`;
+      } catch (e) {
+        status = 0;
+        why = `network error: ${e.message}`;
+      }
+      if (gen !== generation || !m) return;
+      if (bytes) {
+        disk.fetched += bytes.length;
+        disk.chunks++;
+        m.complete_fetch(id, bytes);
+      } else {
+        post({ type: "diskerror", text: `${url}: ${why} (the disk retries; the guest gets an I/O error if it stays unavailable)` });
+        m.fail_fetch(id, status, why);
+      }
+      diskProgress();
+      kick();
+    };
+    if (delay > 0) setTimeout(go, delay);
+    else go();
+  }
+}
+
+let progressAt = 0;
+function diskProgress(force) {
+  const now = performance.now();
+  if (!disk || (!force && now - progressAt < 200)) return;
+  progressAt = now;
+  post({
+    type: "disk",
+    fetched: disk.fetched,
+    chunks: disk.chunks,
+    total: disk.total,
+    inFlight: typeof m?.fetches_in_flight === "function" ? m.fetches_in_flight() : 0,
+  });
+}
+
+function flush() {
+  const out = m.take_output();
+  if (out.length) post({ type: "output", bytes: out }, [out.buffer]);
+  const msg = m.take_messages();
+  if (msg) post({ type: "message", text: msg });
+  if (disk && typeof m.take_disk_errors === "function") {
+    const err = m.take_disk_errors();
+    if (err) post({ type: "diskerror", text: err.trim() });
+  }
+}
+
+// A macrotask yield without setTimeout's 4 ms clamp.
+const channel = new MessageChannel();
+const queued = [];
+channel.port1.onmessage = () => queued.shift()();
+function yieldTask() {
+  return new Promise((resolve) => {
+    queued.push(resolve);
+    channel.port2.postMessage(0);
+  });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => {
+    const w = () => {
+      clearTimeout(t);
+      if (wake === w) wake = null;
+      resolve();
+    };
+    const t = setTimeout(w, Math.max(0, ms));
+    wake = w;
+  });
+}
+
+// The statistics the status line shows: MIPS over the last interval, the JIT's
+// share of instructions when the package has a JIT, memory.
+let statsAt = 0;
+let statsInsns = 0;
+function stats(force) {
+  const now = performance.now();
+  if (!force && now - statsAt < STATS_MS) return;
+  const insns = m.instructions();
+  const mips = statsAt && now > statsAt ? (insns - statsInsns) / (now - statsAt) / 1e3 : 0;
+  statsAt = now;
+  statsInsns = insns;
+  post({
+    type: "stats",
+    mips,
+    instructions: insns,
+    jitShare: jitShare(),
+    wasmBytes: wasm.memory.buffer.byteLength,
+    guestBytes: boot.mem,
+  });
+}
+
+// The share of instructions run in generated code since power-on, from the
+// driver's statistics ("jit: ... N instructions (P%)"); null without a JIT.
+let jitSeen = true;
+function jitShare() {
+  if (!jitSeen) return null;
+  const r = /jit: \d+ modules .*? \d+ instructions \(([\d.]+)%\)/.exec(m.stats());
+  if (!r) return null;
+  return Number(r[1]) / 100;
+}
+
+async function loop(gen) {
+  post({ type: "state", state: "running" });
+  statsAt = 0;
+  while (gen === generation && m) {
+    if (paused) {
+      await sleep(1e9);
+      continue;
+    }
+    let kind;
+    try {
+      kind = m.run(SLICE_MS);
+    } catch (e) {
+      // A panic in the machine traps the wasm instance: nothing more can run.
+      fail("The emulator stopped with an internal error", e && e.stack ? e.stack : e);
+      m = null;
+      post({ type: "state", state: "off" });
+      return;
+    }
+    flush();
+    startFetches(gen);
+    stats(false);
+    if (kind === "exit") {
+      const status = m.exit_status;
+      stats(true);
+      m.free();
+      m = null;
+      post({ type: "exit", status });
+      post({ type: "state", state: "off" });
+      return;
+    }
+    if (kind === "idle") {
+      const t = performance.now();
+      await sleep(m.wait_ms);
+      if (m && gen === generation) m.idled(performance.now() - t);
+    } else if (kind === "io") {
+      await sleep(50); // a fetch's answer ends it early
+    } else {
+      await yieldTask();
+    }
+  }
+}
+
+function start() {
+  generation++;
+  kick(); // an older loop's wait ends now (it sees the new generation and stops)
+  if (m) m.free();
+  m = null;
+  try {
+    m = build();
+  } catch (e) {
+    fail("The machine cannot start", e);
+    post({ type: "state", state: "off" });
+    return;
+  }
+  paused = false;
+  diskProgress(true);
+  loop(generation);
+}
+
+function stop() {
+  generation++;
+  kick();
+  if (m) m.free();
+  m = null;
+  post({ type: "state", state: "off" });
+}
+
+self.onmessage = async (e) => {
+  const d = e.data;
+  switch (d.type) {
+    case "boot": {
+      post({ type: "state", state: "loading" });
+      try {
+        wasm = await init();
+      } catch (err) {
+        fail("This browser cannot run the emulator's WebAssembly", err.message || err);
+        post({ type: "state", state: "off" });
+        return;
+      }
+      const disks = "add_chunked_disk" in MachineOptions.prototype;
+      let cmdline = d.cmdline;
+      try {
+        if (d.image && disks) {
+          const manifest = await fetchBytes("manifest", d.image);
+          let total = 0;
+          try {
+            total = Number(JSON.parse(new TextDecoder().decode(manifest)).size) || 0;
+          } catch {
+            throw new Error(`${d.image} is not a chunked image's manifest.json (not JSON)`);
+          }
+          const name = await overlayName(d.image);
+          const o = await openOverlay(name);
+          disk = { url: d.image, manifest, total, name, fetched: 0, chunks: 0, handle: o && o.handle, dir: o && o.dir };
+          if (!o) {
+            disk.handle = memoryHandle();
+            post({ type: "notice", text: "This browser has no synchronous OPFS files in Workers: the disk's changes are kept in memory and lost when the tab closes." });
+          }
+          if (d.imageAppend) cmdline = d.imageAppend;
+        } else if (d.image && d.imageExplicit) {
+          throw new Error(`?image=${d.image}: this build of the package has no disks under wasm yet; the kernel and initramfs boot without ?image`);
+        }
+        const [kernel, initrd] = await Promise.all([
+          fetchBytes("kernel", d.kernel),
+          d.initrd ? fetchBytes("initrd", d.initrd) : Promise.resolve(undefined),
+        ]);
+        boot = { kernel, initrd, cmdline, mem: d.mem, jit: d.jit };
+      } catch (err) {
+        fail("The page cannot load its boot files", err.message || err);
+        post({ type: "state", state: "off" });
+        return;
+      }
+      start();
+      break;
+    }
+    case "discard": {
+      // Power off, delete the overlay, boot the pristine image again.
+      stop();
+      if (disk && disk.dir) {
+        closeOverlay();
+        try {
+          await disk.dir.removeEntry(disk.name);
+          const o = await openOverlay(disk.name);
+          disk.handle = o.handle;
+        } catch (e) {
+          fail("The local changes cannot be discarded", e.message || e);
+          return;
+        }
+      } else if (disk) {
+        disk.handle = memoryHandle();
+      }
+      if (boot) start();
+      break;
+    }
+    case "overlay": {
+      if (!disk || !disk.handle) {
+        fail("No overlay to download", "the machine has no disk image with local changes");
+        break;
+      }
+      const h = disk.handle;
+      const bytes = new Uint8Array(h.getSize());
+      h.read(bytes, { at: 0 });
+      post({ type: "overlay", bytes, name: disk.name }, [bytes.buffer]);
+      break;
+    }
+    case "input":
+      if (m) {
+        m.input(d.bytes);
+        kick();
+      }
+      break;
+    case "pause":
+      if (m && !paused) {
+        paused = true;
+        post({ type: "state", state: "paused" });
+      }
+      break;
+    case "resume":
+      if (m && paused) {
+        paused = false;
+        kick();
+        post({ type: "state", state: "running" });
+      }
+      break;
+    case "reset":
+      if (boot) start();
+      break;
+    case "poweroff":
+      stop();
+      break;
+  }
+};
+
+self.onerror = (e) => fail("The emulator's worker failed", e.message || e);
+post({ type: "state", state: "loading" });
