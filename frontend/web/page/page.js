@@ -350,6 +350,12 @@ window.tab86 = {
   errors: () => errors.slice(),
   /** The disk image's streaming counters ({fetched, chunks, total, inFlight}), or null without one. */
   disk: () => disk,
+  /**
+   * Fault injection for tests: every fetch of the Worker whose URL contains
+   * `match` gets `{status, body}` instead of the network's answer ([] clears).
+   * Browser automation cannot always intercept a Worker's requests.
+   */
+  failFetches: (faults) => worker && worker.postMessage({ type: "faults", faults }),
 };
 
 // ---------------------------------------------------------------- start

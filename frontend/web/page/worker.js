@@ -220,7 +220,12 @@ function startFetches(gen) {
       let bytes = null;
       let why = "";
       try {
-        const r = await fetch(url, { headers });
+        // A fault injected for automation (window.tab86.failFetches) answers
+        // instead of the network, the way a failing server or CDN would.
+        const fault = faults.find((x) => url.includes(x.match));
+        const r = fault
+          ? new Response(fault.body, { status: fault.status, statusText: fault.status === 200 ? "OK" : "Injected" })
+          : await fetch(url, { headers });
         status = r.status;
         if (r.status === 200 || (start >= 0 && r.status === 206)) {
           bytes = new Uint8Array(await r.arrayBuffer());
@@ -394,6 +399,9 @@ function stop() {
   post({ type: "state", state: "off" });
 }
 
+// Fetch faults injected for automation: [{match, status, body}] (URL substring).
+let faults = [];
+
 self.onmessage = async (e) => {
   const d = e.data;
   switch (d.type) {
@@ -495,6 +503,9 @@ self.onmessage = async (e) => {
       break;
     case "poweroff":
       stop();
+      break;
+    case "faults":
+      faults = d.faults;
       break;
   }
 };
