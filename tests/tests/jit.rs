@@ -499,10 +499,18 @@ fn page_scrambled(cpu: &mut Cpu) {
 
 /// Runs `code` (ending in HLT) to completion and returns the CPU.
 fn run(code: &[u8], jit: bool) -> Cpu {
+    run_bounded(code, jit, None)
+}
+
+/// [`run`], with at most `max_modules` modules loaded when given.
+fn run_bounded(code: &[u8], jit: bool, max_modules: Option<usize>) -> Cpu {
     let mut cpu = tab86_tests::native::flat_cpu(code, CODE).expect("flat cpu");
     cpu.state.gpr[reg::EBX] = DATA;
     if jit {
         attach(&mut cpu, 3);
+        if let Some(n) = max_modules {
+            cpu.set_jit_max_modules(n);
+        }
     }
     match cpu.run(&mut NullBus, 10_000_000) {
         Exit::Halted | Exit::HaltedNoWake => {}
@@ -665,6 +673,48 @@ fn self_modifying_loop_drops_the_compiled_page() {
 /// loop drops its module (and its table element) and the new code is what runs.
 #[test]
 fn linked_pages_follow_calls_jumps_returns_and_invalidation() {
+    let code = linked_pages_program();
+    let i = run(&code, false);
+    let j = run(&code, true);
+    assert_eq!(i.state.gpr, j.state.gpr);
+    assert_eq!(i.state.icount, j.state.icount);
+    assert_eq!(i.state.flags(), j.state.flags());
+    // 302 calls before the patch add 1 (two a turn), 298 after it add 5.
+    assert_eq!(j.state.gpr[reg::EAX], 302 + 298 * 5);
+    assert_eq!(j.state.gpr[reg::ESI], 600);
+    let st = j.jit_stats().unwrap();
+    assert_eq!(st.traps, 0, "{st:?}");
+    assert!(st.invalidations >= 1, "{st:?}");
+    assert_eq!(st.evictions, 0, "{st:?}");
+    // Most page changes go module to module (each call is three of them).
+    assert!(st.links > 600, "{st:?}");
+    assert!(st.calls * 10 < st.links, "{st:?}");
+}
+
+/// With room for fewer modules than the three hot pages, installing one drops the
+/// least recently entered (and its links); those pages run interpreted, become hot
+/// again and compile again, and the results stay the interpreter's.
+#[test]
+fn a_bound_on_loaded_modules_evicts_the_least_recent_and_stays_exact() {
+    let code = linked_pages_program();
+    let i = run(&code, false);
+    for bound in [1, 2] {
+        let j = run_bounded(&code, true, Some(bound));
+        assert_eq!(i.state.gpr, j.state.gpr, "bound {bound}");
+        assert_eq!(i.state.icount, j.state.icount, "bound {bound}");
+        assert_eq!(i.state.flags(), j.state.flags(), "bound {bound}");
+        let st = j.jit_stats().unwrap();
+        assert!(st.evictions >= 2, "bound {bound}: {st:?}");
+        // Evicted pages compile again: more modules than pages.
+        assert!(st.modules > 3, "bound {bound}: {st:?}");
+        assert!(st.instructions > 0 && st.traps == 0, "bound {bound}: {st:?}");
+    }
+}
+
+/// A loop that calls across three pages (relative, through memory, through a
+/// register), jumps between them and returns, and halfway through patches the
+/// called page's code.
+fn linked_pages_program() -> Vec<u8> {
     let f = CODE + 0x1000;
     let g = CODE + 0x2000;
     let mut code = vec![0xF4u8; 0x2010];
@@ -715,20 +765,7 @@ fn linked_pages_follow_calls_jumps_returns_and_invalidation() {
     // h: inc esi; ret
     let mut at = 0x800;
     put(&mut code, &mut at, &[0x46, 0xC3]);
-    let i = run(&code, false);
-    let j = run(&code, true);
-    assert_eq!(i.state.gpr, j.state.gpr);
-    assert_eq!(i.state.icount, j.state.icount);
-    assert_eq!(i.state.flags(), j.state.flags());
-    // 302 calls before the patch add 1 (two a turn), 298 after it add 5.
-    assert_eq!(j.state.gpr[reg::EAX], 302 + 298 * 5);
-    assert_eq!(j.state.gpr[reg::ESI], 600);
-    let st = j.jit_stats().unwrap();
-    assert_eq!(st.traps, 0, "{st:?}");
-    assert!(st.invalidations >= 1, "{st:?}");
-    // Most page changes go module to module (each call is three of them).
-    assert!(st.links > 600, "{st:?}");
-    assert!(st.calls * 10 < st.links, "{st:?}");
+    code
 }
 
 #[test]

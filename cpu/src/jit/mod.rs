@@ -35,6 +35,13 @@ const WARM_FRACTION: u32 = 64;
 /// the JIT stops recompiling it. Each is paid for by a block's [`HOT`] runs.
 const MAX_RECOMPILES: u32 = 16;
 
+/// Loaded modules at most, by default: installing one more drops the least
+/// recently entered eighth. It bounds what the engine holds (V8 keeps each
+/// module's machine code and instance; the browser's function table grows by one
+/// element a module) while a long session keeps touching new code. A Debian boot to
+/// its shell and the anchor benchmark load some 300-1000 modules.
+pub const MAX_MODULES: usize = 4096;
+
 /// Counters, for `--stats` and benchmarks.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JitStats {
@@ -74,6 +81,9 @@ pub struct JitStats {
     /// Jumps, calls and returns from one module straight into another's entry
     /// through the host's entry table (see [`JitHost::link`]), without returning.
     pub links: u64,
+    /// Modules dropped because more than the bound were loaded (the ones entered
+    /// least recently; see [`MAX_MODULES`]).
+    pub evictions: u64,
 }
 
 /// Counters by iced `Code` (indexed by `Code as usize`), for `--stats`.
@@ -113,6 +123,10 @@ pub(crate) struct PageModule {
     pub compiles: u32,
     /// Page offsets with an entry in the module, one bit each.
     pub entries: Box<[u64; 64]>,
+    /// Instruction count when the run loop last entered the module (modules
+    /// entered only through links from others keep an older one): the
+    /// least recent go first when the bound is reached.
+    pub last_run: u64,
 }
 
 impl PageModule {
@@ -155,6 +169,8 @@ pub struct Jit {
     pub(crate) clock: Option<fn() -> u64>,
     /// Runs of a block after which its page is compiled ([`HOT`] by default).
     pub(crate) hot: u32,
+    /// Loaded modules at most ([`MAX_MODULES`] by default).
+    pub(crate) max_modules: usize,
     /// How often each page's module was dropped because the page was written: code
     /// that keeps rewriting itself stays in the interpreter after [`MAX_REWRITES`].
     pub(crate) rewritten: HashMap<u32, u32>,

@@ -34,6 +34,7 @@ impl Cpu {
             stats: JitStats::default(),
             clock,
             hot: super::HOT,
+            max_modules: super::MAX_MODULES,
             rewritten: Default::default(),
             exits: Default::default(),
             helpers: Default::default(),
@@ -44,6 +45,14 @@ impl Cpu {
     pub fn set_jit_threshold(&mut self, runs: u32) {
         if let Some(j) = self.jit.as_mut() {
             j.hot = runs.max(1);
+        }
+    }
+
+    /// Sets how many modules may be loaded at once (at least 1); see
+    /// [`super::MAX_MODULES`]. Tests use a small bound to exercise eviction.
+    pub fn set_jit_max_modules(&mut self, n: usize) {
+        if let Some(j) = self.jit.as_mut() {
+            j.max_modules = n.max(1);
         }
     }
 
@@ -120,11 +129,12 @@ impl Cpu {
             return false;
         };
         let page = block.phys & !0xFFF;
-        let Some(pm) = jit.pages.get(&page) else {
+        let Some(pm) = jit.pages.get_mut(&page) else {
             block.jit_entry.set(false);
             self.jit = Some(jit);
             return false;
         };
+        pm.last_run = self.state.icount;
         let handle = pm.handle;
         let w = Window(jit.window);
         w.store(&self.state, &self.masks, &self.time, budget);
@@ -389,6 +399,7 @@ impl Cpu {
             compiles: p.compiles,
             helper_ops: p.helper_ops,
             entries,
+            last_run: self.state.icount,
         };
         if let Some(keys) = self.cache.by_page.get(&p.page) {
             for k in keys.iter().filter(|k| *k >> 32 != 0) {
@@ -405,6 +416,41 @@ impl Cpu {
         // Jumps from other modules to this page now come straight here.
         if p.page >> 12 < jit.link_slots {
             jit.host.link(handle, p.page >> 12);
+        }
+        if jit.pages.len() > jit.max_modules {
+            self.jit_evict(p.page);
+        }
+    }
+
+    /// Drops the least recently entered modules (never `keep`'s) until an eighth
+    /// of the bound is free. Their pages' blocks become cold again (hit counts
+    /// cleared), so a page that is still in use compiles again once hot.
+    fn jit_evict(&mut self, keep: u32) {
+        let Some(jit) = self.jit.as_mut() else {
+            return;
+        };
+        let target = jit.max_modules - jit.max_modules / 8;
+        let mut by_age: Vec<(u64, u32)> = jit
+            .pages
+            .iter()
+            .filter(|(&page, _)| page != keep)
+            .map(|(&page, m)| (m.last_run, page))
+            .collect();
+        by_age.sort_unstable();
+        let n = jit.pages.len().saturating_sub(target).min(by_age.len());
+        for &(_, page) in &by_age[..n] {
+            if let Some(m) = jit.pages.remove(&page) {
+                jit.host.unload(m.handle);
+                jit.stats.evictions += 1;
+            }
+            if let Some(keys) = self.cache.by_page.get(&page) {
+                for k in keys.iter() {
+                    if let Some(b) = self.cache.blocks.get(k) {
+                        b.jit_entry.set(false);
+                        b.hits.set(0);
+                    }
+                }
+            }
         }
     }
 }

@@ -400,7 +400,7 @@ impl Driver {
         );
         if let Some(j) = self.machine.cpu.jit_stats() {
             r.push_str(&format!(
-                "\ntab86: jit: {} modules ({} KiB wasm, {:.3} s on the CPU's thread, {:.3} s compiling in the background, {} discarded), {} calls, {} instructions ({:.1}%), {} invalidated, {} trapped",
+                "\ntab86: jit: {} modules ({} KiB wasm, {:.3} s on the CPU's thread, {:.3} s compiling in the background, {} discarded), {} calls, {} instructions ({:.1}%), {} invalidated, {} evicted, {} trapped",
                 j.modules,
                 j.wasm_bytes / 1024,
                 j.compile_ns as f64 / 1e9,
@@ -410,6 +410,7 @@ impl Driver {
                 j.instructions,
                 100.0 * j.instructions as f64 / s.instructions.max(1) as f64,
                 j.invalidations,
+                j.evictions,
                 j.traps
             ));
             r.push_str(&format!(

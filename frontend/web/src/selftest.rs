@@ -849,15 +849,19 @@ fn linked_pages(linking: bool) -> Result<String, String> {
     // h: inc esi; ret
     let mut at = 0x800;
     put(&mut code, &mut at, &[0x46, 0xC3]);
-    let run = |jit: bool| -> Result<Cpu, String> {
+    let run_bounded = |jit: bool, bound: Option<usize>| -> Result<Cpu, String> {
         let mut cpu = flat_cpu(&code)?;
         cpu.state.gpr[reg::EBX] = DATA;
         if jit {
             attach(&mut cpu)?;
+            if let Some(n) = bound {
+                cpu.set_jit_max_modules(n);
+            }
         }
         run_to_halt(&mut cpu, &format!("linked pages (jit {jit})"))?;
         Ok(cpu)
     };
+    let run = |jit: bool| run_bounded(jit, None);
     let i = run(false)?;
     let j = run(true)?;
     let ctx = |what: &str| format!("linked pages: {what}");
@@ -877,12 +881,24 @@ fn linked_pages(linking: bool) -> Result<String, String> {
     } else {
         st.links == 0
     };
-    if st.traps != 0 || st.invalidations == 0 || !linked_ok {
+    if st.traps != 0 || st.invalidations == 0 || !linked_ok || st.evictions != 0 {
         return Err(ctx(&format!("{st:?}")));
     }
+    // Room for one module: each install evicts the other pages' (and unlinks
+    // them), which compile again when hot; the result stays the interpreter's.
+    let b = run_bounded(true, Some(1))?;
+    let ctx = |what: &str| format!("linked pages, one module at most: {what}");
+    check_eq(&i.state.gpr, &b.state.gpr, || ctx("registers"))?;
+    check_eq(&i.state.icount, &b.state.icount, || {
+        ctx("instruction count")
+    })?;
+    let sb = b.jit_stats().ok_or("no JIT stats")?;
+    if sb.traps != 0 || sb.evictions < 2 || sb.modules <= 3 {
+        return Err(ctx(&format!("{sb:?}")));
+    }
     Ok(format!(
-        "linked pages: ok ({} calls, {} linked jumps, {} invalidated)",
-        st.calls, st.links, st.invalidations
+        "linked pages: ok ({} calls, {} linked jumps, {} invalidated; one module at most: {} evicted)",
+        st.calls, st.links, st.invalidations, sb.evictions
     ))
 }
 
