@@ -112,7 +112,19 @@ pub trait BlockBackend {
     /// The default returns at once, right for backends that complete in `submit`;
     /// threaded backends override it.
     fn wait(&mut self, _timeout_ns: u64) {}
+
+    /// Asks the backend to call `waker` (from any thread) each time a completion
+    /// becomes ready, so a real-time host can sleep until then instead of polling.
+    /// Returns whether it will; the default (a backend that cannot) returns false
+    /// and the machine keeps checking its completions every millisecond.
+    fn set_waker(&mut self, _waker: Waker) -> bool {
+        false
+    }
 }
+
+/// Called by a block backend when a completion is ready (see
+/// [`BlockBackend::set_waker`]); it may run on another thread.
+pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// A disk held in memory: completes every request at once. For tests and for
 /// small images built on the fly.

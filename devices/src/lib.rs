@@ -70,7 +70,7 @@ pub mod test_utils;
 
 pub use acpi_pm::AcpiPm;
 pub use apic::{IoApic, IoApicState, LocalApic, LocalApicState};
-pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId};
+pub use block::{BlockBackend, BlockCompletion, BlockError, BlockOp, MemDisk, RequestId, Waker};
 pub use bus::{IoSize, MmioBus, MmioRange, PioAddress, PioDevice, PioRange, PortBus};
 pub use chipset::{Chipset, ChipsetConfig};
 pub use debug::{DebugCon, DebugExit, ReadBack};

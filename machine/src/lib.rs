@@ -255,6 +255,8 @@ pub struct Machine {
     halts: u64,
     /// The options a snapshot of this machine records (see [`snapshot::Header`]).
     options: snapshot::Header,
+    /// Every disk wakes the host when a request completes ([`Machine::set_io_waker`]).
+    io_waker: bool,
     /// Instructions and host nanoseconds of the slices since the last speed
     /// estimate (real-time mode).
     speed: (u64, u64),
@@ -432,6 +434,7 @@ impl Machine {
             halts: 0,
             options,
             speed: (0, 0),
+            io_waker: false,
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -563,7 +566,7 @@ impl Machine {
                     },
                     ClockMode::RealTime => {
                         let mut wait_ns = deadline.map_or(u64::MAX, |d| d.saturating_sub(now));
-                        if disks::in_flight(&self.board.virtio) > 0 {
+                        if !self.io_waker && disks::in_flight(&self.board.virtio) > 0 {
                             // Come back soon to collect disk completions.
                             wait_ns = wait_ns.min(1_000_000);
                         }
@@ -589,6 +592,18 @@ impl Machine {
         disks::service(&self.board.virtio, &mut self.cpu.mem);
         self.board.sync_irqs();
         disks::in_flight(&self.board.virtio) > 0
+    }
+
+    /// Has every disk call `waker` (from any thread) when a request completes, so
+    /// a real-time host can sleep through [`Event::Idle`] until then; without
+    /// one (or with a backend that cannot) the machine asks to be run again
+    /// every millisecond while requests are outstanding.
+    pub fn set_io_waker(&mut self, waker: tab86_devices::Waker) {
+        let mut all = true;
+        for s in &self.board.virtio {
+            all &= s.dev.borrow_mut().set_waker(waker.clone());
+        }
+        self.io_waker = all;
     }
 
     /// Blocks for at most `timeout_ns` until a disk request completes: for native

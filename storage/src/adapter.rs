@@ -25,6 +25,8 @@ struct Shared {
     q: Mutex<Queue>,
     /// Signals workers (work may be startable) and `wait` (a completion is ready).
     cv: Condvar,
+    /// The host's waker, called after each completion (see `BlockBackend::set_waker`).
+    waker: Mutex<Option<tab86_devices::Waker>>,
 }
 
 /// A [`BlockBackend`] over any [`Store`], served by a few worker threads.
@@ -51,6 +53,7 @@ impl Threaded {
                 shutdown: false,
             }),
             cv: Condvar::new(),
+            waker: Mutex::new(None),
         });
         let workers = (0..workers.max(1))
             .map(|_| {
@@ -140,6 +143,12 @@ fn worker(s: &Shared) {
         }
         q.done.push(BlockCompletion { id, result });
         s.cv.notify_all();
+        drop(q);
+        let waker = s.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(w) = waker {
+            w();
+        }
+        q = s.q.lock().unwrap_or_else(|e| e.into_inner());
     }
 }
 
@@ -232,6 +241,11 @@ impl BlockBackend for Threaded {
         self.in_flight += 1;
         self.lock().waiting.push_back((id, op));
         self.shared.cv.notify_all();
+    }
+
+    fn set_waker(&mut self, waker: tab86_devices::Waker) -> bool {
+        *self.shared.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
+        true
     }
 
     fn poll(&mut self) -> Vec<BlockCompletion> {

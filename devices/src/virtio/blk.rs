@@ -424,6 +424,10 @@ impl VirtioDevice for VirtioBlk {
         self.backend.generation()
     }
 
+    fn set_waker(&mut self, waker: crate::Waker) -> bool {
+        self.backend.set_waker(waker)
+    }
+
     fn in_flight(&self) -> usize {
         self.pending.len()
     }

@@ -135,4 +135,9 @@ pub trait VirtioDevice {
     }
     /// Block for at most `timeout_ns` until a backend has a completion ready.
     fn wait(&mut self, _timeout_ns: u64) {}
+    /// Passes a completion waker to the backend (see
+    /// [`crate::BlockBackend::set_waker`]); whether it will call it.
+    fn set_waker(&mut self, _waker: crate::Waker) -> bool {
+        false
+    }
 }

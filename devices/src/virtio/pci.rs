@@ -220,6 +220,11 @@ impl VirtioPci {
         self.device.generation()
     }
 
+    /// Passes a completion waker to the device's backend; whether it will call it.
+    pub fn set_waker(&mut self, waker: crate::Waker) -> bool {
+        self.device.set_waker(waker)
+    }
+
     /// Requests the device has outstanding at its backend (0 unless the driver is live).
     pub fn in_flight(&self) -> usize {
         if self.live() {

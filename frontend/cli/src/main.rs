@@ -187,6 +187,12 @@ fn run(args: Args) -> i32 {
     };
     let tty = raw.as_ref().is_some_and(|r| r.is_tty());
     let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>();
+    // A disk completion wakes the idle wait below with an empty message, so a
+    // real-time run sleeps until then instead of polling every millisecond.
+    let wake_tx = in_tx.clone();
+    d.machine().set_io_waker(std::sync::Arc::new(move || {
+        let _ = wake_tx.send(Vec::new());
+    }));
     if !d.scripted() {
         std::thread::spawn(move || {
             let mut buf = [0u8; 256];
@@ -255,6 +261,7 @@ fn run(args: Args) -> i32 {
                 let wait = Duration::from_secs_f64(wait_ms.max(0.0) / 1e3);
                 let t = Instant::now();
                 match in_rx.recv_timeout(wait) {
+                    Ok(bytes) if bytes.is_empty() => {} // a disk completion
                     Ok(bytes) => d.input(&bytes),
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     // No console input (a script drives it, or stdin ended): sleep

@@ -75,9 +75,6 @@ fn kill_9_during_write_and_sync_loses_no_synced_file() {
         ])
         .args(["--mem", "512M", "--disk", chunks.to_str().unwrap()])
         .args(["--overlay", overlay.to_str().unwrap(), "--timeout", "1500"])
-        // The PIC-only board: on the APIC board this real-time run with piped
-        // stdin stalls once the guest is idle (open bug, see the README).
-        .arg("--no-apic")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
