@@ -76,11 +76,14 @@ impl GuestMemory for PhysGuest<'_> {
 /// Plug `disks` in as virtio-blk functions at slots 2, 3, ...; `kick` is set when a
 /// driver notifies a queue. With `firmware`, assign BARs and interrupt lines as a
 /// PC BIOS would (kernel boots); otherwise leave them for the guest's firmware.
+/// With `in_order` (deterministic machines), finished requests reach the guest
+/// in the order it made them ([`VirtioBlk::in_order`]).
 pub fn attach(
     chipset: &mut Chipset,
     disks: Vec<Box<dyn BlockBackend>>,
     kick: &Rc<Cell<bool>>,
     firmware: bool,
+    in_order: bool,
 ) -> Result<Vec<VirtioSlot>, String> {
     let mut slots = Vec::new();
     for (i, disk) in disks.into_iter().enumerate() {
@@ -90,7 +93,7 @@ pub fn attach(
             .filter(|&s| s < 32)
             .ok_or_else(|| format!("too many disks ({}): PCI bus 0 is full", i + 1))?;
         let intx = chipset.pirq.intx(slot, 1);
-        let blk = VirtioBlk::new(disk);
+        let blk = VirtioBlk::new(disk).in_order(in_order);
         let dev = Rc::new(RefCell::new(VirtioPci::new(
             Box::new(blk),
             Box::new(intx),
@@ -188,7 +191,7 @@ mod tests {
             Box::new(MemDisk::new(vec![0; 4096], false)),
             Box::new(MemDisk::new(vec![0; 8192], true)),
         ];
-        let mut slots = attach(&mut cs, disks, &kick, true).unwrap();
+        let mut slots = attach(&mut cs, disks, &kick, true, false).unwrap();
         for (i, (slot, irq)) in [(2u8, 10u32), (3, 11)].into_iter().enumerate() {
             assert_eq!(cs.pci.config_read(slot, 0, 0), 0x1042_1AF4);
             let base = 0xC000 + 0x100 * i as u32;

@@ -418,8 +418,15 @@ impl Machine {
         if let Some(base) = board.apic_base_msr() {
             cpu.state.apic_base = base;
         }
-        board.virtio = disks::attach(&mut board.chipset, cfg.disks, &board.kick, !bios_mode)
-            .map_err(Error::Devices)?;
+        let in_order = cfg.clock == ClockMode::Deterministic;
+        board.virtio = disks::attach(
+            &mut board.chipset,
+            cfg.disks,
+            &board.kick,
+            !bios_mode,
+            in_order,
+        )
+        .map_err(Error::Devices)?;
         let t0 = host.now_ns();
         let mut m = Machine {
             cpu,

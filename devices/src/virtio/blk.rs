@@ -84,6 +84,9 @@ pub struct VirtioBlk {
     /// Backend request id -> id of the request it belongs to (its first op's id).
     owners: BTreeMap<RequestId, RequestId>,
     pending: BTreeMap<RequestId, Pending>,
+    /// Finished requests go to the used ring in the order the driver made them
+    /// (see [`VirtioBlk::in_order`]).
+    in_order: bool,
 }
 
 impl core::fmt::Debug for VirtioBlk {
@@ -104,7 +107,20 @@ impl VirtioBlk {
             next_id: 1,
             owners: BTreeMap::new(),
             pending: BTreeMap::new(),
+            in_order: false,
         }
+    }
+
+    /// With `on`, a finished request waits for every earlier one before it goes
+    /// to the used ring, so the ring's order is the order the driver made the
+    /// requests in, whatever order the backend finished them in (a chunk fetched
+    /// over HTTP can overtake an earlier one). A deterministic machine needs it:
+    /// the guest's driver walks the used ring in order, and a host-dependent
+    /// order would change what it executes. Real-time machines leave it off, so
+    /// a slow request does not hold back the ones after it.
+    pub fn in_order(mut self, on: bool) -> Self {
+        self.in_order = on;
+        self
     }
 
     /// The backend (for inspection).
@@ -284,7 +300,7 @@ impl VirtioBlk {
                 Ok(_) => {}
                 Err(_) => p.failed = true,
             }
-            if p.ops == 0 {
+            if p.ops == 0 && !self.in_order {
                 if let Some(p) = self.pending.remove(&owner) {
                     let (st, n) = if p.failed {
                         (status::IOERR, 0)
@@ -293,6 +309,21 @@ impl VirtioBlk {
                     };
                     finish(q, mem, &p, st, n)?;
                 }
+            }
+        }
+        if self.in_order {
+            // The oldest requests that are done, up to the first that is not.
+            while let Some(e) = self.pending.first_entry() {
+                if e.get().ops != 0 {
+                    break;
+                }
+                let p = e.remove();
+                let (st, n) = if p.failed {
+                    (status::IOERR, 0)
+                } else {
+                    (status::OK, p.read_len as u32)
+                };
+                finish(q, mem, &p, st, n)?;
             }
         }
         Ok(())

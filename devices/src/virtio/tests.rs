@@ -90,7 +90,7 @@ struct Rig {
     ctl: Rc<RefCell<Ctl>>,
 }
 
-fn device(data: Vec<u8>, ro: bool) -> Parts {
+fn device(data: Vec<u8>, ro: bool, in_order: bool) -> Parts {
     let ctl = Rc::new(RefCell::new(Ctl::default()));
     let disk = TestDisk {
         disk: MemDisk::new(data, ro),
@@ -99,7 +99,7 @@ fn device(data: Vec<u8>, ro: bool) -> Parts {
     let irq = RecordingIrq::new();
     let kick = Rc::new(Cell::new(false));
     let dev = VirtioPci::new(
-        Box::new(VirtioBlk::new(Box::new(disk))),
+        Box::new(VirtioBlk::new(Box::new(disk)).in_order(in_order)),
         Box::new(irq.clone()),
         kick.clone(),
     );
@@ -113,7 +113,12 @@ impl Rig {
 
     /// Initialise the device as Linux does, accepting `pick(offered)`.
     fn with_features(data: Vec<u8>, ro: bool, pick: impl Fn(u64) -> u64) -> Self {
-        let (dev, irq, kick, ctl) = device(data, ro);
+        Self::build(data, ro, false, pick)
+    }
+
+    /// [`Rig::with_features`], with in-order delivery when `in_order`.
+    fn build(data: Vec<u8>, ro: bool, in_order: bool, pick: impl Fn(u64) -> u64) -> Self {
+        let (dev, irq, kick, ctl) = device(data, ro, in_order);
         let mut r = Rig {
             io: VirtioPciIo(dev.clone()),
             dev,
@@ -234,7 +239,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 #[test]
 fn pci_identity_and_capabilities() {
-    let (dev, ..) = device(vec![0; 4096], false);
+    let (dev, ..) = device(vec![0; 4096], false, false);
     let mut f = VirtioPciFunction(dev.clone());
     assert_eq!(
         f.config_read(0),
@@ -285,7 +290,7 @@ fn pci_identity_and_capabilities() {
 
 #[test]
 fn pci_cfg_window_reaches_the_bar() {
-    let (dev, ..) = device(vec![0; 8192], false);
+    let (dev, ..) = device(vec![0; 8192], false, false);
     let mut f = VirtioPciFunction(dev);
     // Read the capacity (device cfg offset 0) through the window: 16 sectors.
     f.config_write(0x84 + 8, u32::from(DEVICE_OFFSET), 0xF);
@@ -300,7 +305,7 @@ fn pci_cfg_window_reaches_the_bar() {
 
 #[test]
 fn feature_negotiation() {
-    let (dev, ..) = device(vec![0; 4096], false);
+    let (dev, ..) = device(vec![0; 4096], false, false);
     let mut r = Rig {
         io: VirtioPciIo(dev.clone()),
         dev,
@@ -691,7 +696,7 @@ fn rings_outside_ram_and_avail_overrun() {
     ));
 
     // A driver that puts its descriptor table past the end of RAM.
-    let (dev, _irq, kick, _) = device(vec![0; 4096], false);
+    let (dev, _irq, kick, _) = device(vec![0; 4096], false, false);
     let mut r2 = Rig {
         io: VirtioPciIo(dev.clone()),
         dev,
@@ -719,6 +724,57 @@ fn rings_outside_ram_and_avail_overrun() {
         r2.dev.borrow().last_error(),
         Some(QueueError::Memory(_))
     ));
+}
+
+/// Two reads that the backend finishes in the reverse order: the used ring gets
+/// them as they finish, or, with in-order delivery (deterministic machines), the
+/// later one waits for the earlier and both arrive in the driver's order.
+#[test]
+fn in_order_delivery_holds_back_a_request_that_overtook_an_earlier_one() {
+    for in_order in [false, true] {
+        let mut r = Rig::build(pattern(8 * 512, 4), false, in_order, |f| f);
+        r.ctl.borrow_mut().hold = true;
+        let mut heads = Vec::new();
+        for i in 0..2u64 {
+            r.header(req::IN, i);
+            let head = r.q.chain(
+                &mut r.mem,
+                &[
+                    Buf::r(HDR, 16),
+                    Buf::w(DATA + 512 * i, 512),
+                    Buf::w(STATUS + 1 + i, 1),
+                ],
+            );
+            r.kick_and_run(head);
+            heads.push(u32::from(head));
+        }
+        assert_eq!(r.dev.borrow().in_flight(), 2);
+        let mut held = std::mem::take(&mut r.ctl.borrow_mut().held);
+        assert_eq!(held.len(), 2);
+        let first = held.remove(0);
+        // The second request finishes first.
+        r.ctl.borrow_mut().held = held;
+        r.ctl.borrow_mut().hold = false;
+        r.run();
+        let used = r.q.take_used(&r.mem);
+        if in_order {
+            assert!(used.is_empty(), "held back behind the first: {used:?}");
+            assert_eq!(r.dev.borrow().in_flight(), 2);
+        } else {
+            assert_eq!(used, vec![(heads[1], 513)]);
+        }
+        r.ctl.borrow_mut().held = vec![first];
+        r.run();
+        let used2 = r.q.take_used(&r.mem);
+        if in_order {
+            assert_eq!(used2, vec![(heads[0], 513), (heads[1], 513)]);
+        } else {
+            assert_eq!(used2, vec![(heads[0], 513)]);
+        }
+        assert_eq!(r.dev.borrow().in_flight(), 0);
+        assert_eq!(r.mem.slice(STATUS + 1, 2), [bst::OK, bst::OK]);
+        assert_eq!(r.mem.slice(DATA, 1024), &pattern(8 * 512, 4)[..1024]);
+    }
 }
 
 #[test]
