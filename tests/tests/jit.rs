@@ -707,7 +707,10 @@ fn a_bound_on_loaded_modules_evicts_the_least_recent_and_stays_exact() {
         assert!(st.evictions >= 2, "bound {bound}: {st:?}");
         // Evicted pages compile again: more modules than pages.
         assert!(st.modules > 3, "bound {bound}: {st:?}");
-        assert!(st.instructions > 0 && st.traps == 0, "bound {bound}: {st:?}");
+        assert!(
+            st.instructions > 0 && st.traps == 0,
+            "bound {bound}: {st:?}"
+        );
     }
 }
 
