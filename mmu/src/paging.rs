@@ -135,38 +135,90 @@ pub fn walk(
         }
         (a, e)
     };
-    let user = pde & pte & US != 0;
-    let writable = pde & pte & RW != 0;
-    if access.user && !user {
-        return Err(fault(true));
-    }
-    if access.write && !writable && (access.user || mode.cr0 & CR0_WP != 0) {
-        return Err(fault(true));
-    }
-    if !large && pde & A == 0 {
-        mem.write(pde_addr, 4, pde | A, bus);
-    }
-    let mut new = pte | A;
-    if access.write {
-        new |= D;
-    }
-    if new != pte {
-        mem.write(pte_addr, 4, new, bus);
-    }
-    let frame = if large {
-        (pte & 0xFFC0_0000) | (lin & 0x003F_F000)
-    } else {
-        pte & 0xFFFF_F000
-    };
-    Ok(Translation {
-        frame,
-        user,
-        writable,
-        dirty: new & D != 0,
-        global: pte & G != 0 && mode.cr4 & CR4_PGE != 0,
-        no_exec: false,
+    let leaf = Leaf {
+        pde_addr,
+        pde,
+        pte_addr,
+        pte,
         large,
-    })
+        large_frame: 0xFFC0_0000,
+        no_exec: false,
+    };
+    leaf.finish(mem, bus, mode, lin, access, fault(true))
+}
+
+/// The entries a walk ended at (low 32 bits; a large page's PDE is its PTE too).
+struct Leaf {
+    pde_addr: u32,
+    pde: u32,
+    pte_addr: u32,
+    pte: u32,
+    /// A 4 MiB (PSE) or 2 MiB (PAE) page, whose frame is `pte & large_frame`.
+    large: bool,
+    large_frame: u32,
+    /// XD is set in an entry and IA32_EFER.NXE is on.
+    no_exec: bool,
+}
+
+impl Leaf {
+    /// What both walks do once the entries are read: the U/S, R/W (with CR0.WP)
+    /// and XD checks (`protection` is their #PF), then the accessed bit in the
+    /// PDE (of a 4 KiB page) and accessed/dirty in the PTE, written only when
+    /// they change, as the processor does.
+    fn finish(
+        self,
+        mem: &mut PhysMem,
+        bus: &mut dyn Bus,
+        mode: PagingMode,
+        lin: u32,
+        access: Access,
+        protection: PageFault,
+    ) -> Result<Translation, PageFault> {
+        let Leaf {
+            pde_addr,
+            pde,
+            pte_addr,
+            pte,
+            large,
+            large_frame,
+            no_exec,
+        } = self;
+        let user = pde & pte & US != 0;
+        let writable = pde & pte & RW != 0;
+        if access.user && !user {
+            return Err(protection);
+        }
+        if access.write && !writable && (access.user || mode.cr0 & CR0_WP != 0) {
+            return Err(protection);
+        }
+        if access.fetch && no_exec {
+            return Err(protection);
+        }
+        if !large && pde & A == 0 {
+            mem.write(pde_addr, 4, pde | A, bus);
+        }
+        let mut new = pte | A;
+        if access.write {
+            new |= D;
+        }
+        if new != pte {
+            mem.write(pte_addr, 4, new, bus);
+        }
+        let frame = if large {
+            (pte & large_frame) | (lin & !large_frame & 0xFFFF_F000)
+        } else {
+            pte & 0xFFFF_F000
+        };
+        Ok(Translation {
+            frame,
+            user,
+            writable,
+            dirty: new & D != 0,
+            global: pte & G != 0 && mode.cr4 & CR4_PGE != 0,
+            no_exec,
+            large,
+        })
+    }
 }
 
 /// PDPTE bits that must be 0 in a present PDPTE with PAE paging on a CPU without
@@ -242,43 +294,16 @@ fn walk_pae(
         }
         (a, e)
     };
-    let (pde32, pte32) = (pde as u32, pte as u32);
-    let user = pde32 & pte32 & US != 0;
-    let writable = pde32 & pte32 & RW != 0;
-    let no_exec = mode.nxe && (pde | pte) & XD != 0;
-    if access.user && !user {
-        return Err(protection);
-    }
-    if access.write && !writable && (access.user || mode.cr0 & CR0_WP != 0) {
-        return Err(protection);
-    }
-    if access.fetch && no_exec {
-        return Err(protection);
-    }
-    if !large && pde32 & A == 0 {
-        mem.write(pde_addr, 4, pde32 | A, bus);
-    }
-    let mut new = pte32 | A;
-    if access.write {
-        new |= D;
-    }
-    if new != pte32 {
-        mem.write(pte_addr, 4, new, bus);
-    }
-    let frame = if large {
-        (pte32 & 0xFFE0_0000) | (lin & 0x001F_F000)
-    } else {
-        pte32 & 0xFFFF_F000
-    };
-    Ok(Translation {
-        frame,
-        user,
-        writable,
-        dirty: new & D != 0,
-        global: pte32 & G != 0 && mode.cr4 & CR4_PGE != 0,
-        no_exec,
+    let leaf = Leaf {
+        pde_addr,
+        pde: pde as u32,
+        pte_addr,
+        pte: pte as u32,
         large,
-    })
+        large_frame: 0xFFE0_0000,
+        no_exec: mode.nxe && (pde | pte) & XD != 0,
+    };
+    leaf.finish(mem, bus, mode, lin, access, protection)
 }
 
 #[cfg(test)]
