@@ -5,6 +5,7 @@
 //! a Jcc, SETcc, PUSHF or similar asks. Shifts, multiplies and the rarer instructions
 //! write EFLAGS directly (`op == NONE`).
 
+use crate::ops::mask;
 use crate::state::{fl, CpuState};
 
 /// Kinds of pending flag computations (`LazyFlags::op` low byte).
@@ -35,8 +36,153 @@ pub mod lf {
     pub const B32: u32 = 2 << 8;
 }
 
-const MASK: [u32; 4] = [0xFF, 0xFFFF, 0xFFFF_FFFF, 0xFFFF_FFFF];
-const SIGN: [u32; 4] = [0x80, 0x8000, 0x8000_0000, 0x8000_0000];
+/// Producers only generated code records (`LazyFlags::op & 0xFF >= jk::FIRST`).
+/// They never reach the interpreter: a module's epilogue materializes them into
+/// EFLAGS (`lf::NONE`) before it stores the state. They let shifts and multiplies
+/// record their operands instead of computing six flags that the next ALU
+/// instruction usually overwrites. Their flags are described by [`formula`] with
+/// the others.
+pub mod jk {
+    /// First private kind.
+    pub const FIRST: u32 = 0x10;
+    /// SHL/SAL: `a` the operand (masked to the size), `b` the count (1..=31), `res` the result.
+    pub const SHL: u32 = 0x10;
+    /// SHR: as SHL.
+    pub const SHR: u32 = 0x11;
+    /// SAR: as SHL, `a` masked (not sign-extended).
+    pub const SAR: u32 = 0x12;
+    /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
+    /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
+    pub const MUL: u32 = 0x13;
+    /// SHLD/SHRD (32-bit): `res` the result, `b` CF in bit 0 and OF in bit 11
+    /// (their EFLAGS position), SF, ZF and PF from `res`, AF = 0.
+    pub const DBL: u32 = 0x14;
+}
+
+/// A value a producer recorded ([`LazyFlags`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src {
+    /// The result.
+    Res,
+    /// The first operand.
+    A,
+    /// The second operand.
+    B,
+}
+
+/// How one status flag follows from a recorded producer: the one description of
+/// lazy flags, evaluated by the interpreter ([`CpuState::cf`] and the others) and
+/// compiled by the JIT (`jit::flags`). "On the size" means masked to the
+/// producer's operand size (its mask, or its sign bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Formula {
+    /// As EFLAGS holds it (flags materialized, or kept across the producer, as
+    /// INC and DEC keep CF).
+    Kept,
+    /// Always this value.
+    Const(bool),
+    /// Carry or borrow out: `x < y` on the size, or `x <= y` when `cin` and the
+    /// recorded carry-in is set (ADC, SBB).
+    Below {
+        /// Left side.
+        x: Src,
+        /// Right side.
+        y: Src,
+        /// The carry-in turns `<` into `<=`.
+        cin: bool,
+    },
+    /// The value is not zero on the size.
+    NonZero(Src),
+    /// The value is zero on the size.
+    Zero(Src),
+    /// The value's sign bit on the size.
+    Sign(Src),
+    /// Even parity of the value's low byte.
+    Parity(Src),
+    /// Bit `bit` of the XOR of the values (AF: the carry into bit 4).
+    XorBit(&'static [Src], u32),
+    /// The sign bit of `(a ^ res) & (b ^ res)`: signed overflow of an addition.
+    AddOverflow,
+    /// The sign bit of `(a ^ b) & (a ^ res)`: signed overflow of a subtraction.
+    SubOverflow,
+    /// The value on the size is exactly its sign bit (NEG of the most negative number).
+    MostNegative(Src),
+    /// SHL's CF: bit `width` of `a << b` computed in 64 bits.
+    ShlOut,
+    /// SHR's and SAR's CF: bit `b - 1` of `a`, sign-extended from the size when `arith`.
+    ShrOut {
+        /// SAR: shift in copies of the sign bit.
+        arith: bool,
+    },
+    /// SHL's OF as Intel computes it for any count: `MSB(a) ^ MSB-1(a)`.
+    ShlOverflow,
+}
+
+/// The status flags [`formula`] describes, by their EFLAGS bit.
+pub const STATUS_FLAGS: [u32; 6] = [fl::CF, fl::PF, fl::AF, fl::ZF, fl::SF, fl::OF];
+
+/// How status flag `flag` (an `fl::` bit of [`STATUS_FLAGS`]) follows from a
+/// producer of `kind` (`lf::` or `jk::`).
+#[inline(always)]
+pub const fn formula(kind: u32, flag: u32) -> Formula {
+    use Formula::*;
+    use Src::*;
+    if kind == lf::NONE {
+        return Kept;
+    }
+    match flag {
+        fl::CF => match kind {
+            lf::ADD => Below {
+                x: Res,
+                y: A,
+                cin: false,
+            },
+            lf::ADC => Below {
+                x: Res,
+                y: A,
+                cin: true,
+            },
+            lf::SUB => Below {
+                x: A,
+                y: B,
+                cin: false,
+            },
+            lf::SBB => Below {
+                x: A,
+                y: B,
+                cin: true,
+            },
+            lf::NEG | jk::MUL => NonZero(B),
+            lf::INC | lf::DEC => Kept,
+            jk::SHL => ShlOut,
+            jk::SHR => ShrOut { arith: false },
+            jk::SAR => ShrOut { arith: true },
+            jk::DBL => XorBit(&[B], 0),
+            _ => Const(false),
+        },
+        fl::ZF => match kind {
+            jk::MUL => Const(false),
+            _ => Zero(Res),
+        },
+        fl::SF => Sign(Res),
+        fl::PF => Parity(Res),
+        fl::AF => match kind {
+            lf::ADD | lf::ADC | lf::SUB | lf::SBB | lf::INC | lf::DEC => XorBit(&[A, B, Res], 4),
+            lf::NEG => XorBit(&[B, Res], 4),
+            _ => Const(false),
+        },
+        _ => match kind {
+            lf::ADD | lf::ADC | lf::INC => AddOverflow,
+            lf::SUB | lf::SBB | lf::DEC => SubOverflow,
+            lf::NEG => MostNegative(Res),
+            jk::MUL => NonZero(B),
+            jk::SHL => ShlOverflow,
+            jk::SHR => Sign(A),
+            jk::DBL => XorBit(&[B], 11),
+            _ => Const(false),
+        },
+    }
+}
 
 /// The pending flag computation: `op` (kind | size), operands `a`, `b`, carry-in and result.
 #[repr(C)]
@@ -94,97 +240,101 @@ impl CpuState {
         };
     }
 
+    /// A recorded value.
     #[inline(always)]
-    fn lz(&self) -> (u32, usize) {
-        (self.lazy.op & 0xFF, (self.lazy.op >> 8) as usize & 3)
+    fn src(&self, v: Src) -> u32 {
+        match v {
+            Src::Res => self.lazy.res,
+            Src::A => self.lazy.a,
+            Src::B => self.lazy.b,
+        }
+    }
+
+    /// Evaluates status flag `flag` of the pending producer by its [`formula`].
+    #[inline(always)]
+    fn eval(&self, flag: u32) -> bool {
+        let kind = self.lazy.op & 0xFF;
+        let bytes = 1 << ((self.lazy.op >> 8) & 3).min(2);
+        let (m, sign) = (mask(bytes), crate::ops::sign(bytes));
+        let l = &self.lazy;
+        match formula(kind, flag) {
+            Formula::Kept => self.eflags & flag != 0,
+            Formula::Const(v) => v,
+            Formula::Below { x, y, cin } => {
+                let (x, y) = (self.src(x) & m, self.src(y) & m);
+                if cin && l.cin != 0 {
+                    x <= y
+                } else {
+                    x < y
+                }
+            }
+            Formula::NonZero(v) => self.src(v) & m != 0,
+            Formula::Zero(v) => self.src(v) & m == 0,
+            Formula::Sign(v) => self.src(v) & sign != 0,
+            Formula::Parity(v) => parity(self.src(v)),
+            Formula::XorBit(vs, bit) => {
+                let mut x = 0;
+                for &v in vs {
+                    x ^= self.src(v);
+                }
+                x >> bit & 1 != 0
+            }
+            Formula::AddOverflow => (l.a ^ l.res) & (l.b ^ l.res) & sign != 0,
+            Formula::SubOverflow => (l.a ^ l.b) & (l.a ^ l.res) & sign != 0,
+            Formula::MostNegative(v) => self.src(v) & m == sign,
+            Formula::ShlOut => (u64::from(l.a) << (l.b & 63)) >> (8 * bytes) & 1 != 0,
+            Formula::ShrOut { arith } => {
+                let a = if arith {
+                    crate::ops::sext(l.a, bytes)
+                } else {
+                    l.a
+                };
+                let n = l.b.wrapping_sub(1) & 31;
+                (if arith {
+                    (a as i32 >> n) as u32
+                } else {
+                    a >> n
+                }) & 1
+                    != 0
+            }
+            Formula::ShlOverflow => (l.a ^ l.a << 1) & sign != 0,
+        }
     }
 
     /// Carry flag.
     #[inline]
     pub fn cf(&self) -> bool {
-        let (k, s) = self.lz();
-        let m = MASK[s];
-        let l = &self.lazy;
-        match k {
-            lf::NONE | lf::INC | lf::DEC => self.eflags & fl::CF != 0,
-            lf::ADD => l.res & m < l.a & m,
-            lf::ADC => {
-                if l.cin != 0 {
-                    l.res & m <= l.a & m
-                } else {
-                    l.res & m < l.a & m
-                }
-            }
-            lf::SUB => l.a & m < l.b & m,
-            lf::SBB => {
-                if l.cin != 0 {
-                    l.a & m <= l.b & m
-                } else {
-                    l.a & m < l.b & m
-                }
-            }
-            lf::NEG => l.b & m != 0,
-            _ => false,
-        }
+        self.eval(fl::CF)
     }
 
     /// Zero flag.
     #[inline]
     pub fn zf(&self) -> bool {
-        let (k, s) = self.lz();
-        if k == lf::NONE {
-            self.eflags & fl::ZF != 0
-        } else {
-            self.lazy.res & MASK[s] == 0
-        }
+        self.eval(fl::ZF)
     }
 
     /// Sign flag.
     #[inline]
     pub fn sf(&self) -> bool {
-        let (k, s) = self.lz();
-        if k == lf::NONE {
-            self.eflags & fl::SF != 0
-        } else {
-            self.lazy.res & SIGN[s] != 0
-        }
+        self.eval(fl::SF)
     }
 
     /// Parity flag (even parity of the low byte).
     #[inline]
     pub fn pf(&self) -> bool {
-        if self.lazy.op & 0xFF == lf::NONE {
-            self.eflags & fl::PF != 0
-        } else {
-            parity(self.lazy.res)
-        }
+        self.eval(fl::PF)
     }
 
     /// Auxiliary-carry flag.
     #[inline]
     pub fn af(&self) -> bool {
-        let l = &self.lazy;
-        match l.op & 0xFF {
-            lf::NONE => self.eflags & fl::AF != 0,
-            lf::LOGIC => false,
-            lf::NEG => (l.b ^ l.res) & 0x10 != 0,
-            _ => (l.a ^ l.b ^ l.res) & 0x10 != 0,
-        }
+        self.eval(fl::AF)
     }
 
     /// Overflow flag.
     #[inline]
     pub fn of(&self) -> bool {
-        let (k, s) = self.lz();
-        let l = &self.lazy;
-        let sign = SIGN[s];
-        match k {
-            lf::NONE => self.eflags & fl::OF != 0,
-            lf::ADD | lf::ADC | lf::INC => (l.a ^ l.res) & (l.b ^ l.res) & sign != 0,
-            lf::SUB | lf::SBB | lf::DEC => (l.a ^ l.b) & (l.a ^ l.res) & sign != 0,
-            lf::NEG => l.res & MASK[s] == sign,
-            _ => false,
-        }
+        self.eval(fl::OF)
     }
 
     /// The full EFLAGS value with pending flags evaluated.
@@ -233,12 +383,12 @@ impl CpuState {
     /// SF, ZF and PF of a result of `size`, as the logic and shift instructions set them.
     #[inline]
     pub fn szp(res: u32, size: SizeCode) -> u32 {
-        let s = size as usize;
+        let bytes = 1 << size.min(2);
         let mut f = 0;
-        if res & MASK[s] == 0 {
+        if res & mask(bytes) == 0 {
             f |= fl::ZF;
         }
-        if res & SIGN[s] != 0 {
+        if res & crate::ops::sign(bytes) != 0 {
             f |= fl::SF;
         }
         if parity(res) {

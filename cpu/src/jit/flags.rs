@@ -1,8 +1,10 @@
 //! Lazy flags in generated code: the same representation as the interpreter's
 //! (`crate::flags`), evaluated with the operation kind known at compile time when
 //! the producer is in the same block, or by a helper function in the module.
+//! What each flag is comes from the interpreter's description
+//! ([`crate::flags::formula`]); this module only turns each formula into wasm.
 
-use crate::flags::lf;
+use crate::flags::{formula, lf, Formula, Src};
 use crate::state::fl;
 use wasm_encoder::{Function, Instruction as I};
 
@@ -23,27 +25,7 @@ pub struct FlagLocals {
     pub cin: u32,
 }
 
-/// Producers only generated code records. They never reach the state window: the
-/// module's epilogue materializes them into EFLAGS (`lf::NONE`) before storing, so
-/// the interpreter sees exactly the flags it would have computed itself. They let
-/// shifts and multiplies record their operands instead of computing six flags that
-/// the next ALU instruction usually overwrites.
-pub mod jk {
-    /// First private kind: `op & 0xFF >= FIRST` is private.
-    pub const FIRST: u32 = 0x10;
-    /// SHL/SAL: `a` the operand (masked to the size), `b` the count (1..=31), `res` the result.
-    pub const SHL: u32 = 0x10;
-    /// SHR: as SHL.
-    pub const SHR: u32 = 0x11;
-    /// SAR: as SHL, `a` masked (not sign-extended).
-    pub const SAR: u32 = 0x12;
-    /// MUL/IMUL: `res` the low half, `b` non-zero when the product did not fit
-    /// (CF = OF = `b != 0`, SF and PF from `res`, ZF = AF = 0 as on Intel).
-    pub const MUL: u32 = 0x13;
-    /// SHLD/SHRD (32-bit): `res` the result, `b` CF in bit 0 and OF in bit 11
-    /// (their EFLAGS position), SF, ZF and PF from `res`, AF = 0.
-    pub const DBL: u32 = 0x14;
-}
+pub use crate::flags::jk;
 
 /// The operand-size tables of the interpreter (`ops::mask`, `ops::sign`) by the
 /// lazy flags' size code (0, 1, 2 for 1, 2, 4 bytes).
@@ -98,22 +80,79 @@ fn carry(f: &mut Function, l: &FlagLocals, s: u32, (x, y): (u32, u32), with_cin:
     }
 }
 
-/// Pushes CF (0 or 1) for a known producer.
-pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
+/// Pushes a recorded value.
+fn src(f: &mut Function, l: &FlagLocals, v: Src) {
+    f.instruction(&I::LocalGet(match v {
+        Src::Res => l.res,
+        Src::A => l.a,
+        Src::B => l.b,
+    }));
+}
+
+/// Pushes status flag `flag` (0 or 1) of a known producer, by its formula.
+fn emit(f: &mut Function, l: &FlagLocals, k: Known, flag: u32) {
     let s = k.size;
-    match k.kind {
-        lf::ADD | lf::ADC => carry(f, l, s, (l.res, l.a), k.kind == lf::ADC),
-        lf::SUB | lf::SBB => carry(f, l, s, (l.a, l.b), k.kind == lf::SBB),
-        lf::NEG => {
-            masked(f, l.b, s);
+    let local = |v: Src| match v {
+        Src::Res => l.res,
+        Src::A => l.a,
+        Src::B => l.b,
+    };
+    let sign_shift = sign(s).trailing_zeros() as i32;
+    match formula(k.kind, flag) {
+        Formula::Kept => efl_bit(f, l, flag),
+        Formula::Const(v) => {
+            f.instruction(&I::I32Const(v as i32));
+        }
+        Formula::Below { x, y, cin } => carry(f, l, s, (local(x), local(y)), cin),
+        Formula::NonZero(v) => {
+            masked(f, local(v), s);
             f.instruction(&I::I32Const(0));
             f.instruction(&I::I32Ne);
         }
-        lf::LOGIC => {
-            f.instruction(&I::I32Const(0));
+        Formula::Zero(v) => {
+            masked(f, local(v), s);
+            f.instruction(&I::I32Eqz);
         }
-        jk::SHL => {
-            // Bit `width` of the operand shifted left by the count (0 past the width).
+        Formula::Sign(v) => {
+            src(f, l, v);
+            bit(f, sign_shift);
+        }
+        Formula::Parity(v) => {
+            src(f, l, v);
+            f.instruction(&I::I32Const(0xFF));
+            f.instruction(&I::I32And);
+            f.instruction(&I::I32Popcnt);
+            f.instruction(&I::I32Const(1));
+            f.instruction(&I::I32And);
+            f.instruction(&I::I32Eqz);
+        }
+        Formula::XorBit(vs, b) => {
+            for (i, &v) in vs.iter().enumerate() {
+                src(f, l, v);
+                if i > 0 {
+                    f.instruction(&I::I32Xor);
+                }
+            }
+            bit(f, b as i32);
+        }
+        Formula::AddOverflow => {
+            xor(f, l.a, l.res);
+            xor(f, l.b, l.res);
+            f.instruction(&I::I32And);
+            bit(f, sign_shift);
+        }
+        Formula::SubOverflow => {
+            xor(f, l.a, l.b);
+            xor(f, l.a, l.res);
+            f.instruction(&I::I32And);
+            bit(f, sign_shift);
+        }
+        Formula::MostNegative(v) => {
+            masked(f, local(v), s);
+            f.instruction(&I::I32Const(sign(s) as i32));
+            f.instruction(&I::I32Eq);
+        }
+        Formula::ShlOut => {
             f.instruction(&I::LocalGet(l.a));
             f.instruction(&I::I64ExtendI32U);
             f.instruction(&I::LocalGet(l.b));
@@ -125,10 +164,9 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32And);
         }
-        jk::SHR | jk::SAR => {
-            // The last bit shifted out: bit `count - 1` of the (sign-extended) operand.
+        Formula::ShrOut { arith } => {
             f.instruction(&I::LocalGet(l.a));
-            if k.kind == jk::SAR && s < 2 {
+            if arith && s < 2 {
                 f.instruction(if s == 0 {
                     &I::I32Extend8S
                 } else {
@@ -138,94 +176,57 @@ pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
             f.instruction(&I::LocalGet(l.b));
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32Sub);
-            f.instruction(if k.kind == jk::SAR {
-                &I::I32ShrS
-            } else {
-                &I::I32ShrU
-            });
+            f.instruction(if arith { &I::I32ShrS } else { &I::I32ShrU });
             f.instruction(&I::I32Const(1));
             f.instruction(&I::I32And);
         }
-        jk::MUL => {
-            f.instruction(&I::LocalGet(l.b));
-            f.instruction(&I::I32Const(0));
-            f.instruction(&I::I32Ne);
-        }
-        jk::DBL => {
-            f.instruction(&I::LocalGet(l.b));
+        Formula::ShlOverflow => {
+            f.instruction(&I::LocalGet(l.a));
+            f.instruction(&I::LocalGet(l.a));
             f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32And);
+            f.instruction(&I::I32Shl);
+            f.instruction(&I::I32Xor);
+            bit(f, sign_shift);
         }
-        _ => efl_bit(f, l, fl::CF),
     }
+}
+
+/// Pushes CF (0 or 1) for a known producer.
+pub fn cf(f: &mut Function, l: &FlagLocals, k: Known) {
+    emit(f, l, k, fl::CF)
 }
 
 /// Pushes ZF.
 pub fn zf(f: &mut Function, l: &FlagLocals, k: Known) {
-    if k.kind == lf::NONE {
-        return efl_bit(f, l, fl::ZF);
-    }
-    if k.kind == jk::MUL {
-        // Intel clears ZF after a multiply, even for a zero product.
-        f.instruction(&I::I32Const(0));
-        return;
-    }
-    masked(f, l.res, k.size);
-    f.instruction(&I::I32Eqz);
+    emit(f, l, k, fl::ZF)
 }
 
 /// Pushes SF.
 pub fn sf(f: &mut Function, l: &FlagLocals, k: Known) {
-    if k.kind == lf::NONE {
-        return efl_bit(f, l, fl::SF);
-    }
-    f.instruction(&I::LocalGet(l.res));
-    f.instruction(&I::I32Const((sign(k.size).trailing_zeros()) as i32));
-    f.instruction(&I::I32ShrU);
-    f.instruction(&I::I32Const(1));
-    f.instruction(&I::I32And);
+    emit(f, l, k, fl::SF)
 }
 
 /// Pushes PF (even parity of the low byte).
 pub fn pf(f: &mut Function, l: &FlagLocals, k: Known) {
-    if k.kind == lf::NONE {
-        return efl_bit(f, l, fl::PF);
-    }
-    f.instruction(&I::LocalGet(l.res));
-    f.instruction(&I::I32Const(0xFF));
-    f.instruction(&I::I32And);
-    f.instruction(&I::I32Popcnt);
-    f.instruction(&I::I32Const(1));
-    f.instruction(&I::I32And);
-    f.instruction(&I::I32Eqz);
+    emit(f, l, k, fl::PF)
 }
 
 /// Pushes AF.
 pub fn af(f: &mut Function, l: &FlagLocals, k: Known) {
-    match k.kind {
-        lf::NONE => efl_bit(f, l, fl::AF),
-        lf::LOGIC | jk::SHL | jk::SHR | jk::SAR | jk::MUL | jk::DBL => {
-            f.instruction(&I::I32Const(0));
-        }
-        _ => {
-            if k.kind != lf::NEG {
-                f.instruction(&I::LocalGet(l.a));
-            }
-            f.instruction(&I::LocalGet(l.b));
-            if k.kind != lf::NEG {
-                f.instruction(&I::I32Xor);
-            }
-            f.instruction(&I::LocalGet(l.res));
-            f.instruction(&I::I32Xor);
-            bit(f, 4);
-        }
-    }
+    emit(f, l, k, fl::AF)
+}
+
+/// Pushes OF.
+pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
+    emit(f, l, k, fl::OF)
 }
 
 /// Shifts the value on the stack right by `n` and keeps bit 0 (one flag bit).
 fn bit(f: &mut Function, n: i32) {
-    f.instruction(&I::I32Const(n));
-    f.instruction(&I::I32ShrU);
+    if n != 0 {
+        f.instruction(&I::I32Const(n));
+        f.instruction(&I::I32ShrU);
+    }
     f.instruction(&I::I32Const(1));
     f.instruction(&I::I32And);
 }
@@ -235,61 +236,6 @@ fn xor(f: &mut Function, x: u32, y: u32) {
     f.instruction(&I::LocalGet(x));
     f.instruction(&I::LocalGet(y));
     f.instruction(&I::I32Xor);
-}
-
-/// Pushes OF.
-pub fn of(f: &mut Function, l: &FlagLocals, k: Known) {
-    let sign = sign(k.size);
-    let shift = sign.trailing_zeros() as i32;
-    match k.kind {
-        lf::ADD | lf::ADC | lf::INC => {
-            // (a ^ res) & (b ^ res) & sign
-            xor(f, l.a, l.res);
-            xor(f, l.b, l.res);
-            f.instruction(&I::I32And);
-            bit(f, shift);
-        }
-        lf::SUB | lf::SBB | lf::DEC => {
-            // (a ^ b) & (a ^ res) & sign
-            xor(f, l.a, l.b);
-            xor(f, l.a, l.res);
-            f.instruction(&I::I32And);
-            bit(f, shift);
-        }
-        lf::NEG => {
-            masked(f, l.res, k.size);
-            f.instruction(&I::I32Const(sign as i32));
-            f.instruction(&I::I32Eq);
-        }
-        lf::LOGIC | jk::SAR => {
-            f.instruction(&I::I32Const(0));
-        }
-        jk::SHL => {
-            // The first one-bit step's OF, whatever the count (as Intel computes
-            // it, `ops::shift`): MSB(a) ^ MSB-1(a) of the operand.
-            f.instruction(&I::LocalGet(l.a));
-            f.instruction(&I::LocalGet(l.a));
-            f.instruction(&I::I32Const(1));
-            f.instruction(&I::I32Shl);
-            f.instruction(&I::I32Xor);
-            bit(f, shift);
-        }
-        jk::SHR => {
-            // The first one-bit step's OF: MSB(a) of the operand.
-            f.instruction(&I::LocalGet(l.a));
-            bit(f, shift);
-        }
-        jk::MUL => {
-            f.instruction(&I::LocalGet(l.b));
-            f.instruction(&I::I32Const(0));
-            f.instruction(&I::I32Ne);
-        }
-        jk::DBL => {
-            f.instruction(&I::LocalGet(l.b));
-            bit(f, fl::OF.trailing_zeros() as i32);
-        }
-        _ => efl_bit(f, l, fl::OF),
-    }
 }
 
 /// Emits the code that pushes one flag.
