@@ -44,14 +44,18 @@ pub fn jit_selftest(sequences: u32) -> Result<String, String> {
 
 /// A synchronously compiling host for `cpu`'s arena: what the shared checks attach.
 fn js_host(cpu: &Cpu) -> Result<Box<dyn JitHost>, String> {
-    let a = cpu.mem.arena().clone();
-    Ok(Box::new(JsHost::new(
-        a.ptr(),
-        a.len(),
-        a.clone(),
+    Ok(Box::new(sync_host(cpu.mem.arena())?))
+}
+
+/// A host whose modules address `arena` and compile synchronously.
+fn sync_host(arena: &Arc<Arena>) -> Result<JsHost, String> {
+    JsHost::new(
+        arena.ptr(),
+        arena.len(),
+        arena.clone(),
         Compile::Sync,
         clock_ms,
-    )?))
+    )
 }
 
 // ---- the host ---------------------------------------------------------------
@@ -158,13 +162,7 @@ fn write_u32(a: &Arena, off: usize, v: u32) {
 /// one is given modules that trap.
 fn host_checks(catching: bool) -> Result<String, String> {
     let arena = Arc::new(Arena::new(1 << 20));
-    let mut h = JsHost::new(
-        arena.ptr(),
-        arena.len(),
-        arena.clone(),
-        Compile::Sync,
-        clock_ms,
-    )?;
+    let mut h = sync_host(&arena)?;
     if catching {
         h.catch_traps();
     }
@@ -262,13 +260,7 @@ fn host_checks(catching: bool) -> Result<String, String> {
 /// whether the host links modules.
 fn link_checks() -> Result<(String, bool), String> {
     let arena = Arc::new(Arena::new(1 << 20));
-    let mut h = JsHost::new(
-        arena.ptr(),
-        arena.len(),
-        arena.clone(),
-        Compile::Sync,
-        clock_ms,
-    )?;
+    let mut h = sync_host(&arena)?;
     let n = h.link_slots();
     if n == 0 {
         return Ok((
