@@ -130,6 +130,8 @@ pub struct Driver {
     /// A `savestate` waiting for a quiescent point (console input delivered, no
     /// disk request in flight).
     pending_save: Option<String>,
+    /// A script's `quit` was reached: stop once a pending save is written.
+    quit: bool,
 }
 
 impl Driver {
@@ -159,6 +161,7 @@ impl Driver {
             exit: None,
             stop: None,
             pending_save: None,
+            quit: false,
         })
     }
 
@@ -283,6 +286,14 @@ impl Driver {
                     }
                     Action::SaveState(path) => {
                         self.pending_save = Some(path);
+                        // A `quit` right after is taken now, so that no guest
+                        // slice runs between the save and the stop.
+                        if !s.next_is_quit() {
+                            break;
+                        }
+                    }
+                    Action::Quit => {
+                        self.quit = true;
                         break;
                     }
                     Action::Done => {
@@ -300,6 +311,9 @@ impl Driver {
             if let Some(code) = self.try_save(host) {
                 return Step::Exit(code);
             }
+        }
+        if self.quit && self.pending_save.is_none() {
+            return Step::Exit(status::OK);
         }
         if let Some(t) = self.opts.timeout_ms {
             if now >= t {
