@@ -144,6 +144,10 @@ pub fn prepare(args: &mut Args) -> Result<Option<Start>, String> {
         .clone()
         .unwrap_or_else(|| format!("{cache}/rootfs/http"));
     let overlay = PathBuf::from(format!("{cache}/overlay/{OVERLAY_FILE}"));
+    if let Some(dir) = overlay.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     args.kernel = Some(get(&images, "KERNEL", &images_env)?);
     args.initrd = Some(get(&images, "INITRD", &images_env)?);
     if args.append.is_none() {
