@@ -9,6 +9,8 @@
 //   ?image=URL               a chunked disk image's manifest.json (needs the disk backend);
 //                            ?image= (empty) boots without a disk
 //   ?jit=0                   interpret only (when the package has a JIT)
+//   ?cold                    boot the image from scratch instead of restoring the
+//                            snapshot shipped beside it (also implied by ?mem=)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
 // decoded), sendSerial(text), state(), stats() and errors().
@@ -254,6 +256,8 @@ function startWorker() {
     imageExplicit: opts.imageExplicit,
     mem: opts.memMiB * MIB,
     jit: opts.jit,
+    // The shipped snapshot is a 512 MiB machine: another ?mem= boots cold.
+    cold: q.has("cold") || q.has("mem"),
   });
 }
 
