@@ -272,6 +272,16 @@ mod tests {
     }
 
     #[test]
+    fn quit_follows_a_savestate_and_takes_no_argument() {
+        let mut r = Runner::new(parse("savestate a.snap\nquit\n").unwrap());
+        assert_eq!(r.poll(0), Action::SaveState("a.snap".into()));
+        assert!(r.next_is_quit());
+        assert_eq!(r.poll(0), Action::Quit);
+        assert_eq!(r.poll(0), Action::Done);
+        assert!(parse("quit now\n").is_err());
+    }
+
+    #[test]
     fn marks_are_reported_in_order_after_the_wait_before_them() {
         let mut r = Runner::new(parse("wait shell\nmark shell-ready\nsendline x\n").unwrap());
         assert_eq!(r.poll(0), Action::Continue);

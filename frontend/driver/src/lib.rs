@@ -464,8 +464,13 @@ mod tests {
         now: Rc<Cell<f64>>,
         console: Vec<u8>,
         messages: Vec<String>,
+        saved: Option<Vec<u8>>,
     }
     impl Host for TestHost {
+        fn save_state(&mut self, _path: &str, bytes: &[u8]) -> Result<(), String> {
+            self.saved = Some(bytes.to_vec());
+            Ok(())
+        }
         fn now_ms(&self) -> f64 {
             self.now.get()
         }
@@ -501,6 +506,7 @@ mod tests {
             now,
             console: Vec::new(),
             messages: Vec::new(),
+            saved: None,
         };
         (d, host)
     }
@@ -536,6 +542,27 @@ mod tests {
         assert_eq!(run(&mut d, &mut h), 43);
         // Once over, it stays over.
         assert_eq!(d.step(&mut h), Step::Exit(43));
+    }
+
+    #[test]
+    fn quit_right_after_a_savestate_stops_where_the_snapshot_was_taken() {
+        // inc eax; jmp back: runs forever, so only the script's quit stops it.
+        let opts = Options {
+            script: Some("savestate s.snap\nquit\n".into()),
+            ..OPTS
+        };
+        let (mut d, mut h) = driver(rom(&[0x40, 0xEB, 0xFD]), opts);
+        assert_eq!(run(&mut d, &mut h), status::OK);
+        assert!(h.saved.is_some(), "{:?}", h.messages);
+        // No slice ran after the save: the machine stopped at the saved count.
+        let at = format!("at {} instructions", d.machine().stats().instructions);
+        assert!(
+            h.messages
+                .iter()
+                .any(|m| m.contains("saved") && m.ends_with(&at)),
+            "{:?} (stopped {at})",
+            h.messages
+        );
     }
 
     #[test]
