@@ -214,9 +214,12 @@ fn shipped(args: &Args, base: &str, overlay: &Path) -> Result<(Vec<u8>, Option<P
     let shipped_overlay =
         fetch(base, &ov_name).map_err(|e| format!("the shipped snapshot has no overlay ({e})"))?;
     if overlay.exists() {
-        let mine = std::fs::read(overlay)
-            .map_err(|e| format!("cannot read the overlay {}: {e}", overlay.display()))?;
-        if mine != shipped_overlay {
+        let unreadable =
+            |e: std::io::Error| format!("cannot read the overlay {}: {e}", overlay.display());
+        // Sizes first: a used overlay has grown, and is not read whole to see that.
+        let same_size =
+            std::fs::metadata(overlay).map_err(unreadable)?.len() == shipped_overlay.len() as u64;
+        if !same_size || std::fs::read(overlay).map_err(unreadable)? != shipped_overlay {
             return Err(format!(
                 "the overlay {} has writes made after the snapshot (they are kept; delete it to start from the snapshot again)",
                 overlay.display()
