@@ -168,11 +168,20 @@ function build() {
   o.rtc_epoch = Math.floor(Date.now() / 1000);
   if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
   jitSeen = boot.jit !== false;
-  if (disk) {
-    const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
-    o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+  // A new overlay gets its header when the disk is added: if the machine then
+  // cannot be built (a bad ?kernel=), the file is left empty again, so the next
+  // load of the image still restores its snapshot.
+  const wasEmpty = disk && disk.handle && disk.handle.getSize() === 0;
+  try {
+    if (disk) {
+      const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
+      o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+    }
+    return new Machine(o); // throws a message on bad input
+  } catch (e) {
+    if (wasEmpty) disk.handle.truncate(0);
+    throw e;
   }
-  return new Machine(o); // throws a message on bad input
 }
 
 // The overlay file as the package wants it: synchronous reads and writes at
