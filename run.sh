@@ -6,7 +6,9 @@
 # a Debian root shell in the tab (its writes kept in the browser).
 #
 # usage: bash run.sh [--port N]          the browser page (default port 8080; 0 picks a free one)
-#        bash run.sh --terminal [OPTS]   Debian bookworm over HTTP on this terminal, writes kept in
+#        bash run.sh --terminal [OPTS]   Debian bookworm over HTTP on this terminal, at its root shell in
+#                                        about a second (restored from images/build-snapshot.sh's
+#                                        snapshot; --cold boots it), writes kept in
 #                                        ~/.cache/tab86/overlay/debian-i386.cow (delete it to start
 #                                        from the pristine image); OPTS go to `tab86 run`, e.g. --stats
 #        bash run.sh --initramfs [OPTS]  only the busybox initramfs on this terminal: a shell in seconds
@@ -36,6 +38,7 @@ if [ "$mode" = page ]; then
   done
   # The Debian image the page boots by default (build.sh links it into target/web).
   TAB86_BIN=$bin bash images/build-rootfs.sh >&2
+  TAB86_BIN=$bin bash images/build-snapshot.sh >&2
   bash frontend/web/build.sh >&2
   echo "run.sh: open the address below in a browser (Chromium, Firefox or Safari); Ctrl-C stops the server" >&2
   exec "$bin" serve target/web --port "$port"
@@ -44,9 +47,7 @@ if [ "$mode" = initramfs ]; then
   exec "$bin" run --kernel "$KERNEL" --initrd "$INITRD" --append "console=ttyS0" --mem 256M "$@"
 fi
 TAB86_BIN=$bin bash images/build-rootfs.sh >&2
-# shellcheck disable=SC1091
-source "$cache/rootfs/rootfs.env"
-mkdir -p "$cache/overlay"
+TAB86_BIN=$bin bash images/build-snapshot.sh >&2
 log=$(mktemp)
 "$bin" serve "$cache/rootfs/http" --port 0 >"$log" 2>&1 &
 server=$!
@@ -58,5 +59,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { echo "run.sh: tab86 serve did not start:"; cat "$log"; exit 1; } >&2
-"$bin" run --kernel "$KERNEL" --initrd "$INITRD" --append "$CMDLINE" --mem 512M \
-  --disk "${url}manifest.json" --overlay "$cache/overlay/debian-i386.cow" "$@"
+# The default Debian machine over HTTP: restored from the snapshot served beside
+# the image (a shell in about a second) when it fits, else booted cold (see
+# `tab86 run --help`; --cold forces it).
+"$bin" run --image "$url" "$@"

@@ -6,12 +6,13 @@
 //        [--deterministic] [--timeout SECS] [--script FILE] [--serial-log FILE] [--stats]
 //        [--rtc-epoch SECS] [--no-jit] [--jit-threshold RUNS] [--jit-sync]
 //        [--disk PATH_OR_URL [--overlay FILE] [--disk-ro]]... [--disk-cache-mb N]
+//        [--save-state FILE] [--load-state FILE]
 //
 // COM1 is standard output; standard input is forwarded to the guest unless a
 // script drives the console. Exit statuses are the native CLI's.
 
 import { createRequire } from "node:module";
-import { readFileSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
+import { readFileSync, openSync, writeSync, closeSync, existsSync, writeFileSync, renameSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { openDisks, DiskIO, DiskError } from "./io.mjs";
@@ -27,6 +28,9 @@ const USAGE = `usage: node frontend/node/tab86.mjs run --kernel K [--initrd I] [
   [--no-jit]  interpret only (by default hot code is compiled to wasm and run by V8)
   [--jit-threshold RUNS]  runs of a block that make its page hot (default 20000)
   [--jit-sync]  compile with new WebAssembly.Module on the CPU's thread (default: WebAssembly.compile)
+  [--save-state FILE]  save a snapshot of the machine to FILE at exit (a script's savestate FILE too)
+  [--load-state FILE]  continue the machine saved in FILE (natively or here) instead of booting: no
+      --kernel/--initrd; the same --disk options; RAM size and clock mode come from the snapshot
   (build the package first: bash frontend/web/build.sh)`;
 
 function fail(msg) {
@@ -92,6 +96,8 @@ function parseArgs(argv) {
         a.diskCacheMb = Number(v);
         break;
       }
+      case "--save-state": a.saveState = val(opt); break;
+      case "--load-state": a.loadState = val(opt); break;
       case "--deterministic": a.deterministic = true; break;
       case "--stats": a.stats = true; break;
       case "--no-jit": a.jit = false; break;
@@ -106,7 +112,9 @@ function parseArgs(argv) {
       default: fail(`unknown option '${opt}'\n${USAGE}`);
     }
   }
-  if (!a.kernel) fail(`no --kernel given\n${USAGE}`);
+  if (a.loadState !== undefined && (a.kernel || a.initrd))
+    fail("--load-state continues a saved machine: no --kernel or --initrd");
+  if (!a.kernel && a.loadState === undefined) fail(`no --kernel given\n${USAGE}`);
   return a;
 }
 
@@ -132,7 +140,8 @@ function loadPackage() {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const kernel = read(args.kernel, "kernel");
+  const kernel = args.kernel === undefined ? undefined : read(args.kernel, "kernel");
+  const snapshot = args.loadState === undefined ? undefined : read(args.loadState, "snapshot");
   const initrd = args.initrd === undefined ? undefined : read(args.initrd, "initrd");
   const script = args.script === undefined ? undefined : read(args.script, "script").toString("utf8");
   let log = null;
@@ -146,8 +155,9 @@ async function main() {
   const pkg = loadPackage();
   const o = new pkg.MachineOptions();
   o.mem = args.mem;
-  o.kernel = kernel;
+  if (kernel !== undefined) o.kernel = kernel;
   o.initrd = initrd;
+  o.snapshot = snapshot;
   o.cmdline = args.append;
   o.deterministic = args.deterministic;
   o.timeout_ms = args.timeout === undefined ? undefined : args.timeout * 1e3;
@@ -157,6 +167,8 @@ async function main() {
   o.jit = args.jit;
   o.jit_threshold = args.jitThreshold;
   o.jit_async = args.jitAsync;
+  // A deterministic snapshot restores its CMOS clock from the snapshot; a
+  // real-time one gets the host's time, as natively.
   o.rtc_epoch = args.rtcEpoch ?? (args.deterministic ? 1700000000 : Math.floor(Date.now() / 1000));
   let disks;
   try {
@@ -183,8 +195,25 @@ async function main() {
     process.stdin.on("end", () => process.stdin.pause());
   }
   const io = new DiskIO(m, () => { if (wake) wake(); });
+  const store = (file, bytes) => {
+    try {
+      // Written under another name and renamed, as natively: a crash keeps the old file.
+      writeFileSync(`${file}.tmp`, bytes);
+      renameSync(`${file}.tmp`, file);
+      return true;
+    } catch (e) {
+      process.stderr.write(`tab86: cannot write ${file}: ${e.message}\n`);
+      return false;
+    }
+  };
   const flush = () => {
     io.pump();
+    for (let s = m.take_saved(); s !== undefined; s = m.take_saved()) {
+      if (!store(s.path, s.bytes)) {
+        if (log !== null) closeSync(log);
+        process.exit(ERROR);
+      }
+    }
     const diskErrors = m.take_disk_errors();
     if (diskErrors) process.stderr.write(diskErrors.replace(/^/gm, "tab86: ").replace(/tab86: $/, ""));
     const out = m.take_output();
@@ -226,6 +255,19 @@ async function main() {
       await io.settled(); // deterministic mode waits for the disks
     } else {
       await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  if (args.saveState !== undefined) {
+    let bytes;
+    try {
+      bytes = m.save_state();
+    } catch (e) {
+      process.stderr.write(`tab86: ${e && e.message ? e.message : e}\n`);
+      status = ERROR;
+    }
+    if (bytes !== undefined) {
+      if (store(args.saveState, bytes)) process.stderr.write(`tab86: saved the machine to ${args.saveState} (${bytes.length} bytes)\n`);
+      else status = ERROR;
     }
   }
   if (log !== null) closeSync(log);

@@ -24,6 +24,10 @@ pub enum Step {
     Mark(String),
     /// Save a snapshot of the machine to this file (see [`crate::snapshot`]).
     SaveState(String),
+    /// Stop the machine at once with status 0 (after a `savestate` before it is
+    /// written, with no guest instruction in between: the disks stay exactly as
+    /// the snapshot recorded them).
+    Quit,
 }
 
 /// A script failed to parse.
@@ -39,7 +43,7 @@ impl std::error::Error for ScriptError {}
 
 /// Parses a script. Lines: `wait [-t SECS] REGEX`, `send TEXT`, `sendline TEXT`,
 /// `timeout SECS` (default for later waits), `savestate FILE` (save a snapshot
-/// there), `mark NAME` (a milestone the driver
+/// there), `quit` (stop with status 0), `mark NAME` (a milestone the driver
 /// reports, e.g. with elapsed time for benchmarks), blank lines and `#` comments.
 /// TEXT understands `\n`, `\r`, `\t`, `\\` and `\xNN`.
 pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
@@ -90,6 +94,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, ScriptError> {
             "savestate" if !rest.trim().is_empty() => {
                 steps.push(Step::SaveState(rest.trim().to_string()))
             }
+            "quit" if rest.trim().is_empty() => steps.push(Step::Quit),
             "sendline" => {
                 let mut b = unescape(rest).map_err(err)?;
                 b.push(b'\n');
@@ -142,6 +147,8 @@ pub enum Action {
     Mark(String),
     /// A `savestate` step was reached: save a snapshot to this file, then keep going.
     SaveState(String),
+    /// A `quit` step was reached: stop the machine (status 0) without running it further.
+    Quit,
     /// The script is complete.
     Done,
     /// A wait timed out: the message includes the pattern and the console tail.
@@ -199,6 +206,10 @@ impl Runner {
                 self.next += 1;
                 Action::SaveState(path)
             }
+            Step::Quit => {
+                self.next += 1;
+                Action::Quit
+            }
             Step::Wait {
                 re,
                 timeout_ms,
@@ -228,6 +239,12 @@ impl Runner {
         }
     }
 
+    /// Whether the next step is `quit` (so a `savestate` before it can be
+    /// followed by the stop without another slice of the guest).
+    pub fn next_is_quit(&self) -> bool {
+        matches!(self.steps.get(self.next), Some(Step::Quit))
+    }
+
     /// The last `n` lines of console output.
     pub fn tail(&self, n: usize) -> String {
         let text = String::from_utf8_lossy(&self.out);
@@ -252,6 +269,16 @@ mod tests {
             Action::Failed(m) => assert!(m.contains("line 4") && m.contains("Debian login")),
             a => panic!("expected failure, got {a:?}"),
         }
+    }
+
+    #[test]
+    fn quit_follows_a_savestate_and_takes_no_argument() {
+        let mut r = Runner::new(parse("savestate a.snap\nquit\n").unwrap());
+        assert_eq!(r.poll(0), Action::SaveState("a.snap".into()));
+        assert!(r.next_is_quit());
+        assert_eq!(r.poll(0), Action::Quit);
+        assert_eq!(r.poll(0), Action::Done);
+        assert!(parse("quit now\n").is_err());
     }
 
     #[test]

@@ -51,11 +51,28 @@ pub struct Args {
     pub save_state: Option<String>,
     /// `--load-state FILE`: continue a snapshot instead of booting.
     pub load_state: Option<String>,
+    /// `--cold`: boot the default Debian image from scratch, not from its snapshot.
+    pub cold: bool,
+    /// `--image DIR_OR_URL`: where the default Debian image and its snapshot are
+    /// (default `~/.cache/tab86/rootfs/http`).
+    pub image: Option<String>,
+    /// A snapshot to continue, already read (the default image's, see `instant`).
+    pub snapshot: Option<Vec<u8>>,
 }
 
 /// Usage text.
 pub const USAGE: &str = "usage:
-  tab86 [run]                      boot the default Debian image (built by images/build.sh)
+  tab86 [run] [--cold] [--image DIR_OR_URL]
+                                   the Debian root image (images/build-rootfs.sh) at its root shell in
+                                   about a second, restored from the snapshot images/build-snapshot.sh
+                                   ships beside it (snapshot/ in DIR_OR_URL, default
+                                   ~/.cache/tab86/rootfs/http); writes go to the overlay
+                                   ~/.cache/tab86/overlay/debian-i386.cow. It boots cold instead (with a
+                                   one-line note) when the snapshot is missing or does not fit the image,
+                                   the options or the overlay (an overlay written since the snapshot is
+                                   kept and booted cold; delete it to start from the snapshot again);
+                                   --cold always boots cold. Without a Debian image: the busybox
+                                   initramfs of images/build.sh
   tab86 run --bios FILE            start a 64/128 KiB firmware/test ROM at the reset vector
   tab86 run --kernel K [--initrd I] [--append STR]   Linux boot protocol (bzImage) or Multiboot
   tab86 pack IMAGE OUTDIR [--chunk-size N]   cut a raw image into a chunked image (manifest.json + chunks/)
@@ -90,6 +107,8 @@ options:
   --save-state FILE     save a snapshot of the machine to FILE at exit (and on Ctrl-A S)
   --load-state FILE     continue the machine saved in FILE (same --disk options; RAM size and
                         clock mode come from the snapshot)
+  --cold                with no machine given: boot the Debian image from scratch (about a minute)
+  --image DIR_OR_URL    with no machine given: the chunked Debian image (and its snapshot/) to use
   --no-jit              interpret only (by default hot code is compiled to wasm and run by wasmtime)
   --profile FILE        sample the guest's linear EIP at the end of every slice, weighted by the
                         instructions it retired; write 'count address' lines to FILE at exit
@@ -167,6 +186,9 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         no_jit: false,
         save_state: None,
         load_state: None,
+        cold: false,
+        image: None,
+        snapshot: None,
     };
     let mut it = args.peekable();
     if let Some(first) = it.peek() {
@@ -268,6 +290,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--no-jit" => a.no_jit = true,
             "--save-state" => a.save_state = Some(val()?),
             "--load-state" => a.load_state = Some(val()?),
+            "--cold" => a.cold = true,
+            "--image" => a.image = Some(val()?),
             "--trace-start" => {
                 let v = val()?;
                 a.trace_start = v.parse().map_err(|_| format!("bad --trace-start '{v}'"))?;
@@ -287,6 +311,17 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--load-state continues a saved machine: no --bios, --kernel or --initrd".into(),
         );
     }
+    if (a.cold || a.image.is_some())
+        && (a.bios.is_some()
+            || a.kernel.is_some()
+            || a.initrd.is_some()
+            || a.load_state.is_some()
+            || !a.disks.is_empty())
+    {
+        return Err(
+            "--cold and --image are for the default Debian machine: no --bios, --kernel, --initrd, --load-state or --disk".into(),
+        );
+    }
     Ok(a)
 }
 
@@ -296,11 +331,7 @@ fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
 
 /// The default image from images/build.sh (its images.env).
 fn default_image() -> Result<(String, String), String> {
-    let cache = std::env::var("TAB86_CACHE").ok().unwrap_or_else(|| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        format!("{base}/tab86")
-    });
+    let cache = crate::instant::cache_dir();
     let env = format!("{cache}/images/images.env");
     let text = std::fs::read_to_string(&env).map_err(|_| format!("no kernel given and no default image at {env}: run images/build.sh (or pass --kernel/--bios)"))?;
     let get = |k: &str| {
@@ -340,7 +371,12 @@ impl Args {
         // A snapshot brings its own RAM size and clock mode unless they are given
         // (and then they must match it).
         let mut saved = None;
-        let firmware = if let Some(f) = &self.load_state {
+        let firmware = if let Some(bytes) = &self.snapshot {
+            let h = tab86_machine::snapshot::peek_header(bytes)
+                .map_err(|e| format!("the shipped snapshot: {e}"))?;
+            saved = Some(h);
+            Firmware::Snapshot(bytes.clone())
+        } else if let Some(f) = &self.load_state {
             let bytes = read(f, "snapshot")?;
             let h =
                 tab86_machine::snapshot::peek_header(&bytes).map_err(|e| format!("{f}: {e}"))?;

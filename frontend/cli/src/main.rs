@@ -3,6 +3,7 @@
 
 mod args;
 mod disk;
+mod instant;
 mod term;
 
 use args::{Args, Command};
@@ -107,32 +108,72 @@ fn save_now(d: &mut Driver, host: &mut Terminal, path: &str) -> bool {
     }
 }
 
-fn run(args: Args) -> i32 {
-    let mut cfg = match args.machine_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tab86: {e}");
-            return status::ERROR;
-        }
-    };
-    disk::init_log();
-    let disk_stores = match disk::attach(&args, &mut cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tab86: {e}");
-            return status::ERROR;
-        }
-    };
+/// Builds the machine the arguments describe: its driver and the disks' stores.
+fn build(
+    args: &Args,
+    started: Instant,
+) -> Result<(Driver, Vec<std::sync::Arc<dyn tab86_storage::Store>>), String> {
+    let mut cfg = args.machine_config()?;
+    let disk_stores = disk::attach(args, &mut cfg)?;
     let script = match &args.script {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("tab86: cannot read script {path}: {e}");
-                return status::ERROR;
-            }
-        },
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read script {path}: {e}"))?,
+        ),
         None => None,
     };
+    let opts = Options {
+        slice: args.slice,
+        timeout_ms: args.timeout.map(|s| s * 1e3),
+        script,
+        bios: args.bios.is_some(),
+        profile: args.profile.is_some(),
+    };
+    let d = Driver::new(cfg, opts, move || started.elapsed().as_secs_f64() * 1e3)?;
+    Ok((d, disk_stores))
+}
+
+fn run(mut args: Args) -> i32 {
+    disk::init_log();
+    let started = Instant::now();
+    // No machine named: the default Debian image, from its snapshot if it fits.
+    let default = if instant::applies(&args) {
+        match instant::prepare(&mut args) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("tab86: {e}");
+                return status::ERROR;
+            }
+        }
+    } else {
+        None
+    };
+    let built = match build(&args, started) {
+        Err(e) if default.as_ref().is_some_and(|s| s.restore) => {
+            // The snapshot did not fit after all (e.g. another disk): boot cold.
+            eprintln!("tab86: cold boot of the Debian image (about a minute): {e}");
+            if let Some(p) = default.as_ref().and_then(|s| s.created_overlay.as_ref()) {
+                let _ = std::fs::remove_file(p);
+            }
+            args.snapshot = None;
+            build(&args, started)
+        }
+        r => r,
+    };
+    let (mut d, disk_stores) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tab86: {e}");
+            return status::ERROR;
+        }
+    };
+    if args.snapshot.is_some() {
+        eprintln!(
+            "tab86: the Debian image restored at its root shell in {:.2} s (--cold boots it from scratch)",
+            started.elapsed().as_secs_f64()
+        );
+        // Releases the shell, which sets the guest's clock from the RTC first.
+        d.input(instant::RESUME_INPUT);
+    }
     let serial_log = match &args.serial_log {
         Some(p) => match std::fs::File::create(p) {
             Ok(f) => Some(f),
@@ -142,21 +183,6 @@ fn run(args: Args) -> i32 {
             }
         },
         None => None,
-    };
-    let started = Instant::now();
-    let opts = Options {
-        slice: args.slice,
-        timeout_ms: args.timeout.map(|s| s * 1e3),
-        script,
-        bios: args.bios.is_some(),
-        profile: args.profile.is_some(),
-    };
-    let mut d = match Driver::new(cfg, opts, move || started.elapsed().as_secs_f64() * 1e3) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("tab86: {e}");
-            return status::ERROR;
-        }
     };
     let m = d.machine();
     if !args.no_jit {

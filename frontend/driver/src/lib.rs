@@ -130,6 +130,8 @@ pub struct Driver {
     /// A `savestate` waiting for a quiescent point (console input delivered, no
     /// disk request in flight).
     pending_save: Option<String>,
+    /// A script's `quit` was reached: stop once a pending save is written.
+    quit: bool,
 }
 
 impl Driver {
@@ -159,6 +161,7 @@ impl Driver {
             exit: None,
             stop: None,
             pending_save: None,
+            quit: false,
         })
     }
 
@@ -283,6 +286,14 @@ impl Driver {
                     }
                     Action::SaveState(path) => {
                         self.pending_save = Some(path);
+                        // A `quit` right after is taken now, so that no guest
+                        // slice runs between the save and the stop.
+                        if !s.next_is_quit() {
+                            break;
+                        }
+                    }
+                    Action::Quit => {
+                        self.quit = true;
                         break;
                     }
                     Action::Done => {
@@ -300,6 +311,9 @@ impl Driver {
             if let Some(code) = self.try_save(host) {
                 return Step::Exit(code);
             }
+        }
+        if self.quit && self.pending_save.is_none() {
+            return Step::Exit(status::OK);
         }
         if let Some(t) = self.opts.timeout_ms {
             if now >= t {
@@ -451,8 +465,13 @@ mod tests {
         now: Rc<Cell<f64>>,
         console: Vec<u8>,
         messages: Vec<String>,
+        saved: Option<Vec<u8>>,
     }
     impl Host for TestHost {
+        fn save_state(&mut self, _path: &str, bytes: &[u8]) -> Result<(), String> {
+            self.saved = Some(bytes.to_vec());
+            Ok(())
+        }
         fn now_ms(&self) -> f64 {
             self.now.get()
         }
@@ -488,6 +507,7 @@ mod tests {
             now,
             console: Vec::new(),
             messages: Vec::new(),
+            saved: None,
         };
         (d, host)
     }
@@ -523,6 +543,27 @@ mod tests {
         assert_eq!(run(&mut d, &mut h), 43);
         // Once over, it stays over.
         assert_eq!(d.step(&mut h), Step::Exit(43));
+    }
+
+    #[test]
+    fn quit_right_after_a_savestate_stops_where_the_snapshot_was_taken() {
+        // inc eax; jmp back: runs forever, so only the script's quit stops it.
+        let opts = Options {
+            script: Some("savestate s.snap\nquit\n".into()),
+            ..OPTS
+        };
+        let (mut d, mut h) = driver(rom(&[0x40, 0xEB, 0xFD]), opts);
+        assert_eq!(run(&mut d, &mut h), status::OK);
+        assert!(h.saved.is_some(), "{:?}", h.messages);
+        // No slice ran after the save: the machine stopped at the saved count.
+        let at = format!("at {} instructions", d.machine().stats().instructions);
+        assert!(
+            h.messages
+                .iter()
+                .any(|m| m.contains("saved") && m.ends_with(&at)),
+            "{:?} (stopped {at})",
+            h.messages
+        );
     }
 
     #[test]

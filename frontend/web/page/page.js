@@ -9,6 +9,9 @@
 //   ?image=URL               a chunked disk image's manifest.json (needs the disk backend);
 //                            ?image= (empty) boots without a disk
 //   ?jit=0                   interpret only (when the package has a JIT)
+//   ?cold                    boot the image from scratch instead of restoring the
+//                            snapshot shipped beside it (also implied by ?kernel=,
+//                            ?initrd=, ?append= and ?mem=)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
 // decoded), sendSerial(text), state(), stats() and errors().
@@ -254,6 +257,9 @@ function startWorker() {
     imageExplicit: opts.imageExplicit,
     mem: opts.memMiB * MIB,
     jit: opts.jit,
+    // The shipped snapshot is a machine booted with the default files, command
+    // line and 512 MiB: asking for others (?kernel=, ?initrd=, ?append=, ?mem=) boots cold.
+    cold: ["cold", "kernel", "initrd", "append", "mem"].some((k) => q.has(k)),
   });
 }
 

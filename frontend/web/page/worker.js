@@ -13,6 +13,15 @@
 // and imageAppend (its command line): with a package that has disks
 // (MachineOptions.add_chunked_disk) the image is vda, its writes kept in an OPFS
 // file (the native overlay format) named after the image URL.
+// Instant start: unless the boot message says cold (?cold, or ?mem= given), the
+// worker looks for snapshot/debian-i386.snap and snapshot/debian-i386.cow beside
+// the image's manifest.json (images/build-snapshot.sh makes them) and restores
+// that machine when the OPFS overlay is new (it is then filled with the shipped
+// overlay) or still byte-identical to the shipped overlay; an overlay written
+// since, a missing snapshot or one the package refuses is a notice and a cold
+// boot. After a restore it types one newline, which releases the shell the
+// snapshot left waiting in `read` and sets the guest's clock from the RTC.
+// Reset always boots cold.
 // worker -> page: {type: "progress", what, loaded, total}   a boot file arriving (total 0 if unknown)
 //                 {type: "output", bytes}  COM1 output (Uint8Array)
 //                 {type: "message", text}  driver messages
@@ -39,7 +48,16 @@ let generation = 0; // bumped by reset/power off: an older loop stops
 let wake = null; // ends an idle wait or a pause early
 // The disk (when booting an image): its manifest, the overlay's OPFS handles
 // and the fetch counters the status line shows.
-let disk = null; // {url, manifest, total, file, handle, name, fetched, chunks}
+let disk = null; // {url, manifest, total, file, handle, name, label, fetched, chunks}
+// The shipped snapshot to restore at the next start (consumed by it).
+let snapshot = null; // {bytes, wroteOverlay}
+const SNAPSHOT = "snapshot/debian-i386.snap";
+const SNAPSHOT_OVERLAY = "snapshot/debian-i386.cow";
+// The disk's name for the package when restoring: the disk's id (its
+// guest-visible serial, which a snapshot records) is the last 20 bytes of
+// "<image> + overlay <name>", and the shipped snapshot was taken natively over
+// an overlay whose path ends like this.
+const SNAPSHOT_DISK_LABEL = "tab86/overlay/debian-i386.cow";
 
 function post(msg, transfer) {
   self.postMessage(msg, transfer || []);
@@ -92,7 +110,55 @@ async function fetchBytes(what, url) {
   return out;
 }
 
+// The shipped snapshot beside the image, if it fits the OPFS overlay (filled
+// from the shipped one when new); null (with a notice) for a cold boot.
+async function shippedSnapshot(image) {
+  let snap;
+  let shippedOverlay;
+  try {
+    [snap, shippedOverlay] = await Promise.all([
+      fetchBytes("snapshot", new URL(SNAPSHOT, image).href),
+      fetchBytes("snapshot overlay", new URL(SNAPSHOT_OVERLAY, image).href),
+    ]);
+  } catch (e) {
+    post({ type: "notice", text: `No snapshot beside the image (${e.message}): booting it cold (about a minute natively, longer here).` });
+    return null;
+  }
+  const h = disk.handle;
+  const size = h.getSize();
+  if (size === 0) {
+    h.write(shippedOverlay, { at: 0 });
+    h.flush();
+    return { bytes: snap, wroteOverlay: true };
+  }
+  const mine = new Uint8Array(size);
+  h.read(mine, { at: 0 });
+  if (size === shippedOverlay.length && mine.every((b, i) => b === shippedOverlay[i])) return { bytes: snap, wroteOverlay: false };
+  post({ type: "notice", text: "The disk has changes made in this browser after the snapshot: booting it cold to keep them (Discard changes starts from the snapshot again)." });
+  return null;
+}
+
 function build() {
+  if (snapshot) {
+    const s = snapshot;
+    snapshot = null;
+    try {
+      const o = new MachineOptions();
+      o.snapshot = s.bytes;
+      o.rtc_epoch = Math.floor(Date.now() / 1000);
+      if (boot.jit === false && "jit" in o) o.jit = false;
+      jitSeen = boot.jit !== false;
+      const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
+      o.add_chunked_disk(disk.url, disk.manifest, overlay, SNAPSHOT_DISK_LABEL, false);
+      const restored = new Machine(o);
+      restored.input(new TextEncoder().encode("\n"));
+      boot.mem = 512 * 1024 * 1024; // the snapshot's RAM, for the status line
+      return restored;
+    } catch (e) {
+      post({ type: "notice", text: `The snapshot does not fit this image (${e}): booting it cold.` });
+      if (s.wroteOverlay) disk.handle.truncate(0); // the overlay starts new for the cold boot
+    }
+  }
   const o = new MachineOptions();
   o.mem = boot.mem;
   o.kernel = boot.kernel;
@@ -102,11 +168,20 @@ function build() {
   o.rtc_epoch = Math.floor(Date.now() / 1000);
   if (boot.jit === false && "jit" in o) o.jit = false; // ?jit=0: interpret only
   jitSeen = boot.jit !== false;
-  if (disk) {
-    const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
-    o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+  // A new overlay gets its header when the disk is added: if the machine then
+  // cannot be built (a bad ?kernel=), the file is left empty again, so the next
+  // load of the image still restores its snapshot.
+  const wasEmpty = disk && disk.handle && disk.handle.getSize() === 0;
+  try {
+    if (disk) {
+      const overlay = disk.handle ? syncFile(disk.handle, disk.name) : undefined;
+      o.add_chunked_disk(disk.url, disk.manifest, overlay, disk.name, false);
+    }
+    return new Machine(o); // throws a message on bad input
+  } catch (e) {
+    if (wasEmpty) disk.handle.truncate(0);
+    throw e;
   }
-  return new Machine(o); // throws a message on bad input
 }
 
 // The overlay file as the package wants it: synchronous reads and writes at
@@ -190,6 +265,9 @@ function memoryHandle() {
       return data.length;
     },
     flush() {},
+    truncate(n) {
+      len = Math.min(len, n);
+    },
     getSize: () => len,
     close() {},
   };
@@ -401,11 +479,14 @@ function stop() {
 
 // Fetch faults injected for automation: [{match, status, body}] (URL substring).
 let faults = [];
+// The boot message said cold (?cold): Discard changes boots cold too.
+let discardCold = false;
 
 self.onmessage = async (e) => {
   const d = e.data;
   switch (d.type) {
     case "boot": {
+      discardCold = !!d.cold;
       post({ type: "state", state: "loading" });
       try {
         wasm = await init();
@@ -433,6 +514,7 @@ self.onmessage = async (e) => {
             post({ type: "notice", text: "This browser has no synchronous OPFS files in Workers: the disk's changes are kept in memory and lost when the tab closes." });
           }
           if (d.imageAppend) cmdline = d.imageAppend;
+          snapshot = d.cold ? null : await shippedSnapshot(d.image);
         } else if (d.image && d.imageExplicit) {
           throw new Error(`?image=${d.image}: this build of the package has no disks under wasm yet; the kernel and initramfs boot without ?image`);
         }
@@ -465,6 +547,8 @@ self.onmessage = async (e) => {
       } else if (disk) {
         disk.handle = memoryHandle();
       }
+      // The pristine image starts from its snapshot again, if it has one.
+      if (disk && !discardCold) snapshot = await shippedSnapshot(disk.url);
       if (boot) start();
       break;
     }

@@ -117,6 +117,17 @@ impl Disks {
             .map(|d| Box::new(d.clone()) as Box<dyn BlockBackend>)
             .collect()
     }
+
+    /// Makes every overlay's writes durable (before a snapshot records the
+    /// disks' generations).
+    pub(crate) fn flush(&self) -> Result<(), String> {
+        for d in &self.0 {
+            d.0.borrow()
+                .flush()
+                .map_err(|e| format!("cannot flush a disk before the snapshot: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// A fetch for the host to perform (see the module documentation).

@@ -29,6 +29,14 @@
 //! m.stats();                           // the --stats lines
 //! ```
 //!
+//! Snapshots (the native format, `tab86_machine::snapshot`): `o.snapshot = bytes`
+//! continues a saved machine instead of booting (no kernel needed; RAM size and
+//! clock mode come from the snapshot, the disks must be the ones it was taken
+//! with). `m.save_state()` returns a snapshot of the machine now (the disks'
+//! overlays flushed first; throws a message when it cannot be taken, e.g. with
+//! disk requests in flight), and a script's `savestate NAME` step leaves one
+//! for `m.take_saved()` (`{path, bytes}`, or `undefined`) for the host to store.
+//!
 //! Disks (chunked images over `fetch`, an overlay on a host file) are added to
 //! the options and served through `take_fetches`/`complete_fetch`: see `disk.rs`.
 //!
@@ -102,6 +110,7 @@ pub struct MachineOptions {
     jit: bool,
     jit_threshold: Option<u32>,
     jit_async: bool,
+    snapshot: Option<Vec<u8>>,
 }
 
 #[wasm_bindgen]
@@ -124,7 +133,14 @@ impl MachineOptions {
             jit: true,
             jit_threshold: None,
             jit_async: true,
+            snapshot: None,
         }
+    }
+    /// A snapshot to continue instead of booting a kernel (its RAM size and
+    /// clock mode replace `mem` and `deterministic`).
+    #[wasm_bindgen(setter)]
+    pub fn set_snapshot(&mut self, bytes: Option<Vec<u8>>) {
+        self.snapshot = bytes;
     }
     /// Guest RAM in bytes (1 MiB to 3 GiB; wasm32 hosts manage about 2 GiB).
     #[wasm_bindgen(setter)]
@@ -200,6 +216,19 @@ struct Buffered {
     t0: f64,
     out: Vec<u8>,
     messages: String,
+    /// Snapshots a script's `savestate` made, for the host to store.
+    saved: Vec<SavedState>,
+    /// The disks, to flush their overlays before a snapshot.
+    disks: disk::Disks,
+}
+
+/// A snapshot a script's `savestate NAME` step made.
+#[wasm_bindgen(getter_with_clone)]
+pub struct SavedState {
+    /// The step's NAME (a file name for the host).
+    pub path: String,
+    /// The snapshot.
+    pub bytes: Vec<u8>,
 }
 
 impl Host for Buffered {
@@ -212,6 +241,16 @@ impl Host for Buffered {
     fn message(&mut self, text: &str) {
         self.messages.push_str(text);
         self.messages.push('\n');
+    }
+    fn flush_disks(&mut self) -> Result<(), String> {
+        self.disks.flush()
+    }
+    fn save_state(&mut self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        self.saved.push(SavedState {
+            path: path.to_string(),
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
     }
 }
 
@@ -232,20 +271,27 @@ impl Machine {
     #[wasm_bindgen(constructor)]
     pub fn new(options: MachineOptions) -> Result<Machine, String> {
         install_panic_hook();
-        let o = options;
-        if o.kernel.is_empty() {
-            return Err("no kernel given".into());
-        }
+        let mut o = options;
+        let firmware = match o.snapshot.take() {
+            Some(bytes) => {
+                let h = tab86_machine::snapshot::peek_header(&bytes).map_err(|e| e.to_string())?;
+                o.mem = h.mem_size;
+                o.deterministic = h.deterministic;
+                Firmware::Snapshot(bytes)
+            }
+            None if o.kernel.is_empty() => return Err("no kernel given".into()),
+            None => Firmware::Kernel {
+                kernel: std::mem::take(&mut o.kernel),
+                initrd: o.initrd.take(),
+                cmdline: std::mem::take(&mut o.cmdline),
+            },
+        };
         if !(1 << 20..=3 << 30).contains(&o.mem) {
             return Err(format!("memory size {} outside 1 MiB..3 GiB", o.mem));
         }
         let cfg = Config {
             mem_size: o.mem,
-            firmware: Firmware::Kernel {
-                kernel: o.kernel,
-                initrd: o.initrd,
-                cmdline: o.cmdline,
-            },
+            firmware,
             clock: if o.deterministic {
                 ClockMode::Deterministic
             } else {
@@ -291,6 +337,8 @@ impl Machine {
                 t0,
                 out: Vec::new(),
                 messages,
+                saved: Vec::new(),
+                disks: o.disks.clone(),
             },
             wait_ms: 0.0,
             exit_status: None,
@@ -366,6 +414,23 @@ impl Machine {
     /// The driver's messages since the last call, one a line ("" if none).
     pub fn take_messages(&mut self) -> String {
         std::mem::take(&mut self.host.messages)
+    }
+
+    /// A snapshot of the machine now (overlays flushed first). Throws a message
+    /// when it cannot be taken now (disk requests in flight: step and retry).
+    pub fn save_state(&mut self) -> Result<Vec<u8>, String> {
+        self.disks.flush()?;
+        self.driver.save_state()
+    }
+
+    /// The oldest snapshot a script's `savestate` made and the host has not
+    /// taken yet.
+    pub fn take_saved(&mut self) -> Option<SavedState> {
+        if self.host.saved.is_empty() {
+            None
+        } else {
+            Some(self.host.saved.remove(0))
+        }
     }
 
     /// Instructions retired so far.

@@ -252,6 +252,16 @@ impl HostDisk {
         &self.stats
     }
 
+    /// Makes the overlay's completed writes durable (its flush: a new
+    /// generation if anything was written), as a snapshot needs; nothing without
+    /// an overlay.
+    pub fn flush(&self) -> io::Result<()> {
+        match &self.overlay {
+            Some(o) => o.flush(),
+            None => Ok(()),
+        }
+    }
+
     /// A one-line description for logs.
     pub fn describe(&self) -> String {
         match &self.overlay {
