@@ -212,7 +212,7 @@ pub fn attach_jit(m: &mut Machine, threshold: Option<u32>) {
 pub fn append_cpio(initrd: &mut Vec<u8>, files: &[(&str, &[u8])]) {
     // The kernel only starts a new archive at a 4-byte boundary; zeros between
     // archives are skipped.
-    while initrd.len() % 4 != 0 {
+    while !initrd.len().is_multiple_of(4) {
         initrd.push(0);
     }
     let start = initrd.len();
@@ -234,11 +234,11 @@ pub fn append_cpio(initrd: &mut Vec<u8>, files: &[(&str, &[u8])]) {
         initrd.extend_from_slice(header.as_bytes());
         initrd.extend_from_slice(name.as_bytes());
         initrd.push(0);
-        while (initrd.len() - start) % 4 != 0 {
+        while !(initrd.len() - start).is_multiple_of(4) {
             initrd.push(0);
         }
         initrd.extend_from_slice(data);
-        while (initrd.len() - start) % 4 != 0 {
+        while !(initrd.len() - start).is_multiple_of(4) {
             initrd.push(0);
         }
     };

@@ -166,7 +166,7 @@ impl IoApic {
     pub fn extint_route(&self) -> Option<(u8, bool)> {
         let e = self.s.redir[0];
         (e & MASKED == 0 && DeliveryMode::of(e as u32) == DeliveryMode::ExtInt)
-            .then(|| ((e >> 56) as u8, e & 1 << 11 != 0))
+            .then_some(((e >> 56) as u8, e & 1 << 11 != 0))
     }
 
     fn message(&self, pin: usize) -> Message {
