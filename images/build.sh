@@ -60,7 +60,7 @@ for arg in "$@"; do
     case "$arg" in
         --force | -f) FORCE=1 ;;
         -h | --help)
-            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
