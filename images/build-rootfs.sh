@@ -24,8 +24,9 @@
 #   for bookworm: fast, no mirror name in this script.
 # - minbase + systemd/udev and a few everyday tools; no man pages, docs or
 #   translations (dpkg path-exclude, kept for later installs) to stay small.
-# - The modules of exactly the kernel images/build.sh fetched (same .deb),
-#   with depmod run, so udev and modprobe work after switch_root.
+# - The modules of exactly the kernels images/build.sh fetched (same .debs:
+#   686 and 686-pae), with depmod run, so udev and modprobe work after
+#   switch_root whichever of the two booted.
 # - ext2 (no journal: fewer writes for an emulated disk, and the image is a
 #   throwaway base meant to run behind a copy-on-write overlay), built with
 #   `mke2fs -d` from the directory: no loop mounts, owners and modes as
@@ -33,7 +34,7 @@
 # - Units that only wait for hardware or a network this VM lacks, or that
 #   run periodic maintenance (apt-daily, e2scrub), are masked.
 #
-# Re-runs are cheap: a stamp keyed on this script and the kernel .deb skips
+# Re-runs are cheap: a stamp keyed on this script and the kernel .debs skips
 # all work (no apt, no network) while the image is unchanged.  An image
 # that was modified after the build (booted writable) is not overwritten
 # without --force.  Meant for Debian 12 run as root; installs mmdebstrap
@@ -98,6 +99,12 @@ KERNEL_RELEASE=$(sed -n 's/^KERNEL_RELEASE=//p' "$IMAGES_ENV")
 IMAGES_DIR=$(sed -n 's/^IMAGES_DIR=//p' "$IMAGES_ENV")
 KERNEL_DEB=$IMAGES_DIR/debs/${KERNEL_PKG}_${KERNEL_VERSION//:/%3a}_${ARCH}.deb
 [ -f "$KERNEL_DEB" ] || die "kernel package $KERNEL_DEB missing (run images/build.sh --force)"
+# The 686-pae flavour (Debian's default on i386) boots the same image.
+KERNEL_PAE_PKG=$(sed -n 's/^KERNEL_PAE_PKG=//p' "$IMAGES_ENV")
+KERNEL_PAE_RELEASE=$(sed -n 's/^KERNEL_PAE_RELEASE=//p' "$IMAGES_ENV")
+[ -n "$KERNEL_PAE_PKG" ] && [ -n "$KERNEL_PAE_RELEASE" ] || die "$IMAGES_ENV names no 686-pae kernel (run images/build.sh --force)"
+KERNEL_PAE_DEB=$IMAGES_DIR/debs/${KERNEL_PAE_PKG}_${KERNEL_VERSION//:/%3a}_${ARCH}.deb
+[ -f "$KERNEL_PAE_DEB" ] || die "kernel package $KERNEL_PAE_DEB missing (run images/build.sh --force)"
 
 # ---------------------------------------------------------- pack (optional)
 # The chunked HTTP layout of the image, made by `tab86 pack` when the
@@ -124,7 +131,7 @@ print_result() {
     # shellcheck disable=SC1090
     . "$ENV_FILE"
     echo "image:    $IMAGE ($((ROOTFS_USED_BYTES / 1048576)) MiB used of $((IMAGE_SIZE / 1048576)) MiB)"
-    echo "kernel:   $KERNEL_PKG $KERNEL_VERSION"
+    echo "kernel:   $KERNEL_PKG $KERNEL_VERSION (and ${KERNEL_PAE_PKG:-no 686-pae})"
     echo "cmdline:  $CMDLINE"
     echo "env file: $ENV_FILE"
     [ ! -f "$HTTP_DIR/manifest.json" ] || echo "http:     $HTTP_DIR"
@@ -134,6 +141,7 @@ input_key() {
     {
         sha "$HERE/build-rootfs.sh"
         sha "$KERNEL_DEB"
+        sha "$KERNEL_PAE_DEB"
         echo "$SUITE $ARCH ${PACKAGES[*]} $FREE_MIB"
     } | sha256sum | cut -d' ' -f1
 }
@@ -297,17 +305,25 @@ if [ -e "$WORK/apt-lists-incomplete" ]; then
 fi
 
 # ------------------------------------------------------------ kernel modules
-log "installing the modules of $KERNEL_PKG $KERNEL_VERSION"
-dpkg-deb -x "$KERNEL_DEB" "$WORK/kernel"
-moddir=$WORK/kernel/lib/modules/$KERNEL_RELEASE
-[ -d "$moddir" ] || moddir=$WORK/kernel/usr/lib/modules/$KERNEL_RELEASE
-[ -d "$moddir" ] || die "$KERNEL_PKG has no modules for $KERNEL_RELEASE"
-# /lib is a symlink to usr/lib in bookworm: copy into the real directory.
-mkdir -p "$ROOT/usr/lib/modules" "$ROOT/boot"
-cp -a "$moddir" "$ROOT/usr/lib/modules/"
-cp -a "$WORK/kernel/boot/config-$KERNEL_RELEASE" "$ROOT/boot/" 2>/dev/null || true
-chroot "$ROOT" depmod -a "$KERNEL_RELEASE" || die "depmod failed"
-rm -rf "$WORK/kernel"
+# install_modules DEB PKG RELEASE: the kernel package's modules tree (and
+# config), with depmod run for it.
+install_modules() {
+    local deb=$1 pkg=$2 release=$3 moddir
+    log "installing the modules of $pkg $KERNEL_VERSION"
+    rm -rf "$WORK/kernel"
+    dpkg-deb -x "$deb" "$WORK/kernel"
+    moddir=$WORK/kernel/lib/modules/$release
+    [ -d "$moddir" ] || moddir=$WORK/kernel/usr/lib/modules/$release
+    [ -d "$moddir" ] || die "$pkg has no modules for $release"
+    # /lib is a symlink to usr/lib in bookworm: copy into the real directory.
+    mkdir -p "$ROOT/usr/lib/modules" "$ROOT/boot"
+    cp -a "$moddir" "$ROOT/usr/lib/modules/"
+    cp -a "$WORK/kernel/boot/config-$release" "$ROOT/boot/" 2>/dev/null || true
+    chroot "$ROOT" depmod -a "$release" || die "depmod failed for $release"
+    rm -rf "$WORK/kernel"
+}
+install_modules "$KERNEL_DEB" "$KERNEL_PKG" "$KERNEL_RELEASE"
+install_modules "$KERNEL_PAE_DEB" "$KERNEL_PAE_PKG" "$KERNEL_PAE_RELEASE"
 
 # ------------------------------------------------------------ configuration
 log "configuring the system"
@@ -424,6 +440,8 @@ tmp_env=$WORK/rootfs.env
     echo "KERNEL_PKG=$KERNEL_PKG"
     echo "KERNEL_VERSION=$KERNEL_VERSION"
     echo "KERNEL_RELEASE=$KERNEL_RELEASE"
+    echo "KERNEL_PAE_PKG=$KERNEL_PAE_PKG"
+    echo "KERNEL_PAE_RELEASE=$KERNEL_PAE_RELEASE"
     echo "PROMPT='$PROMPT'"
 } >"$tmp_env"
 mv "$tmp_env" "$ENV_FILE"

@@ -8,8 +8,10 @@
 #   ${TAB86_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tab86}/images/
 #     vmlinuz            the unmodified Debian linux-image-686 bzImage
 #     vmlinuz-pae        the same kernel build's 686-pae flavour (PAE, NX, APIC;
-#                        Debian's default on i386), boots with the same initrd
+#                        Debian's default on i386); boots with either initrd,
+#                        but only initrd-pae.cpio.gz can load its modules
 #     initrd.cpio.gz     busybox + /init + virtio/ext4 modules (cpio newc)
+#     initrd-pae.cpio.gz the same with the 686-pae kernel's modules
 #     images.env         KEY=value description of the above (sourceable)
 #     debs/              the downloaded .deb files (kept for offline rebuilds)
 #
@@ -58,7 +60,7 @@ for arg in "$@"; do
     case "$arg" in
         --force | -f) FORCE=1 ;;
         -h | --help)
-            sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -82,6 +84,7 @@ print_result() {
     echo "kernel:   $KERNEL ($KERNEL_PKG $KERNEL_VERSION)"
     echo "pae:      $KERNEL_PAE ($KERNEL_PAE_PKG)"
     echo "initrd:   $INITRD"
+    echo "initrd:   $INITRD_PAE (686-pae modules)"
     echo "env file: $ENV_FILE"
 }
 
@@ -104,7 +107,8 @@ outputs_intact() {
         [ -f "$KERNEL" ] && [ -f "$INITRD" ] &&
             [ "$(sha "$KERNEL")" = "$KERNEL_SHA256" ] &&
             [ -f "${KERNEL_PAE:-}" ] && [ "$(sha "$KERNEL_PAE")" = "$KERNEL_PAE_SHA256" ] &&
-            [ "$(sha "$INITRD")" = "$INITRD_SHA256" ]
+            [ "$(sha "$INITRD")" = "$INITRD_SHA256" ] &&
+            [ -f "${INITRD_PAE:-}" ] && [ "$(sha "$INITRD_PAE")" = "$INITRD_PAE_SHA256" ]
     )
 }
 
@@ -233,6 +237,10 @@ dpkg-deb -x "$PAE_DEB" "$WORK/pae"
 vmlinuz_pae=$(find "$WORK/pae/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
 [ -n "$vmlinuz_pae" ] && [ -s "$vmlinuz_pae" ] || die "$PAE_PKG contains no /boot/vmlinuz-*"
 [ "$(dd if="$vmlinuz_pae" bs=1 skip=514 count=4 2>/dev/null)" = HdrS ] || die "$vmlinuz_pae is not a bzImage"
+KERNEL_PAE_RELEASE=${vmlinuz_pae##*/vmlinuz-}
+moddir_pae=$WORK/pae/lib/modules/$KERNEL_PAE_RELEASE
+[ -d "$moddir_pae" ] || moddir_pae=$WORK/pae/usr/lib/modules/$KERNEL_PAE_RELEASE
+[ -d "$moddir_pae" ] || die "$PAE_PKG has no modules directory for $KERNEL_PAE_RELEASE"
 
 vmlinuz=$(find "$WORK/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n 1)
 [ -n "$vmlinuz" ] && [ -s "$vmlinuz" ] || die "$KERNEL_PKG contains no /boot/vmlinuz-*"
@@ -291,50 +299,70 @@ EOF
 echo tab86 >"$ROOT/etc/hostname"
 
 # Kernel modules, decompressed, plus the load-order list /init reads.
-kmods=$ROOT/lib/modules/$KERNEL_RELEASE
-mkdir -p "$kmods"
-: >"$kmods/tab86.load"
-for m in "${MODULES[@]}"; do
-    src=
-    for ext in .ko .ko.xz .ko.zst .ko.gz; do
-        if [ -f "$moddir/kernel/$m$ext" ]; then
-            src=$moddir/kernel/$m$ext
-            break
+# add_modules TREE MODDIR PKG: copies MODULES from MODDIR (one kernel's
+# /lib/modules/<release>) into TREE/lib/modules/<release>.
+add_modules() {
+    local tree=$1 moddir=$2 pkg=$3 kmods m src ext dst
+    kmods=$tree/lib/modules/${moddir##*/}
+    mkdir -p "$kmods"
+    : >"$kmods/tab86.load"
+    for m in "${MODULES[@]}"; do
+        src=
+        for ext in .ko .ko.xz .ko.zst .ko.gz; do
+            if [ -f "$moddir/kernel/$m$ext" ]; then
+                src=$moddir/kernel/$m$ext
+                break
+            fi
+        done
+        if [ -z "$src" ]; then
+            if grep -qs "kernel/$m.ko" "$moddir/modules.builtin"; then
+                log "module $m is built into $pkg"
+            else
+                warn "module $m not found in $pkg"
+            fi
+            continue
         fi
+        dst=$kmods/kernel/$m.ko
+        mkdir -p "$(dirname "$dst")"
+        case "$src" in
+            *.xz) xz -dc "$src" >"$dst" ;;
+            *.zst) zstd -qdc "$src" >"$dst" || die "zstd needed to decompress $src" ;;
+            *.gz) gzip -dc "$src" >"$dst" ;;
+            *) cp "$src" "$dst" ;;
+        esac
+        echo "kernel/$m.ko" >>"$kmods/tab86.load"
     done
-    if [ -z "$src" ]; then
-        if grep -qs "kernel/$m.ko" "$moddir/modules.builtin"; then
-            log "module $m is built in"
-        else
-            warn "module $m not found in $KERNEL_PKG"
-        fi
-        continue
-    fi
-    dst=$kmods/kernel/$m.ko
-    mkdir -p "$(dirname "$dst")"
-    case "$src" in
-        *.xz) xz -dc "$src" >"$dst" ;;
-        *.zst) zstd -qdc "$src" >"$dst" || die "zstd needed to decompress $src" ;;
-        *.gz) gzip -dc "$src" >"$dst" ;;
-        *) cp "$src" "$dst" ;;
-    esac
-    echo "kernel/$m.ko" >>"$kmods/tab86.load"
-done
-[ -f "$moddir/modules.builtin" ] && cp "$moddir/modules.builtin" "$kmods/"
+    [ -f "$moddir/modules.builtin" ] && cp "$moddir/modules.builtin" "$kmods/"
+    return 0
+}
 
-log "writing initrd.cpio.gz"
-# Deterministic archive: fixed mtimes, sorted names, root ownership.
-find "$ROOT" -exec touch -h -d @0 {} +
-(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) |
-    gzip -9n >"$WORK/initrd.cpio.gz"
+# write_cpio TREE OUT: deterministic archive (fixed mtimes, sorted names,
+# root ownership).
+write_cpio() {
+    log "writing ${2##*/}"
+    find "$1" -exec touch -h -d @0 {} +
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) |
+        gzip -9n >"$2"
+}
+
+# The 686-pae kernel gets its own initramfs: the same busybox tree with the
+# pae kernel's modules (a module only loads into the kernel build it came
+# from).
+cp -a "$ROOT" "$WORK/root-pae"
+add_modules "$ROOT" "$moddir" "$KERNEL_PKG"
+write_cpio "$ROOT" "$WORK/initrd.cpio.gz"
+add_modules "$WORK/root-pae" "$moddir_pae" "$PAE_PKG"
+write_cpio "$WORK/root-pae" "$WORK/initrd-pae.cpio.gz"
 
 # ---------------------------------------------------------------- publish
 install -m 0644 "$vmlinuz" "$OUT/vmlinuz"
 install -m 0644 "$vmlinuz_pae" "$OUT/vmlinuz-pae"
 mv "$WORK/initrd.cpio.gz" "$OUT/initrd.cpio.gz"
+mv "$WORK/initrd-pae.cpio.gz" "$OUT/initrd-pae.cpio.gz"
 KERNEL_SHA256=$(sha "$OUT/vmlinuz")
 KERNEL_PAE_SHA256=$(sha "$OUT/vmlinuz-pae")
 INITRD_SHA256=$(sha "$OUT/initrd.cpio.gz")
+INITRD_PAE_SHA256=$(sha "$OUT/initrd-pae.cpio.gz")
 # Drop debs of other versions so the cache does not grow without bound.
 for old in "$DEBS"/*.deb; do
     [ "$old" = "$KERNEL_DEB" ] || [ "$old" = "$BUSYBOX_DEB" ] || [ "$old" = "$PAE_DEB" ] || rm -f "$old"
@@ -352,9 +380,12 @@ tmp_env=$WORK/images.env
     echo "KERNEL_PREFERRED=$([ "$KERNEL_PKG=$KERNEL_VERSION" = "$PREFERRED_KERNEL_PKG=$PREFERRED_KERNEL_VER" ] && echo yes || echo no)"
     echo "KERNEL_PAE=$OUT/vmlinuz-pae"
     echo "KERNEL_PAE_PKG=$PAE_PKG"
+    echo "KERNEL_PAE_RELEASE=$KERNEL_PAE_RELEASE"
     echo "KERNEL_PAE_SHA256=$KERNEL_PAE_SHA256"
     echo "INITRD=$OUT/initrd.cpio.gz"
     echo "INITRD_SHA256=$INITRD_SHA256"
+    echo "INITRD_PAE=$OUT/initrd-pae.cpio.gz"
+    echo "INITRD_PAE_SHA256=$INITRD_PAE_SHA256"
     echo "BUSYBOX_PKG=$BUSYBOX_PKG"
     echo "BUSYBOX_VERSION=$BUSYBOX_VERSION"
     echo "BOOT_MARKER=TAB86-BOOT-OK"

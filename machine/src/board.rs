@@ -225,10 +225,18 @@ impl Board {
         self.nmi_pending() || self.intr_pending()
     }
 
+    /// Whether the 8259A's INTR reaches the CPU: no APIC board, an enabled local
+    /// APIC with LINT0 as ExtINT (or a disabled one, bypassed), or the IO-APIC's
+    /// pin 0 as an ExtINT entry aimed at the local APIC.
     fn pic_through(&self) -> bool {
         match &self.apic {
             None => true,
-            Some(a) => a.lapic.extint_enabled(),
+            Some(a) => {
+                a.lapic.extint_enabled()
+                    || a.ioapic
+                        .extint_route()
+                        .is_some_and(|(dest, logical)| a.lapic.accepts(dest, logical))
+            }
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct DebianImage {
     pub prompt: String,
     /// The kernel command line that boots it from `/dev/vda`.
     pub cmdline: String,
+    /// The 686-pae kernel and its initramfs, when images/build.sh made them and
+    /// the root image carries that kernel's modules too.
+    pub pae: Option<(String, String)>,
 }
 
 /// Finds the Debian image in the cache; without it, what is missing and the
@@ -61,12 +64,26 @@ pub fn debian_image() -> Result<DebianImage, (&'static str, &'static str)> {
         return Err(("chunked layout", "TAB86_BIN=... images/build-rootfs.sh"));
     }
     let get = |k: &str, d: &str| env.get(k).cloned().unwrap_or(d.into());
+    let images_env = read_env(&format!("{}/images/images.env", cache_dir())).unwrap_or_default();
+    let pae = match (
+        images_env.get("KERNEL_PAE"),
+        images_env.get("INITRD_PAE"),
+        env.get("KERNEL_PAE_RELEASE"),
+    ) {
+        (Some(k), Some(i), Some(release))
+            if images_env.get("KERNEL_PAE_RELEASE") == Some(release) =>
+        {
+            Some((k.clone(), i.clone()))
+        }
+        _ => None,
+    };
     Ok(DebianImage {
         kernel,
         initrd,
         chunks,
         prompt: get("PROMPT", "root@tab86:~#"),
         cmdline: get("CMDLINE", "console=ttyS0 root=/dev/vda rw"),
+        pae,
     })
 }
 
@@ -186,4 +203,47 @@ pub fn attach_jit(m: &mut Machine, threshold: Option<u32>) {
     if let Some(t) = threshold {
         m.cpu.set_jit_threshold(t);
     }
+}
+
+/// Appends an uncompressed cpio (newc) archive holding `files` (path inside the
+/// guest without the leading slash, contents; mode 0755, owned by root, in `/`) to
+/// an initramfs image. Linux unpacks concatenated archives in order, so this adds
+/// test programs to an existing initramfs without rebuilding it.
+pub fn append_cpio(initrd: &mut Vec<u8>, files: &[(&str, &[u8])]) {
+    // The kernel only starts a new archive at a 4-byte boundary; zeros between
+    // archives are skipped.
+    while !initrd.len().is_multiple_of(4) {
+        initrd.push(0);
+    }
+    let start = initrd.len();
+    let mut entry = |name: &str, mode: u32, data: &[u8], ino: u32| {
+        let header = format!(
+            "070701{ino:08X}{mode:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}{:08X}",
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            0,
+            0,
+            name.len() + 1,
+            0
+        );
+        initrd.extend_from_slice(header.as_bytes());
+        initrd.extend_from_slice(name.as_bytes());
+        initrd.push(0);
+        while !(initrd.len() - start).is_multiple_of(4) {
+            initrd.push(0);
+        }
+        initrd.extend_from_slice(data);
+        while !(initrd.len() - start).is_multiple_of(4) {
+            initrd.push(0);
+        }
+    };
+    for (i, (name, data)) in files.iter().enumerate() {
+        entry(name, 0o100755, data, 0x7ab8_6000 + i as u32);
+    }
+    entry("TRAILER!!!", 0, &[], 0);
 }

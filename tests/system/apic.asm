@@ -2,9 +2,9 @@
 ; IRR/ISR/TMR, EOI and priority nesting, TPR/PPR, SVR software disable, timer
 ; one-shot and periodic, NMI with its blocking until IRET) and the IO-APIC
 ; (registers, a level-triggered pin with remote IRR and masking, polarity, the
-; ISA override IRQ0 -> pin 2), and IA32_APIC_BASE relocating and disabling
-; the local APIC's register page. A Multiboot kernel (a.out kludge, loaded at
-; 1 MiB) run by the whole machine (tests/tests/apic.rs), not the bare CPU:
+; ISA override IRQ0 -> pin 2, pin 0 as ExtINT for the 8259A), and
+; IA32_APIC_BASE relocating and disabling the local APIC's register page. A
+; Multiboot kernel (a.out kludge, loaded at 1 MiB) run by the whole machine (tests/tests/apic.rs), not the bare CPU:
 ; it reports "PASS name" / "FAIL name got= want=" lines on port 0xE9, then
 ; "DONE <count>" and exits through isa-debug-exit (port 0xF4).
 
@@ -278,6 +278,35 @@ start:
     wrmsr
     EXPECT [LAPIC + 0xF0], 0xFF, "re-enabled from its reset state: SVR 0xFF"
 
+    ; ---- IO-APIC pin 0 as ExtINT: the 8259A through the IO-APIC, LINT0 masked
+    mov dword [LAPIC + 0xF0], 0x1FF
+    mov dword [LAPIC + 0x350], 0x10700
+    GATE 0x28, h28
+    mov al, 0x11                            ; ICW1: edge, cascade, ICW4
+    out 0x20, al
+    mov al, 0x28                            ; ICW2: IRQ0 -> vector 0x28
+    out 0x21, al
+    mov al, 0x04
+    out 0x21, al
+    mov al, 0x01
+    out 0x21, al
+    mov al, 0xFE                            ; only IRQ0: the PIT, still at 1 ms
+    out 0x21, al
+    sti
+    SPIN 2000000                            ; about 4 PIT periods
+    EXPECT [cnt28], 0, "LINT0 and pin 0 masked: the 8259A is cut off"
+    REDIR 0, 0x00700, 0                     ; ExtINT, physical, APIC 0
+.extint:
+    hlt
+    cmp dword [cnt28], 3
+    jb .extint
+    REDIR 0, 0x10700, 0
+    cli
+    mov al, 0xFF
+    out 0x21, al
+    EXPECT [cnt28], 3, "pin 0 ExtINT: the 8259A's vector 0x28 arrives"
+    EXPECT [LAPIC + 0x110], 0, "ExtINT sets no local APIC ISR bit"
+
     EXPECT [unexpected], 0, "no unexpected interrupts"
     EXPECT [unexp_vec], 0, "(last unexpected vector)"
     jmp finish
@@ -379,6 +408,14 @@ h35:
 h32:
     inc dword [cnt32]
     mov dword [LAPIC + 0xB0], 0
+    iret
+
+h28:
+    inc dword [cnt28]
+    push eax
+    mov al, 0x20                            ; non-specific EOI to the 8259A
+    out 0x20, al
+    pop eax
     iret
 
 h31:
@@ -537,6 +574,7 @@ cnt34:      dd 0
 cnt35:      dd 0
 cnt32:      dd 0
 cnt31:      dd 0
+cnt28:      dd 0
 isr50:      dd 0
 ppr50:      dd 0
 held41:     dd 0

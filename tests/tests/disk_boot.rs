@@ -3,7 +3,9 @@
 //! machine boots it through virtio-blk with a copy-on-write overlay, the test logs
 //! in on the serial getty, runs a few commands, writes a file and powers off. A
 //! second boot with the same overlay must find the file, and the served chunks
-//! must still match the manifest (the base image is never written).
+//! must still match the manifest (the base image is never written). The same
+//! image also boots on Debian's default 686-pae kernel (PAE, NX) with the APIC
+//! board.
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -146,5 +148,52 @@ fn debian_boots_over_http_and_keeps_writes_in_the_overlay() {
     );
     let n = chunks_match_manifest(&http);
     println!("disk_boot: passed; the {n} served chunks still match the manifest");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn debian_boots_over_http_on_the_686_pae_kernel() {
+    let img = match debian_image() {
+        Ok(i) => i,
+        Err((what, hint)) => return skip_without(what, hint),
+    };
+    let Some((kernel, initrd)) = img.pae else {
+        return skip_without(
+            "686-pae kernel, its initramfs and modules in the root image",
+            "images/build-rootfs.sh",
+        );
+    };
+    let prompt = img.prompt;
+    let server = Server::start(&img.chunks, "127.0.0.1:0", ServeOptions::default()).expect("serve");
+    let url = format!("http://{}/manifest.json", server.addr());
+    let work = std::env::temp_dir().join(format!("tab86-disk-boot-pae-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let script = format!(
+        "timeout 600\n\
+         wait -t 1500 {prompt}\n\
+         sendline uname -r\n\
+         wait [\\r\\n]6\\.[0-9.]+-\\d+-686-pae\\s\n\
+         wait {prompt}\n\
+         sendline test -f /lib/modules/$(uname -r)/modules.dep && lsmod | grep -q '^virtio_blk' && echo MODS-OK\n\
+         wait [\\r\\n]MODS-OK\n\
+         wait {prompt}\n\
+         sendline poweroff\n"
+    );
+    let run = boot(
+        &std::fs::read(&kernel).unwrap(),
+        &std::fs::read(&initrd).unwrap(),
+        &img.cmdline,
+        &url,
+        &work.join("overlay.img"),
+        &script,
+    );
+    assert_eq!(run.stop, Stop::Poweroff, "686-pae boot:\n{}", run.tail());
+    assert!(run.log.contains("reboot: Power down"), "{}", run.tail());
+    println!(
+        "disk_boot: 686-pae boot to the root shell and poweroff {:.1} s host, {} instructions",
+        run.elapsed.as_secs_f64(),
+        run.stats.instructions
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -158,6 +158,17 @@ impl IoApic {
         }
     }
 
+    /// Where pin 0 (wired on a PC to the 8259A's INTR output) sends the 8259A's
+    /// interrupts when its entry is an unmasked ExtINT one ("virtual wire" through
+    /// the IO-APIC): the destination and whether it is logical. The destination
+    /// APIC then fetches the vector from the 8259A with an INTA cycle, as with
+    /// LINT0 in ExtINT mode.
+    pub fn extint_route(&self) -> Option<(u8, bool)> {
+        let e = self.s.redir[0];
+        (e & MASKED == 0 && DeliveryMode::of(e as u32) == DeliveryMode::ExtInt)
+            .then_some(((e >> 56) as u8, e & 1 << 11 != 0))
+    }
+
     fn message(&self, pin: usize) -> Message {
         let e = self.s.redir[pin];
         Message {

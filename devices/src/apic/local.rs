@@ -212,6 +212,12 @@ impl LocalApic {
         !self.hw_enabled() || (l & LVT_MASKED == 0 && DeliveryMode::of(l) == DeliveryMode::ExtInt)
     }
 
+    /// Whether an ExtINT message to `dest` (logical or physical) reaches this
+    /// APIC: it is enabled and the destination names it.
+    pub fn accepts(&self, dest: u8, logical: bool) -> bool {
+        self.hw_enabled() && self.is_dest(dest, logical)
+    }
+
     /// Processor priority: the higher of TPR and the in-service vector's class.
     pub fn ppr(&self) -> u8 {
         let isrv = highest(&self.s.isr).unwrap_or(0);

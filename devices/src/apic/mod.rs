@@ -10,6 +10,8 @@
 //!   wires as the 8259A pair (IRQ 0 lands on pin 2, as on every PC), turning
 //!   edges and levels into [`Message`]s for the local APIC; level pins keep their
 //!   remote IRR set until the local APIC broadcasts the EOI of their vector.
+//!   Pin 0 carries the 8259A's INTR: as an ExtINT entry it lets the 8259A reach
+//!   the CPU without LINT0 ("virtual wire" through the IO-APIC).
 //!
 //! Both are plain devices: register offsets in, messages and vectors out; the
 //! board wires them to the CPU and the bus. Each has a plain `State`.

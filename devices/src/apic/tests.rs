@@ -243,3 +243,20 @@ fn state_round_trips() {
     program(&mut io, 3, 0x55, &mut Vec::new());
     assert_eq!(IoApic::from_state(io.state(), 0).state(), io.state());
 }
+
+#[test]
+fn ioapic_pin0_extint_route() {
+    let mut io = IoApic::new(1, 0);
+    let mut out = Vec::new();
+    assert_eq!(io.extint_route(), None, "reset: masked");
+    // Pin 0: ExtINT (mode 7), physical destination 0.
+    program(&mut io, 0, 0x700, &mut out);
+    assert_eq!(io.extint_route(), Some((0, false)));
+    program(&mut io, 0, 0x1_0700, &mut out);
+    assert_eq!(io.extint_route(), None, "masked again");
+    program(&mut io, 0, 0x30, &mut out);
+    assert_eq!(io.extint_route(), None, "a fixed entry is no ExtINT route");
+    assert!(out.is_empty());
+    let a = enabled();
+    assert!(a.accepts(0, false) && !a.accepts(3, false));
+}
