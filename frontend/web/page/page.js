@@ -9,6 +9,8 @@
 //   ?image=URL               a chunked disk image's manifest.json (needs the disk backend);
 //                            ?image= (empty) boots without a disk
 //   ?jit=0                   interpret only (when the package has a JIT)
+//   ?storage=idb             keep the disk's changes in IndexedDB even where OPFS works
+//                            (the fallback for browsers without OPFS sync handles)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
 // decoded), sendSerial(text), state(), stats() and errors().
@@ -254,6 +256,7 @@ function startWorker() {
     imageExplicit: opts.imageExplicit,
     mem: opts.memMiB * MIB,
     jit: opts.jit,
+    storage: q.get("storage") === "idb" ? "idb" : "auto",
   });
 }
 
@@ -348,7 +351,10 @@ window.tab86 = {
   stats: () => lastStats,
   /** The error panels shown so far: [{title, detail}]. */
   errors: () => errors.slice(),
-  /** The disk image's streaming counters ({fetched, chunks, total, inFlight}), or null without one. */
+  /**
+   * The disk image's streaming counters ({fetched, chunks, total, inFlight}) and where its
+   * changes are kept (storage: "opfs" | "idb" | "memory"), or null without one.
+   */
   disk: () => disk,
   /**
    * Fault injection for tests: every fetch of the Worker whose URL contains
