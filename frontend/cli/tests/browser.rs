@@ -8,8 +8,12 @@
 //! a kernel, a bad memory size). Then, with the Debian image build.sh linked into
 //! the page: a root shell from the chunked image over HTTP, a file written and
 //! synced found again after a reload (the OPFS overlay), a second tab on the same
-//! overlay refused, and a chunk failing (HTTP 500, then a corrupt body) giving the
-//! guest an I/O error and the page an error panel while the tab keeps working.
+//! overlay refused, a chunk failing (HTTP 500, then a corrupt body) giving the
+//! guest an I/O error and the page an error panel while the tab keeps working, the
+//! same persistence with the overlay in IndexedDB (`?storage=idb`), and the
+//! browser closed while the guest writes and syncs in a loop: the reopened
+//! profile boots from the overlay's last flush with the synced file there and the
+//! base unchanged.
 //! The screenshot is kept in `target/web-test/`.
 //!
 //! Needs the images (images/build.sh), Node 18 or later, chromium and the built

@@ -12,6 +12,8 @@
 //   ?cold                    boot the image from scratch instead of restoring the
 //                            snapshot shipped beside it (also implied by ?kernel=,
 //                            ?initrd=, ?append= and ?mem=)
+//   ?storage=idb             keep the disk's changes in IndexedDB even where OPFS works
+//                            (the fallback for browsers without OPFS sync handles)
 //
 // For automation, window.tab86 has serialText() (all COM1 output so far, UTF-8
 // decoded), sendSerial(text), state(), stats() and errors().
@@ -260,6 +262,7 @@ function startWorker() {
     // The shipped snapshot is a machine booted with the default files, command
     // line and 512 MiB: asking for others (?kernel=, ?initrd=, ?append=, ?mem=) boots cold.
     cold: ["cold", "kernel", "initrd", "append", "mem"].some((k) => q.has(k)),
+    storage: q.get("storage") === "idb" ? "idb" : "auto",
   });
 }
 
@@ -354,7 +357,10 @@ window.tab86 = {
   stats: () => lastStats,
   /** The error panels shown so far: [{title, detail}]. */
   errors: () => errors.slice(),
-  /** The disk image's streaming counters ({fetched, chunks, total, inFlight}), or null without one. */
+  /**
+   * The disk image's streaming counters ({fetched, chunks, total, inFlight}) and where its
+   * changes are kept (storage: "opfs" | "idb" | "memory"), or null without one.
+   */
   disk: () => disk,
   /**
    * Fault injection for tests: every fetch of the Worker whose URL contains

@@ -22,6 +22,8 @@
 // boot. After a restore it types one newline, which releases the shell the
 // snapshot left waiting in `read` and sets the guest's clock from the RTC.
 // Reset always boots cold.
+// file (the native overlay format) named after the image URL, or in IndexedDB
+// where OPFS has no sync handles or the boot message says storage: "idb".
 // worker -> page: {type: "progress", what, loaded, total}   a boot file arriving (total 0 if unknown)
 //                 {type: "output", bytes}  COM1 output (Uint8Array)
 //                 {type: "message", text}  driver messages
@@ -29,7 +31,8 @@
 //                 {type: "stats", mips, instructions, jitShare, wasmBytes, guestBytes}
 //                 {type: "error", title, detail}
 //                 {type: "exit", status}   the guest stopped the machine (0: it powered off)
-//                 {type: "disk", fetched, chunks, total, inFlight}   the image streaming
+//                 {type: "disk", fetched, chunks, total, inFlight, storage}   the image streaming
+//                                          (storage: where its changes are kept, "opfs" | "idb" | "memory")
 //                 {type: "diskerror", text}   a chunk failed (HTTP error, verification): the
 //                                          guest got an I/O error if it stayed unavailable
 //                 {type: "overlay", bytes, name}  the overlay file (answer to "overlay")
@@ -224,27 +227,183 @@ async function overlayName(url) {
 
 // Opens (creating it if new) the overlay in the origin private file system. An
 // overlay another tab holds is refused (OPFS lets one sync handle per file).
+// Returns null where OPFS has no sync handles in Workers.
 async function openOverlay(name) {
   if (!(self.navigator && navigator.storage && navigator.storage.getDirectory)) return null;
   let file;
+  let dir;
   try {
     const root = await navigator.storage.getDirectory();
-    const dir = await root.getDirectoryHandle("tab86", { create: true });
+    dir = await root.getDirectoryHandle("tab86", { create: true });
     file = await dir.getFileHandle(name, { create: true });
     if (typeof file.createSyncAccessHandle !== "function") return null;
   } catch {
     return null;
   }
+  let handle;
   try {
-    return { dir: await (await navigator.storage.getDirectory()).getDirectoryHandle("tab86"), file, handle: await file.createSyncAccessHandle() };
+    handle = await file.createSyncAccessHandle();
   } catch (e) {
     if (e && e.name === "NoModificationAllowedError")
       throw new Error(`the disk's local changes (${name}) are open in another tab: close it, or use that tab`);
     throw e;
   }
+  return {
+    kind: "opfs",
+    handle,
+    // Deletes the file (its handle closed first) for "discard local changes".
+    remove: async () => dir.removeEntry(name),
+  };
 }
 
-// An overlay "file" in memory, for browsers without OPFS sync handles.
+// The overlay kept in IndexedDB, where OPFS has no sync handles in Workers (or
+// with ?storage=idb): the same file, in the native overlay format, held in
+// memory and stored as 4 KiB pages (database "tab86", store "pages", keys
+// [name, page]; [name, -1] holds the file's length). Each flush() stores the
+// pages written since the last one in one transaction; IndexedDB commits
+// read-write transactions on one store in the order they were made, so a tab
+// that dies keeps a prefix of the flushes, and the format's flush ordering then
+// recovers the overlay's last complete flush. Nothing the guest does after a
+// flush is shown before that flush committed (settled(), awaited by the run
+// loop), and a transaction that fails makes the next flush fail (the guest gets
+// an I/O error and the overlay stops taking writes, as after a failed fsync).
+// A Web Lock per overlay refuses a second tab.
+const IDB_PAGE = 4096;
+function idbRequest(r) {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+async function idbOpen() {
+  const r = indexedDB.open("tab86", 1);
+  r.onupgradeneeded = () => r.result.createObjectStore("pages");
+  return idbRequest(r);
+}
+const idbRange = (name) => IDBKeyRange.bound([name, -Infinity], [name, Infinity]);
+// Holds the Web Lock `name` until release() (null if another tab holds it).
+function holdLock(name) {
+  if (!(self.navigator && navigator.locks)) return Promise.resolve(() => {});
+  return new Promise((resolve, reject) => {
+    navigator.locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+async function openIdbOverlay(name) {
+  if (!self.indexedDB) return null;
+  const release = await holdLock(`tab86-overlay-${name}`);
+  if (!release) throw new Error(`the disk's local changes (${name}) are open in another tab: close it, or use that tab`);
+  let db;
+  try {
+    db = await idbOpen();
+    const tx = db.transaction("pages", "readonly");
+    const st = tx.objectStore("pages");
+    const [keys, values] = await Promise.all([idbRequest(st.getAllKeys(idbRange(name))), idbRequest(st.getAll(idbRange(name)))]);
+    let len = 0;
+    keys.forEach((k, i) => {
+      if (k[1] === -1) len = values[i];
+    });
+    const buf = new Uint8Array(Math.max(len, IDB_PAGE));
+    keys.forEach((k, i) => {
+      if (k[1] >= 0 && k[1] * IDB_PAGE < len) buf.set(values[i].subarray(0, len - k[1] * IDB_PAGE), k[1] * IDB_PAGE);
+    });
+    return { kind: "idb", handle: idbHandle(db, name, buf, len, release), remove: () => idbRemove(name) };
+  } catch (e) {
+    release();
+    if (db) db.close();
+    throw new Error(`IndexedDB: ${e && e.message ? e.message : e}`);
+  }
+}
+async function idbRemove(name) {
+  const db = await idbOpen();
+  try {
+    const tx = db.transaction("pages", "readwrite");
+    tx.objectStore("pages").delete(idbRange(name));
+    await new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onerror = tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+function idbHandle(db, name, buf, len, release) {
+  const dirty = new Set();
+  let resized = false;
+  let failed = null;
+  let pending = 0;
+  let last = Promise.resolve();
+  return {
+    read(b, { at }) {
+      const n = Math.max(0, Math.min(b.length, len - at));
+      b.set(buf.subarray(at, at + n));
+      return n;
+    },
+    write(data, { at }) {
+      if (at + data.length > buf.length) {
+        const grown = new Uint8Array(Math.max(at + data.length, buf.length * 2));
+        grown.set(buf.subarray(0, len));
+        buf = grown;
+      }
+      buf.set(data, at);
+      len = Math.max(len, at + data.length);
+      for (let p = Math.floor(at / IDB_PAGE); p * IDB_PAGE < at + data.length; p++) dirty.add(p);
+      return data.length;
+    },
+    // (The instant start empties a new overlay again when a restore fails.)
+    truncate(n) {
+      if (n < len) {
+        len = n;
+        resized = true;
+      }
+    },
+    flush() {
+      if (failed) throw failed;
+      if (!dirty.size && !resized) return;
+      resized = false;
+      const tx = db.transaction("pages", "readwrite");
+      const st = tx.objectStore("pages");
+      for (const p of dirty) st.put(buf.slice(p * IDB_PAGE, Math.min((p + 1) * IDB_PAGE, len)), [name, p]);
+      st.put(len, [name, -1]);
+      dirty.clear();
+      pending++;
+      last = new Promise((resolve) => {
+        tx.oncomplete = () => {
+          pending--;
+          resolve();
+        };
+        tx.onerror = tx.onabort = () => {
+          pending--;
+          failed = new Error(`storing a flush in IndexedDB failed: ${tx.error && tx.error.message}`);
+          resolve();
+        };
+      });
+    },
+    getSize: () => len,
+    // Resolves when every flush so far is stored (null when none is pending).
+    settled: () => (pending ? last : null),
+    close() {
+      db.close();
+      release();
+    },
+  };
+}
+
+// The overlay's storage: OPFS where Workers have sync handles, else IndexedDB;
+// `kind` "idb" (?storage=idb) skips OPFS. {kind, handle, remove} or null.
+async function openStorage(name, kind) {
+  if (kind !== "idb") {
+    const o = await openOverlay(name);
+    if (o) return o;
+  }
+  return openIdbOverlay(name);
+}
+
+// An overlay "file" in memory, for browsers without OPFS sync handles or IndexedDB.
 function memoryHandle() {
   let buf = new Uint8Array(0);
   let len = 0;
@@ -342,6 +501,7 @@ function diskProgress(force) {
     chunks: disk.chunks,
     total: disk.total,
     inFlight: typeof m?.fetches_in_flight === "function" ? m.fetches_in_flight() : 0,
+    storage: disk.storage ? disk.storage.kind : "memory",
   });
 }
 
@@ -428,6 +588,13 @@ async function loop(gen) {
       post({ type: "state", state: "off" });
       return;
     }
+    // Flushes stored in IndexedDB are committed before the guest's output after
+    // them is shown (OPFS flushes are durable when flush() returns).
+    const stored = disk && disk.handle && disk.handle.settled && disk.handle.settled();
+    if (stored) {
+      await stored;
+      if (gen !== generation || !m) return;
+    }
     flush();
     startFetches(gen);
     stats(false);
@@ -507,11 +674,11 @@ self.onmessage = async (e) => {
             throw new Error(`${d.image} is not a chunked image's manifest.json (not JSON)`);
           }
           const name = await overlayName(d.image);
-          const o = await openOverlay(name);
-          disk = { url: d.image, manifest, total, name, fetched: 0, chunks: 0, handle: o && o.handle, dir: o && o.dir };
+          const o = await openStorage(name, d.storage);
+          disk = { url: d.image, manifest, total, name, fetched: 0, chunks: 0, handle: o && o.handle, storage: o, storageKind: d.storage };
           if (!o) {
             disk.handle = memoryHandle();
-            post({ type: "notice", text: "This browser has no synchronous OPFS files in Workers: the disk's changes are kept in memory and lost when the tab closes." });
+            post({ type: "notice", text: "This browser has neither synchronous OPFS files in Workers nor IndexedDB: the disk's changes are kept in memory and lost when the tab closes." });
           }
           if (d.imageAppend) cmdline = d.imageAppend;
           snapshot = d.cold ? null : await shippedSnapshot(d.image);
@@ -534,12 +701,12 @@ self.onmessage = async (e) => {
     case "discard": {
       // Power off, delete the overlay, boot the pristine image again.
       stop();
-      if (disk && disk.dir) {
+      if (disk && disk.storage) {
         closeOverlay();
         try {
-          await disk.dir.removeEntry(disk.name);
-          const o = await openOverlay(disk.name);
-          disk.handle = o.handle;
+          await disk.storage.remove();
+          disk.storage = await openStorage(disk.name, disk.storageKind);
+          disk.handle = disk.storage.handle;
         } catch (e) {
           fail("The local changes cannot be discarded", e.message || e);
           return;

@@ -32,7 +32,8 @@
 //! Node implements it with `node:fs` `readSync`/`writeSync`/`fdatasyncSync`; a
 //! browser Worker with an OPFS `FileSystemSyncAccessHandle`
 //! (`read(buf, {at})`, `write(data, {at})`, `flush()`, `getSize()`). An empty
-//! file (size 0) gets a new overlay written into it. A method that fails
+//! file (or one shorter than an empty overlay, `cow::EMPTY_LEN`: its creation
+//! was cut short) gets a new overlay written into it. A method that fails
 //! throws; the guest then sees an I/O error (and the overlay, after a failed
 //! sync, refuses writes until reopened, as natively). An overlay made for a
 //! different image is refused with a message (thrown by `add_chunked_disk`).
@@ -59,7 +60,7 @@
 use crate::{Machine, MachineOptions};
 use std::io;
 use tab86_devices::BlockBackend;
-use tab86_storage::core::cow::OverlayFile;
+use tab86_storage::core::cow::{OverlayFile, EMPTY_LEN};
 use tab86_storage::core::hostdisk::{Base, FetchRequest, HostDisk, HostDiskOptions, SharedDisk};
 use wasm_bindgen::prelude::*;
 
@@ -220,7 +221,9 @@ impl MachineOptions {
         }
         let overlay = match overlay {
             Some(f) => {
-                let fresh = OverlayFile::size(&f).map_err(|e| e.to_string())? == 0;
+                // Empty, or shorter than an empty overlay: a tab closed while it
+                // created the file (browsers have no atomic rename), nothing flushed.
+                let fresh = OverlayFile::size(&f).map_err(|e| e.to_string())? < EMPTY_LEN;
                 let name = name.unwrap_or_else(|| "overlay".into());
                 Some((Box::new(f) as Box<dyn OverlayFile>, fresh, name))
             }

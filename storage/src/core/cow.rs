@@ -56,6 +56,11 @@ use std::sync::Mutex;
 
 /// Overlay block size in bytes.
 pub const BLOCK: u64 = 4096;
+/// The length of a new, empty overlay file ([`write_new`]'s header, superblocks
+/// and first index block). A shorter file holds no flushed data: its creation
+/// did not finish (a host without atomic rename, such as a browser's storage,
+/// may see that after a crash), so it can be written anew.
+pub const EMPTY_LEN: u64 = FIRST_GROUP;
 /// Data slots per group (what fits in one index block).
 const SLOTS: u64 = 504;
 const HEADER_MAGIC: &[u8; 8] = b"TAB86COW";
