@@ -95,6 +95,36 @@ pub fn skip_without(what: &str, hint: &str) {
     eprintln!("SKIPPED (no {what}; run {hint})");
 }
 
+/// The repository root when the Node runner can run there: `node` 18 or later
+/// and the wasm package `bash frontend/web/build.sh` builds (target/web/pkg);
+/// otherwise what is missing and how to get it, for [`skip_without`].
+pub fn node_package() -> Result<std::path::PathBuf, (String, &'static str)> {
+    let major = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .split('.')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        });
+    if major.is_none_or(|v| v < 18) {
+        return Err((
+            format!("Node 18 or later (found {major:?})"),
+            ".ci/setup-host",
+        ));
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !root.join("target/web/pkg/tab86_web.js").exists() {
+        return Err(("wasm package".into(), "bash frontend/web/build.sh"));
+    }
+    Ok(root)
+}
+
 /// How a scripted run ended.
 pub struct Outcome {
     /// Why the machine stopped.

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
-use tab86_tests::guest::{images, skip_without};
+use tab86_tests::guest::{images, node_package, skip_without};
 
 const SCRIPT: &str = "timeout 600
 wait TAB86-BOOT-OK
@@ -22,18 +22,6 @@ wait Linux \\S+ 6\\.1\\.0-\\S+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU/Lin
 wait tab86# 
 sendline poweroff -f
 ";
-
-/// Node's major version, if `node` runs.
-fn node_major() -> Option<u32> {
-    let out = Command::new("node").arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout);
-    v.trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
 
 /// The first differing line of two serial logs, for the failure message.
 fn first_difference(a: &[u8], b: &[u8]) -> String {
@@ -59,19 +47,10 @@ fn node_boot_prints_what_the_native_boot_prints() {
     let Some((kernel, initrd)) = images() else {
         return skip_without("images", "images/build.sh");
     };
-    match node_major() {
-        Some(v) if v >= 18 => {}
-        found => {
-            return skip_without(
-                &format!("Node 18 or later (found {found:?})"),
-                ".ci/setup-host",
-            )
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if !root.join("target/web/pkg/tab86_web.js").exists() {
-        return skip_without("wasm package", "bash frontend/web/build.sh");
-    }
+    let root = match node_package() {
+        Ok(r) => r,
+        Err((what, hint)) => return skip_without(&what, hint),
+    };
     let dir = std::env::temp_dir().join(format!("tab86-node-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("script");

@@ -16,19 +16,7 @@ use std::time::Instant;
 use tab86_storage::chunked::{hex, Manifest};
 use tab86_storage::pack::pack;
 use tab86_storage::serve::{ServeOptions, Server};
-use tab86_tests::guest::{debian_image, images, skip_without};
-
-/// Node's major version, if `node` runs.
-fn node_major() -> Option<u32> {
-    let out = Command::new("node").arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout);
-    v.trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
+use tab86_tests::guest::{debian_image, images, node_package, skip_without};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -36,21 +24,13 @@ fn root() -> PathBuf {
 
 /// Whether Node and the package are there (else the test is skipped).
 fn node_ready() -> bool {
-    match node_major() {
-        Some(v) if v >= 18 => {}
-        found => {
-            skip_without(
-                &format!("Node 18 or later (found {found:?})"),
-                ".ci/setup-host",
-            );
-            return false;
+    match node_package() {
+        Ok(_) => true,
+        Err((what, hint)) => {
+            skip_without(&what, hint);
+            false
         }
     }
-    if !root().join("target/web/pkg/tab86_web.js").exists() {
-        skip_without("wasm package", "bash frontend/web/build.sh");
-        return false;
-    }
-    true
 }
 
 fn scratch(name: &str) -> PathBuf {

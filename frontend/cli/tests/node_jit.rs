@@ -11,39 +11,19 @@
 //! Needs Node 18 or later and the package (`bash frontend/web/build.sh`); without
 //! them the test is skipped with a message, except in CI (`CI` set), where it fails.
 
-use std::path::Path;
 use std::process::Command;
-use tab86_tests::guest::skip_without;
+use tab86_tests::guest::{node_package, skip_without};
 
 /// Random sequences to run (each twice).
 const SEQUENCES: u32 = 300;
 
 #[test]
 fn v8_jit_matches_the_interpreter() {
-    let major = Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .trim_start_matches('v')
-                .split('.')
-                .next()?
-                .parse::<u32>()
-                .ok()
-        });
-    if major.is_none_or(|v| v < 18) {
-        return skip_without(
-            &format!("Node 18 or later (found {major:?})"),
-            ".ci/setup-host",
-        );
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = match node_package() {
+        Ok(r) => r,
+        Err((what, hint)) => return skip_without(&what, hint),
+    };
     let pkg = root.join("target/web/pkg/tab86_web.js");
-    if !pkg.exists() {
-        return skip_without("wasm package", "bash frontend/web/build.sh");
-    }
     let js = format!(
         "const p = require({:?});
          try {{ console.log(p.jit_selftest({SEQUENCES})); }}

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use tab86_tests::guest::{images, skip_without};
+use tab86_tests::guest::{images, node_package, skip_without};
 
 const SAVE: &str = "timeout 600
 wait TAB86-BOOT-OK
@@ -26,17 +26,6 @@ wait Linux \\S+ 6\\.1\\.0-\\S+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU/Lin
 wait tab86# 
 sendline poweroff -f
 ";
-
-fn node_major() -> Option<u32> {
-    let out = Command::new("node").arg("--version").output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout);
-    v.trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
 
 /// `tab86 ARGS` natively, or under Node with `node`.
 fn run(node: bool, root: &Path, args: &[&str]) -> Output {
@@ -68,19 +57,10 @@ fn snapshots_saved_natively_restore_under_node_and_the_reverse() {
     let Some((kernel, initrd)) = images() else {
         return skip_without("images", "images/build.sh");
     };
-    match node_major() {
-        Some(v) if v >= 18 => {}
-        found => {
-            return skip_without(
-                &format!("Node 18 or later (found {found:?})"),
-                ".ci/setup-host",
-            )
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if !root.join("target/web/pkg/tab86_web.js").exists() {
-        return skip_without("wasm package", "bash frontend/web/build.sh");
-    }
+    let root = match node_package() {
+        Ok(r) => r,
+        Err((what, hint)) => return skip_without(&what, hint),
+    };
     let dir = std::env::temp_dir().join(format!("tab86-node-snapshot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -332,32 +332,23 @@ async function idbRemove(name) {
   }
 }
 function idbHandle(db, name, buf, len, release) {
+  const bytes = growableBytes(buf, len);
   const dirty = new Set();
   let resized = false;
   let failed = null;
   let pending = 0;
   let last = Promise.resolve();
   return {
-    read(b, { at }) {
-      const n = Math.max(0, Math.min(b.length, len - at));
-      b.set(buf.subarray(at, at + n));
-      return n;
-    },
+    read: (b, o) => bytes.read(b, o),
     write(data, { at }) {
-      if (at + data.length > buf.length) {
-        const grown = new Uint8Array(Math.max(at + data.length, buf.length * 2));
-        grown.set(buf.subarray(0, len));
-        buf = grown;
-      }
-      buf.set(data, at);
-      len = Math.max(len, at + data.length);
+      bytes.write(data, { at });
       for (let p = Math.floor(at / IDB_PAGE); p * IDB_PAGE < at + data.length; p++) dirty.add(p);
       return data.length;
     },
     // (The instant start empties a new overlay again when a restore fails.)
     truncate(n) {
-      if (n < len) {
-        len = n;
+      if (n < bytes.getSize()) {
+        bytes.truncate(n);
         resized = true;
       }
     },
@@ -367,7 +358,8 @@ function idbHandle(db, name, buf, len, release) {
       resized = false;
       const tx = db.transaction("pages", "readwrite");
       const st = tx.objectStore("pages");
-      for (const p of dirty) st.put(buf.slice(p * IDB_PAGE, Math.min((p + 1) * IDB_PAGE, len)), [name, p]);
+      const len = bytes.getSize();
+      for (const p of dirty) st.put(bytes.slice(p * IDB_PAGE, Math.min((p + 1) * IDB_PAGE, len)), [name, p]);
       st.put(len, [name, -1]);
       dirty.clear();
       pending++;
@@ -383,7 +375,7 @@ function idbHandle(db, name, buf, len, release) {
         };
       });
     },
-    getSize: () => len,
+    getSize: () => bytes.getSize(),
     // Resolves when every flush so far is stored (null when none is pending).
     settled: () => (pending ? last : null),
     close() {
@@ -403,10 +395,9 @@ async function openStorage(name, kind) {
   return openIdbOverlay(name);
 }
 
-// An overlay "file" in memory, for browsers without OPFS sync handles or IndexedDB.
-function memoryHandle() {
-  let buf = new Uint8Array(0);
-  let len = 0;
+// Bytes that grow as they are written, with the overlay handle's read, write,
+// truncate and getSize; `buf` holds the first `len` of them.
+function growableBytes(buf = new Uint8Array(0), len = 0) {
   return {
     read(b, { at }) {
       const n = Math.max(0, Math.min(b.length, len - at));
@@ -423,13 +414,17 @@ function memoryHandle() {
       len = Math.max(len, at + data.length);
       return data.length;
     },
-    flush() {},
     truncate(n) {
       len = Math.min(len, n);
     },
+    slice: (from, to) => buf.slice(from, Math.min(to, len)),
     getSize: () => len,
-    close() {},
   };
+}
+
+// An overlay "file" in memory, for browsers without OPFS sync handles or IndexedDB.
+function memoryHandle() {
+  return { ...growableBytes(), flush() {}, close() {} };
 }
 
 function closeOverlay() {
