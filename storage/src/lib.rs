@@ -21,6 +21,8 @@ pub mod store;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod adapter;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod cache;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod chunked;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod http;

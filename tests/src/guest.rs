@@ -7,26 +7,12 @@ use std::time::{Duration, Instant};
 use tab86_driver::{Driver, Host, Options, Step};
 use tab86_machine::{Config, Machine, Stats, Stop};
 
-/// tab86's cache folder (`$TAB86_CACHE`, else `$XDG_CACHE_HOME/tab86`, else
-/// `~/.cache/tab86`), as the image scripts use it.
-pub fn cache_dir() -> String {
-    std::env::var("TAB86_CACHE").unwrap_or_else(|_| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        format!("{base}/tab86")
-    })
-}
+pub use tab86_storage::cache::cache_dir;
 
-/// The KEY=value lines of an `.env` file the image scripts write (quotes removed).
+/// The KEY=value lines of an `.env` file the image scripts write (quotes
+/// removed); `None` when it cannot be read.
 pub fn read_env(path: &str) -> Option<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-            .collect(),
-    )
+    tab86_storage::cache::read_env(path).ok()
 }
 
 /// Kernel and initramfs paths from images/build.sh's images.env.

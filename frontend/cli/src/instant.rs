@@ -50,38 +50,16 @@ pub struct Start {
     pub created_overlay: Option<PathBuf>,
 }
 
-/// `TAB86_CACHE`, else `$XDG_CACHE_HOME/tab86`, else `~/.cache/tab86`.
-pub fn cache_dir() -> String {
-    std::env::var("TAB86_CACHE").ok().unwrap_or_else(|| {
-        let base = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        format!("{base}/tab86")
-    })
-}
+pub use tab86_storage::cache::cache_dir;
+use tab86_storage::cache::read_env;
 
-/// `KEY=value` lines (values optionally in single or double quotes).
-fn env_file(path: &str) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|v| v.strip_suffix('\''))
-                .or_else(|| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')))
-                .unwrap_or(v);
-            (k.trim().to_string(), v.to_string())
-        })
-        .collect())
-}
-
-fn get(env: &[(String, String)], key: &str, file: &str) -> Result<String, String> {
-    env.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
+fn get(
+    env: &std::collections::HashMap<String, String>,
+    key: &str,
+    file: &str,
+) -> Result<String, String> {
+    env.get(key)
+        .cloned()
         .ok_or_else(|| format!("{file} has no {key}"))
 }
 
@@ -136,9 +114,9 @@ pub fn prepare(args: &mut Args) -> Result<Option<Start>, String> {
         }
         return Ok(None);
     }
-    let rootfs = env_file(&rootfs_env)?;
+    let rootfs = read_env(&rootfs_env)?;
     let images_env = format!("{cache}/images/images.env");
-    let images = env_file(&images_env)?;
+    let images = read_env(&images_env)?;
     let base = args
         .image
         .clone()
