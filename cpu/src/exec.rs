@@ -264,7 +264,14 @@ impl Cpu {
                     // the module leaves to the interpreter).
                     if h == 1 && self.jit_is_entry(block.phys) {
                         block.jit_entry.set(true);
-                    } else if self.jit.as_ref().is_some_and(|j| h == j.hot) && self.state.code32() {
+                    } else if self
+                        .jit
+                        .as_ref()
+                        // At HOT runs, then at each doubling (a page the cost
+                        // rule put off asks again).
+                        .is_some_and(|j| h == j.hot || (h > j.hot && h.is_power_of_two()))
+                        && self.state.code32()
+                    {
                         self.jit_compile(block.phys & !0xFFF, block.phys & 0xFFF);
                     }
                 }

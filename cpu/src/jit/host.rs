@@ -21,7 +21,9 @@ pub struct Finished {
     pub ticket: u32,
     /// The module's handle for [`JitHost::run`], or why it failed.
     pub result: Result<u32, String>,
-    /// Host nanoseconds the compilation took (off the CPU's thread).
+    /// Host nanoseconds the compilation took off the CPU's thread: the compile
+    /// thread's CPU time where the host can measure it (natively), else wall
+    /// time. The JIT's cost rule learns from it (see [`super::Cost`]).
     pub compile_ns: u64,
 }
 

@@ -84,6 +84,82 @@ pub struct JitStats {
     /// Modules dropped because more than the bound were loaded (the ones entered
     /// least recently; see [`MAX_MODULES`]).
     pub evictions: u64,
+    /// Guest instructions compiled into modules (over all modules).
+    pub compiled_instructions: u64,
+    /// Compilations the cost rule put off: the page had not yet run enough to
+    /// pay for its module (see [`Cost`]).
+    pub deferred: u64,
+}
+
+/// The JIT's cost rule: a page is compiled only once the time its code has run
+/// interpreted would, run compiled instead, have saved at least what compiling
+/// it costs. Its past is taken as the forecast of its future (the ski-rental
+/// rule: never pay more than twice the best choice in hindsight). A block that
+/// reaches [`HOT`] runs asks for its page; a page that is not worth it yet asks
+/// again each time one of its blocks doubles its runs.
+///
+/// The cost of a compiled guest instruction is measured as modules come back
+/// (the host's compile time, the CPU time of the compile thread natively),
+/// starting from [`Cost::PRIOR_NS_PER_INSN`]. Time spent compiling off the
+/// CPU's thread counts for [`Cost::BACKGROUND_SHARE`]: it runs on another core
+/// and delays the guest only when that core is needed too.
+#[derive(Debug, Clone, Copy)]
+pub struct Cost {
+    /// Compile nanoseconds measured, over `insns` compiled guest instructions
+    /// (the prior included).
+    ns: u64,
+    insns: u64,
+    /// Whether the rule applies (tests that set a threshold compile at it).
+    pub enabled: bool,
+}
+
+impl Cost {
+    /// What running a guest instruction compiled instead of interpreted saves, in
+    /// picoseconds: measured on the deterministic Debian boot, whose 6.8 G
+    /// instructions took 3.9 ns each interpreted and about 1.2 ns in generated
+    /// code (README, "Benchmarks").
+    pub const SAVED_PS_PER_INSN: u64 = 2_700;
+    /// Compile cost assumed before any module has come back, per compiled guest
+    /// instruction, as the CPU's thread pays it: Cranelift at its default level
+    /// took 114-119 us of CPU per compiled instruction on the build machine,
+    /// counted for [`Cost::BACKGROUND_SHARE`].
+    pub const PRIOR_NS_PER_INSN: u64 = 119_000 / Self::BACKGROUND_SHARE;
+    /// Background compile time counts for 1/`BACKGROUND_SHARE` of itself. Chosen
+    /// from measurements on the 2-core build machine (README, "Benchmarks"): the
+    /// anchor's boot and `bench.sh` took the same wall time as compiling every
+    /// hot page (1/16: 46.6 s, 1/4: 48.2 s, every page: 47.3 s) while the Debian
+    /// boot compiled 352 modules instead of 402 (1/4: 226, counted whole: 90,
+    /// and 12% more wall time to the shell).
+    pub const BACKGROUND_SHARE: u64 = 16;
+    /// Weight of the prior, in compiled instructions.
+    const PRIOR_INSNS: u64 = 1_000;
+
+    fn new() -> Self {
+        Cost {
+            ns: Self::PRIOR_NS_PER_INSN * Self::PRIOR_INSNS,
+            insns: Self::PRIOR_INSNS,
+            enabled: true,
+        }
+    }
+
+    /// Records a module of `insns` instructions that took `ns` to compile.
+    pub(crate) fn measured(&mut self, insns: u64, ns: u64) {
+        self.ns = self.ns.saturating_add(ns);
+        self.insns = self.insns.saturating_add(insns.max(1));
+    }
+
+    /// Nanoseconds compiling `insns` guest instructions is expected to cost.
+    pub fn estimate_ns(&self, insns: u64) -> u64 {
+        (u128::from(insns) * u128::from(self.ns) / u128::from(self.insns.max(1))) as u64
+    }
+
+    /// Whether `executed` guest instructions run interpreted so far pay for
+    /// compiling `insns`.
+    pub fn worth(&self, executed: u64, insns: u64) -> bool {
+        !self.enabled
+            || u128::from(executed) * u128::from(Self::SAVED_PS_PER_INSN)
+                >= u128::from(self.estimate_ns(insns)) * 1000
+    }
 }
 
 /// Counters by iced `Code` (indexed by `Code as usize`), for `--stats`.
@@ -145,6 +221,8 @@ pub(crate) struct PendingModule {
     pub compiles: u32,
     /// See [`PageModule::helper_ops`].
     pub helper_ops: Rc<[Op]>,
+    /// Guest instructions compiled (for the cost rule's measurements).
+    pub instructions: u64,
     /// Another block of the page became hot meanwhile: compile the page again
     /// once this module is in.
     pub again: bool,
@@ -169,6 +247,8 @@ pub struct Jit {
     pub(crate) clock: Option<fn() -> u64>,
     /// Runs of a block after which its page is compiled ([`HOT`] by default).
     pub(crate) hot: u32,
+    /// The cost rule and its measurements.
+    pub(crate) cost: Cost,
     /// Loaded modules at most ([`MAX_MODULES`] by default).
     pub(crate) max_modules: usize,
     /// How often each page's module was dropped because the page was written: code

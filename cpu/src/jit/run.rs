@@ -34,6 +34,7 @@ impl Cpu {
             stats: JitStats::default(),
             clock,
             hot: super::HOT,
+            cost: super::Cost::new(),
             max_modules: super::MAX_MODULES,
             rewritten: Default::default(),
             exits: Default::default(),
@@ -41,10 +42,13 @@ impl Cpu {
         }));
     }
 
-    /// Sets how many runs make a block hot (tests compile early with a small value).
+    /// Sets how many runs make a block hot (tests compile early with a small
+    /// value). The cost rule ([`super::Cost`]) is then off: a page compiles when
+    /// one of its blocks reaches `runs`.
     pub fn set_jit_threshold(&mut self, runs: u32) {
         if let Some(j) = self.jit.as_mut() {
             j.hot = runs.max(1);
+            j.cost.enabled = false;
         }
     }
 
@@ -303,6 +307,18 @@ impl Cpu {
             .filter_map(|k| self.cache.blocks.get(k).cloned())
             .filter(|b| b.hits.get() >= warm || b.jit_entry.get())
             .collect();
+        // The cost rule: what the blocks new to this compilation ran interpreted
+        // must pay for compiling them all.
+        let executed: u64 = blocks
+            .iter()
+            .filter(|b| !b.jit_entry.get())
+            .map(|b| u64::from(b.hits.get()) * b.ops.len() as u64)
+            .sum();
+        let insns: u64 = blocks.iter().map(|b| b.ops.len() as u64).sum();
+        if !jit.cost.worth(executed, insns) {
+            jit.stats.deferred += 1;
+            return;
+        }
         let page_blocks: Vec<PageBlock> = blocks
             .iter()
             .map(|b| PageBlock {
@@ -321,12 +337,16 @@ impl Cpu {
         };
         jit.stats.modules += 1;
         jit.stats.wasm_bytes += c.wasm.len() as u64;
+        jit.stats.compiled_instructions += c.instructions as u64;
+        let instructions = c.instructions as u64;
         let submitted = jit.host.submit(c.wasm);
+        let pending_submitted = matches!(submitted, Submitted::Pending(_));
         let pending = PendingModule {
             page,
             entries: c.entries,
             compiles: compiles + 1,
             helper_ops: c.helper_ops.into(),
+            instructions,
             again: false,
         };
         match submitted {
@@ -342,7 +362,12 @@ impl Cpu {
         }
         let jit = self.jit.as_mut().expect("jit");
         if let (Some(t0), Some(clock)) = (t0, jit.clock) {
-            jit.stats.compile_ns += clock().saturating_sub(t0);
+            let ns = clock().saturating_sub(t0);
+            jit.stats.compile_ns += ns;
+            if !pending_submitted {
+                // Compiled on this thread: that was the whole cost.
+                jit.cost.measured(instructions, ns);
+            }
         }
     }
 
@@ -365,6 +390,8 @@ impl Cpu {
                 continue;
             };
             jit.pending_pages.remove(&p.page);
+            jit.cost
+                .measured(p.instructions, f.compile_ns / super::Cost::BACKGROUND_SHARE);
             match f.result {
                 Ok(handle) => {
                     let (page, again) = (p.page, p.again);

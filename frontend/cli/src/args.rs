@@ -47,6 +47,11 @@ pub struct Args {
     pub profile: Option<String>,
     /// `--no-jit`: interpret only.
     pub no_jit: bool,
+    /// `--jit-threshold N`: block runs that compile a page, the cost rule off
+    /// (for benchmarks; by default the cost rule decides from [`tab86_cpu::jit::HOT`]).
+    pub jit_threshold: Option<u32>,
+    /// `--jit-opt LEVEL`: Cranelift's optimization level (for benchmarks).
+    pub jit_opt: tab86_jit_wasmtime::JitOpt,
     /// `--save-state FILE`: snapshot at exit (and the target of Ctrl-A S).
     pub save_state: Option<String>,
     /// `--load-state FILE`: continue a snapshot instead of booting.
@@ -110,6 +115,9 @@ options:
   --cold                with no machine given: boot the Debian image from scratch (about a minute)
   --image DIR_OR_URL    with no machine given: the chunked Debian image (and its snapshot/) to use
   --no-jit              interpret only (by default hot code is compiled to wasm and run by wasmtime)
+  --jit-threshold N     compile a page when one of its blocks has run N times (benchmarks; by
+                        default a page compiles once its runs pay for the compile time)
+  --jit-opt LEVEL       Cranelift's optimization level: none, speed (default), size (benchmarks)
   --profile FILE        sample the guest's linear EIP at the end of every slice, weighted by the
                         instructions it retired; write 'count address' lines to FILE at exit
 exit status: 0 poweroff/halt after a kernel boot, (v<<1)|1 after isa-debug-exit v,
@@ -184,6 +192,8 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         trace_start: 0,
         profile: None,
         no_jit: false,
+        jit_threshold: None,
+        jit_opt: Default::default(),
         save_state: None,
         load_state: None,
         cold: false,
@@ -288,6 +298,14 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--trace-file" => a.trace_file = Some(val()?),
             "--profile" => a.profile = Some(val()?),
             "--no-jit" => a.no_jit = true,
+            "--jit-threshold" => {
+                let v = val()?;
+                let n: u32 = v
+                    .parse()
+                    .map_err(|_| format!("bad --jit-threshold '{v}'"))?;
+                a.jit_threshold = Some(n.max(1));
+            }
+            "--jit-opt" => a.jit_opt = val()?.parse()?,
             "--save-state" => a.save_state = Some(val()?),
             "--load-state" => a.load_state = Some(val()?),
             "--cold" => a.cold = true,

@@ -187,13 +187,17 @@ fn run(mut args: Args) -> i32 {
     let m = d.machine();
     if !args.no_jit {
         let a = m.cpu.mem.arena().clone();
-        match tab86_jit_wasmtime::WasmtimeHost::new(a.ptr(), a.len(), a.clone()) {
+        match tab86_jit_wasmtime::WasmtimeHost::with_opt(a.ptr(), a.len(), a.clone(), args.jit_opt)
+        {
             Ok(mut h) => {
                 // Cranelift runs on the second core while the CPU interprets.
                 if let Err(e) = h.compile_in_background() {
                     eprintln!("tab86: {e}; compiling on the CPU's thread");
                 }
-                m.cpu.set_jit(Box::new(h), Some(host_ns))
+                m.cpu.set_jit(Box::new(h), Some(host_ns));
+                if let Some(n) = args.jit_threshold {
+                    m.cpu.set_jit_threshold(n);
+                }
             }
             Err(e) => eprintln!("tab86: JIT unavailable, interpreting only: {e}"),
         }

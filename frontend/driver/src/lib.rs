@@ -428,6 +428,13 @@ impl Driver {
                 j.traps
             ));
             r.push_str(&format!(
+                "\ntab86: jit: {} instructions compiled ({:.1} us each, {} wasm bytes each); {} compilations put off by the cost rule",
+                j.compiled_instructions,
+                (j.compile_ns + j.background_ns) as f64 / 1e3 / j.compiled_instructions.max(1) as f64,
+                j.wasm_bytes / j.compiled_instructions.max(1),
+                j.deferred
+            ));
+            r.push_str(&format!(
                 "\ntab86: jit: {:.1} calls per 1000 instructions; {} linked jumps between modules; returns: {} in the page, {} to another page, {} out of budget; {} helper calls ({} left after)",
                 1000.0 * j.calls as f64 / s.instructions.max(1) as f64,
                 j.links,

@@ -33,6 +33,55 @@ use wasmtime::{
     StoreLimitsBuilder, Table, TableType, TypedFunc,
 };
 
+/// Cranelift's optimization level for the JIT's modules. A module is generated
+/// from a page of guest code that has already run thousands of times, and
+/// Cranelift's time is the JIT's main cost, so the level is a measured trade
+/// (README, "Benchmarks": compile time per module against the time the code
+/// saves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JitOpt {
+    /// No optimization passes (fastest compile).
+    None,
+    /// Cranelift's default optimizations.
+    #[default]
+    Speed,
+    /// Optimizations that also shrink the code.
+    SpeedAndSize,
+}
+
+impl std::str::FromStr for JitOpt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(JitOpt::None),
+            "speed" => Ok(JitOpt::Speed),
+            "size" => Ok(JitOpt::SpeedAndSize),
+            _ => Err(format!(
+                "unknown JIT optimization level {s:?} (none, speed, size)"
+            )),
+        }
+    }
+}
+
+/// CPU time of the calling thread in nanoseconds, where the platform has it: the
+/// compile thread's cost, which a loaded host's wall clock would inflate.
+fn thread_cpu_ns() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec we own.
+        let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        (r == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 /// Size of a wasm page: the arena's alignment and length granule.
 const WASM_PAGE: usize = 64 * 1024;
 /// Largest arena a 32-bit wasm memory with a declared maximum can describe.
@@ -205,6 +254,17 @@ impl WasmtimeHost {
     /// 64 KiB, up to 4 GiB - 64 KiB); `keep` keeps that allocation alive as long as
     /// wasmtime may touch it (the host, its engine and its memory objects hold it).
     pub fn new(ptr: *mut u8, len: usize, keep: Arc<dyn Any + Send + Sync>) -> Result<Self, String> {
+        Self::with_opt(ptr, len, keep, JitOpt::default())
+    }
+
+    /// [`WasmtimeHost::new`] with Cranelift at optimization level `opt` (for
+    /// benchmarks: the default is the one chosen from measurements, see [`JitOpt`]).
+    pub fn with_opt(
+        ptr: *mut u8,
+        len: usize,
+        keep: Arc<dyn Any + Send + Sync>,
+        opt: JitOpt,
+    ) -> Result<Self, String> {
         if ptr.is_null() || !(ptr as usize).is_multiple_of(WASM_PAGE) {
             return Err(format!("arena at {ptr:p} is not 64 KiB aligned"));
         }
@@ -224,7 +284,11 @@ impl WasmtimeHost {
         });
         let mut config = Config::new();
         config
-            .cranelift_opt_level(OptLevel::Speed)
+            .cranelift_opt_level(match opt {
+                JitOpt::None => OptLevel::None,
+                JitOpt::Speed => OptLevel::Speed,
+                JitOpt::SpeedAndSize => OptLevel::SpeedAndSize,
+            })
             .with_host_memory(creator.clone())
             // The arena is all there is: no virtual reservation, no guard pages, no
             // growth, a base that never moves. Code checks bounds explicitly.
@@ -277,9 +341,14 @@ impl WasmtimeHost {
             .name("tab86-jit".into())
             .spawn(move || {
                 for (ticket, wasm) in job_rx {
-                    let t0 = Instant::now();
+                    // The thread's CPU time where the host has it (what compiling
+                    // costs the machine), else the wall clock.
+                    let (c0, t0) = (thread_cpu_ns(), Instant::now());
                     let module = compile(&engine, &wasm);
-                    let ns = t0.elapsed().as_nanos() as u64;
+                    let ns = match (c0, thread_cpu_ns()) {
+                        (Some(a), Some(b)) => b.saturating_sub(a),
+                        _ => t0.elapsed().as_nanos() as u64,
+                    };
                     if res_tx.send((ticket, module, ns)).is_err() {
                         break;
                     }
