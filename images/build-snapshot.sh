@@ -99,10 +99,11 @@ quit
 EOF
 log "booting the Debian image to its root shell to snapshot it (about a minute)"
 t0=$(date +%s.%N)
-# Up to three tries, each from a new overlay: on the APIC board a real-time boot
-# on a heavily loaded host has been seen to stall (README, open bug); a boot
-# takes about a minute, so a try that has not reached the shell in 10 minutes
-# is not going to.
+# Up to three tries, each from a new overlay: a real-time boot waits for the
+# disks in guest time, and a host loaded enough to starve the disk threads can
+# still expire one of systemd's timeouts (README, "Guest time on a loaded
+# host"); a boot takes about a minute, so a try that has not reached the shell
+# in 10 minutes is not going to.
 for try in 1 2 3; do
     rm -f "$OVERLAY"
     if "$TAB86_BIN" run --kernel "$KERNEL" --initrd "$INITRD" --append "$CMDLINE" --mem "$MEM" \

@@ -233,6 +233,10 @@ pub struct Stats {
     pub slices: u64,
     /// Slices that ended with the CPU halted.
     pub halts: u64,
+    /// Host nanoseconds real-time mode left out of guest time: the host kept the
+    /// machine's thread off the processor while the guest had work (see
+    /// [`Machine::set_thread_cpu_clock`]).
+    pub stolen_ns: u64,
 }
 
 /// A PC.
@@ -260,6 +264,15 @@ pub struct Machine {
     /// Instructions and host nanoseconds of the slices since the last speed
     /// estimate (real-time mode).
     speed: (u64, u64),
+    /// Host wall and thread CPU clocks when the last `run` ended, if it left the
+    /// guest running (real-time mode, hosts with a thread CPU clock): the wall
+    /// time that passed without the thread running until the next `run` was
+    /// stolen from the guest (see [`Machine::set_thread_cpu_clock`]).
+    ran_until: Option<(u64, u64)>,
+    /// Host time stolen from the running guest in all (left out of its clock).
+    stolen_ns: u64,
+    /// The machine's thread's CPU clock ([`Machine::set_thread_cpu_clock`]).
+    thread_cpu: Option<Box<dyn Fn() -> u64>>,
 }
 
 fn segment_from(s: &tab86_bios::Segment) -> Segment {
@@ -442,6 +455,9 @@ impl Machine {
             options,
             speed: (0, 0),
             io_waker: false,
+            ran_until: None,
+            stolen_ns: 0,
+            thread_cpu: None,
         };
         if m.clock == ClockMode::RealTime {
             // Start from a typical interpreter speed (10 ns per instruction); refined per slice.
@@ -478,6 +494,51 @@ impl Machine {
     /// blocks: in deterministic mode it returns [`Event::WaitingForIo`] instead of
     /// running while disk requests are outstanding.
     pub fn run(&mut self, budget: u64) -> Event {
+        // Real-time mode with the thread's CPU clock: every moment of a slice, and
+        // of the time from a slice that left the guest running to the next one,
+        // is the guest's; the part of it this thread did not run (the host ran
+        // something else, or the thread waited on a lock a starved thread held)
+        // is left out of guest time.
+        let start = match &self.thread_cpu {
+            Some(f) if self.clock == ClockMode::RealTime => Some((self.host.now_ns(), f())),
+            _ => None,
+        };
+        if let (Some((w0, c0)), Some((w, c))) = (self.ran_until.take(), start) {
+            self.steal(w.saturating_sub(w0).saturating_sub(c.saturating_sub(c0)));
+        }
+        let ev = self.run_slice(budget);
+        if let (Some((w0, c0)), Some(f)) = (start, &self.thread_cpu) {
+            let (w, c) = (self.host.now_ns(), f());
+            self.steal(w.saturating_sub(w0).saturating_sub(c.saturating_sub(c0)));
+            // The guest has work: until the next slice, time the host keeps this
+            // thread waiting is stolen from it (after a halt it waits by choice).
+            self.ran_until = (ev == Event::Ran).then_some((w, c));
+        }
+        ev
+    }
+
+    /// Gives real-time mode the CPU time of the thread that runs the machine, in
+    /// nanoseconds (natively the thread's CPU clock; a browser has none). With it,
+    /// host time during which the host kept this thread off the processor while
+    /// the guest had work is left out of guest time: the guest pauses, as if the
+    /// whole machine had been suspended, instead of seeing time pass with nothing
+    /// done. Without it a loaded host expires the guest's own timeouts (systemd
+    /// gives up on its serial console after 90 s of a boot that the host slowed
+    /// down six times). Waiting while the guest is halted is guest time as before.
+    pub fn set_thread_cpu_clock(&mut self, clock: Box<dyn Fn() -> u64>) {
+        self.thread_cpu = Some(clock);
+    }
+
+    /// Leaves `ns` of host time the running guest did not get out of real-time
+    /// virtual time. (Nothing is forgiven: slices are often well under a
+    /// millisecond, and a slack per slice would let most of a starved host's
+    /// waiting through.)
+    fn steal(&mut self, ns: u64) {
+        self.host_t0 = self.host_t0.saturating_add(ns);
+        self.stolen_ns += ns;
+    }
+
+    fn run_slice(&mut self, budget: u64) -> Event {
         if let Some(s) = self.stopped {
             return Event::Stopped(s);
         }
@@ -517,16 +578,24 @@ impl Machine {
             budget = budget.min(instr.max(1));
         }
         let host_before = self.host.now_ns();
+        let cpu_before = self.thread_cpu.as_ref().map(|f| f());
         let icount_before = self.cpu.state.icount;
         let exit = self.cpu.run(&mut self.board, budget);
         if self.clock == ClockMode::RealTime {
             // Interpolate virtual time inside a slice at the measured speed, so the
             // TSC and the PIT keep agreeing between wall-clock re-anchors.
             // Short slices (a local APIC timer programmed ends one) add up until
-            // they are long enough to measure.
+            // they are long enough to measure. The speed is the thread's own
+            // (its CPU time where the host has it): a host that keeps the
+            // emulator waiting does not make the guest's processor slower.
             let ran = self.cpu.state.icount - icount_before;
+            let wall = self.host.now_ns().saturating_sub(host_before);
+            let busy = match (cpu_before, self.thread_cpu.as_ref().map(|f| f())) {
+                (Some(a), Some(b)) => b.saturating_sub(a),
+                _ => wall,
+            };
             self.speed.0 += ran;
-            self.speed.1 += self.host.now_ns().saturating_sub(host_before);
+            self.speed.1 += busy;
             if self.speed.0 >= 100_000 {
                 let (ran, host_ns) = std::mem::take(&mut self.speed);
                 let est = (host_ns as u128 * 1000 / ran as u128) as u64;
@@ -687,6 +756,7 @@ impl Machine {
             blocks: self.cpu.cached_blocks(),
             slices: self.slices,
             halts: self.halts,
+            stolen_ns: self.stolen_ns,
         }
     }
 }

@@ -75,10 +75,6 @@ fn kill_9_during_write_and_sync_loses_no_synced_file() {
         ])
         .args(["--mem", "512M", "--disk", chunks.to_str().unwrap()])
         .args(["--overlay", overlay.to_str().unwrap(), "--timeout", "1500"])
-        // The PIC-only board: on the APIC board this real-time boot has stalled
-        // on a heavily loaded host (guest halted, nothing pending; open bug, see
-        // the README), and this test is about the overlay, not the board.
-        .arg("--no-apic")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -403,14 +403,15 @@ impl Driver {
     pub fn stats_report(&self, secs: f64) -> String {
         let s = self.machine.stats();
         let mut r = format!(
-            "tab86: stats: {} instructions in {:.3} s = {:.1} MIPS; {} cached blocks; virtual time {:.3} s; {} slices ({} halted)",
+            "tab86: stats: {} instructions in {:.3} s = {:.1} MIPS; {} cached blocks; virtual time {:.3} s; {} slices ({} halted); {:.3} s of host time kept from the running guest",
             s.instructions,
             secs,
             s.instructions as f64 / secs / 1e6,
             s.blocks,
             s.virtual_ns as f64 / 1e9,
             s.slices,
-            s.halts
+            s.halts,
+            s.stolen_ns as f64 / 1e9
         );
         if let Some(j) = self.machine.cpu.jit_stats() {
             r.push_str(&format!(

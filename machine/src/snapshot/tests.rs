@@ -325,3 +325,64 @@ fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
         b.now_ns()
     );
 }
+
+/// A real-time machine on a host clock and a thread CPU clock the test moves.
+fn real_time(wall: &Rc<Cell<u64>>, cpu: &Rc<Cell<u64>>) -> Machine {
+    let mut m = Machine::new(
+        Config {
+            mem_size: 16 << 20,
+            firmware: Firmware::Bios(rom()),
+            clock: ClockMode::RealTime,
+            debugcon: Vec::new(),
+            serial: Box::new(std::io::sink()),
+            rtc_epoch: 1_700_000_000,
+            disks: Vec::new(),
+            apic: true,
+        },
+        Box::new(Manual(wall.clone())),
+    )
+    .unwrap();
+    let c = cpu.clone();
+    m.set_thread_cpu_clock(Box::new(move || c.get()));
+    m
+}
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+#[test]
+fn host_time_the_running_guest_did_not_get_is_not_guest_time() {
+    // The guest counts forever (it never halts). Each slice the host clock moves
+    // 50 ms, but the machine's thread ran for only 1 ms of it: the host kept it
+    // waiting. Guest time follows what the thread ran, not the wall clock.
+    let (wall, cpu) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let mut starved = real_time(&wall, &cpu);
+    for _ in 0..200 {
+        wall.set(wall.get() + 50_000_000);
+        cpu.set(cpu.get() + 1_000_000);
+        assert_eq!(starved.run(10_000), Event::Ran);
+    }
+    // 200 slices of 1 ms of CPU: about 0.2 s, never the 10 s that passed.
+    let v = starved.now_ns();
+    assert!(
+        v < 1_000_000_000,
+        "guest time {v} ns after 10 s of a starved host"
+    );
+    assert!(starved.stats().stolen_ns >= 9_000_000_000);
+
+    // The same host pace with the thread running all the time: guest time keeps
+    // up with the host clock (bounded by its next timer events).
+    let (wall, cpu) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let mut fed = real_time(&wall, &cpu);
+    for _ in 0..200 {
+        wall.set(wall.get() + 50_000_000);
+        cpu.set(cpu.get() + 50_000_000);
+        fed.run(10_000);
+    }
+    let v = fed.now_ns();
+    assert!(
+        v >= 9_000_000_000,
+        "guest time {v} ns after 10 s of a free host"
+    );
+    assert_eq!(fed.stats().stolen_ns, 0);
+}
