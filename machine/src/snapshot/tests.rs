@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::{ClockMode, Config, Error, Event, Firmware, HostClock, Machine};
+use std::cell::Cell;
+use std::rc::Rc;
 use tab86_devices::{BlockBackend, InterruptLine, IoSize, MemDisk};
 use tab86_mmu::Bus;
 
@@ -244,22 +246,7 @@ fn damaged_bodies_with_a_valid_checksum_never_panic() {
 
 #[test]
 fn real_time_restores_set_the_cmos_clock_to_the_host_time() {
-    let build = |firmware, epoch| {
-        Machine::new(
-            Config {
-                mem_size: 16 << 20,
-                firmware,
-                clock: ClockMode::RealTime,
-                debugcon: Vec::new(),
-                serial: Box::new(std::io::sink()),
-                rtc_epoch: epoch,
-                disks: Vec::new(),
-                apic: true,
-            },
-            Box::new(Zero),
-        )
-        .unwrap()
-    };
+    let build = |firmware, epoch| real_time_machine(firmware, epoch, Box::new(Zero));
     let year = |m: &mut Machine| {
         let now = m.now_ns();
         m.board.chipset.io_write(0x70, IoSize::Byte, 0x09, now);
@@ -274,32 +261,37 @@ fn real_time_restores_set_the_cmos_clock_to_the_host_time() {
 }
 
 /// A host clock the test moves.
-struct Manual(std::rc::Rc<std::cell::Cell<u64>>);
+struct Manual(Rc<Cell<u64>>);
 impl HostClock for Manual {
     fn now_ns(&self) -> u64 {
         self.0.get()
     }
 }
 
+/// A real-time machine on `host`'s clock, its CMOS clock at `rtc_epoch`.
+fn real_time_machine(firmware: Firmware, rtc_epoch: u64, host: Box<dyn HostClock>) -> Machine {
+    Machine::new(
+        Config {
+            mem_size: 16 << 20,
+            firmware,
+            clock: ClockMode::RealTime,
+            debugcon: Vec::new(),
+            serial: Box::new(std::io::sink()),
+            rtc_epoch,
+            disks: Vec::new(),
+            apic: true,
+        },
+        host,
+    )
+    .unwrap()
+}
+
 #[test]
 fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
-    let build = |firmware, clock: &std::rc::Rc<std::cell::Cell<u64>>| {
-        Machine::new(
-            Config {
-                mem_size: 16 << 20,
-                firmware,
-                clock: ClockMode::RealTime,
-                debugcon: Vec::new(),
-                serial: Box::new(std::io::sink()),
-                rtc_epoch: 1_700_000_000,
-                disks: Vec::new(),
-                apic: true,
-            },
-            Box::new(Manual(clock.clone())),
-        )
-        .unwrap()
+    let build = |firmware, clock: &Rc<Cell<u64>>| {
+        real_time_machine(firmware, 1_700_000_000, Box::new(Manual(clock.clone())))
     };
-    let t = std::rc::Rc::new(std::cell::Cell::new(0));
+    let t = Rc::new(Cell::new(0));
     let mut a = build(Firmware::Bios(rom()), &t);
     t.set(5_000_000_000);
     // Each slice catches up with the host clock at most to the next timer event.
@@ -310,7 +302,7 @@ fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
     assert!(saved >= 5_000_000_000);
     let snap = a.save_state().unwrap();
     // A new process: its host clock starts again near zero.
-    let t2 = std::rc::Rc::new(std::cell::Cell::new(10));
+    let t2 = Rc::new(Cell::new(10));
     let mut b = build(Firmware::Snapshot(snap), &t2);
     t2.set(1_000_000_010);
     // 1000 slices of 1000 instructions are worth milliseconds by themselves.
@@ -326,29 +318,18 @@ fn real_time_restores_continue_at_the_host_pace_from_the_saved_instant() {
     );
 }
 
-/// A real-time machine on a host clock and a thread CPU clock the test moves.
+/// A real-time machine counting in its ROM, on a host clock and a thread CPU
+/// clock the test moves.
 fn real_time(wall: &Rc<Cell<u64>>, cpu: &Rc<Cell<u64>>) -> Machine {
-    let mut m = Machine::new(
-        Config {
-            mem_size: 16 << 20,
-            firmware: Firmware::Bios(rom()),
-            clock: ClockMode::RealTime,
-            debugcon: Vec::new(),
-            serial: Box::new(std::io::sink()),
-            rtc_epoch: 1_700_000_000,
-            disks: Vec::new(),
-            apic: true,
-        },
+    let mut m = real_time_machine(
+        Firmware::Bios(rom()),
+        1_700_000_000,
         Box::new(Manual(wall.clone())),
-    )
-    .unwrap();
+    );
     let c = cpu.clone();
     m.set_thread_cpu_clock(Box::new(move || c.get()));
     m
 }
-
-use std::cell::Cell;
-use std::rc::Rc;
 
 #[test]
 fn host_time_the_running_guest_did_not_get_is_not_guest_time() {
