@@ -5,7 +5,7 @@
 //! image is untouched. Needs the Debian image (`images/build-rootfs.sh`); skips
 //! without it outside CI.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -82,26 +82,44 @@ fn kill_9_during_write_and_sync_loses_no_synced_file() {
         .expect("start tab86");
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
+    // Console lines as they end, and the bytes of the line not yet ended: the
+    // shell's prompt is the last thing it prints, with no newline after it.
+    let (tx, rx) = mpsc::channel::<(String, bool)>();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-            if tx
-                .send(String::from_utf8_lossy(&line).into_owned())
-                .is_err()
+        let mut stdout = stdout;
+        let mut partial: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            partial.extend_from_slice(&buf[..n]);
+            while let Some(i) = partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&line[..i]).into_owned();
+                if tx.send((text, true)).is_err() {
+                    return;
+                }
+            }
+            if !partial.is_empty()
+                && tx
+                    .send((String::from_utf8_lossy(&partial).into_owned(), false))
+                    .is_err()
             {
-                break;
+                return;
             }
         }
     });
     let deadline = Instant::now() + Duration::from_secs(1500);
     let mut log = String::new();
-    let mut wait_for = |pred: &dyn Fn(&str) -> bool| -> Option<String> {
+    // Waits for a line that `pred` accepts; `unended` also lets it accept the
+    // line being printed (the prompt).
+    let mut wait_for = |pred: &dyn Fn(&str) -> bool, unended: bool| -> Option<String> {
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(l) => {
-                    log.push_str(&l);
-                    log.push('\n');
-                    if pred(&l) {
+                Ok((l, ended)) => {
+                    if ended {
+                        log.push_str(&l);
+                        log.push('\n');
+                    }
+                    if (ended || unended) && pred(&l) {
                         return Some(l);
                     }
                 }
@@ -112,7 +130,7 @@ fn kill_9_during_write_and_sync_loses_no_synced_file() {
         None
     };
     assert!(
-        wait_for(&|l| l.contains(&prompt)).is_some(),
+        wait_for(&|l| l.contains(&prompt), true).is_some(),
         "no shell prompt"
     );
     writeln!(
@@ -125,14 +143,15 @@ fn kill_9_during_write_and_sync_loses_no_synced_file() {
     let synced = |l: &str| -> Option<u64> { l.trim().strip_prefix("SYNCED-")?.parse().ok() };
     let mut last = 0;
     while last < FILES + 5 {
-        let l = wait_for(&|l| l.trim().starts_with("SYNCED-")).expect("the write loop stalled");
+        let l =
+            wait_for(&|l| l.trim().starts_with("SYNCED-"), false).expect("the write loop stalled");
         last = synced(&l).unwrap();
     }
     // SAFETY: plain kill(2) of our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let status = child.wait().unwrap();
     // Lines already in the pipe may report later syncs.
-    while let Ok(l) = rx.try_recv() {
+    while let Ok((l, _)) = rx.try_recv() {
         if let Some(n) = synced(&l) {
             last = last.max(n);
         }
