@@ -131,7 +131,11 @@ fn build(
     let mut d = Driver::new(cfg, opts, move || started.elapsed().as_secs_f64() * 1e3)?;
     // Time the host keeps this thread waiting while the guest has work is not
     // guest time (a loaded host must not expire the guest's timeouts).
-    d.machine().set_thread_cpu_clock(Box::new(thread_cpu_ns));
+    if tab86_jit_wasmtime::thread_cpu_ns().is_some() {
+        d.machine().set_thread_cpu_clock(Box::new(|| {
+            tab86_jit_wasmtime::thread_cpu_ns().unwrap_or(0)
+        }));
+    }
     Ok((d, disk_stores))
 }
 
@@ -334,20 +338,6 @@ fn run(mut args: Args) -> i32 {
 }
 
 /// Host nanoseconds (for JIT compile-time statistics; differences only).
-/// CPU time of the calling thread in nanoseconds (the machine's thread).
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec we own.
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if r != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 fn host_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

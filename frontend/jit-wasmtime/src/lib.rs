@@ -64,8 +64,9 @@ impl std::str::FromStr for JitOpt {
 }
 
 /// CPU time of the calling thread in nanoseconds, where the platform has it: the
-/// compile thread's cost, which a loaded host's wall clock would inflate.
-fn thread_cpu_ns() -> Option<u64> {
+/// compile thread's cost, which a loaded host's wall clock would inflate (and the
+/// CLI's machine thread's, for real-time mode's guest clock).
+pub fn thread_cpu_ns() -> Option<u64> {
     #[cfg(unix)]
     {
         let mut ts = libc::timespec {
